@@ -1,0 +1,52 @@
+// EntryNode allocation: header + key + value in one block.
+#include "engine/entry_node.h"
+
+#include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace casmem {
+
+EntryNode* NewEntryNode(uint32_t ws_index, std::string_view key, std::string_view value) {
+  void* mem = std::malloc(sizeof(EntryNode) + key.size() + value.size());
+  if (mem == nullptr) throw std::bad_alloc();
+  EntryNode* n = new (mem) EntryNode{};
+  n->ws_index = ws_index;
+  n->key_len = static_cast<uint16_t>(key.size());
+  n->value_len = static_cast<uint32_t>(value.size());
+  std::memcpy(n->bytes(), key.data(), key.size());
+  if (!value.empty()) std::memcpy(n->bytes() + key.size(), value.data(), value.size());
+  return n;
+}
+
+void FreeEntryNode(EntryNode* n) {
+  n->~EntryNode();
+  std::free(n);
+}
+
+size_t EntryNodeCapacity(const EntryNode* n) {
+  return malloc_usable_size(const_cast<EntryNode*>(n)) - sizeof(EntryNode);
+}
+
+EntryNode* WithValue(EntryNode* n, std::string_view value) {
+  const size_t need = n->key_len + value.size();
+  // Reuse the block unless it is too small, or far too big (a large value
+  // replaced by a small one would otherwise pin the memory).
+  const size_t cap = EntryNodeCapacity(n);
+  if (need <= cap && cap <= 2 * need + 64) {
+    if (!value.empty()) std::memcpy(n->bytes() + n->key_len, value.data(), value.size());
+    n->value_len = static_cast<uint32_t>(value.size());
+    return n;
+  }
+  EntryNode* m = NewEntryNode(n->ws_index, n->key(), value);
+  m->lsn = n->lsn;
+  m->version = n->version;
+  m->updated_at_ms = n->updated_at_ms;
+  m->expires_at_ms = n->expires_at_ms;
+  m->tombstone = n->tombstone;
+  return m;
+}
+
+}  // namespace casmem

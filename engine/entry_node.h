@@ -1,0 +1,65 @@
+// EntryNode: the in-memory form of one key (live, expired-not-yet-swept, or
+// tombstone). One malloc per key holds the header, the key bytes and the
+// value bytes, so the per-key overhead is the header plus one hash-set
+// slot. A live node is also linked into its workspace's ordered tree (the
+// intrusive hook costs no allocation); a tombstone is not.
+//
+// Invariants (the owning shard's lock protects every field):
+// - linked into the workspace tree  <=>  !tombstone
+// - lsn is the log record that produced this state; version is the last
+//   version handed out for the key (a tombstone keeps it for continuation)
+// - for a tombstone, updated_at_ms is when it died (delete time or the
+//   expiry instant) and the value is empty.
+#pragma once
+
+#include <boost/intrusive/set.hpp>
+#include <cstdint>
+#include <string_view>
+
+namespace casmem {
+
+using TreeHook = boost::intrusive::set_member_hook<boost::intrusive::optimize_size<true>>;
+
+struct EntryNode {
+  TreeHook hook;
+  uint64_t lsn;
+  uint64_t version;
+  int64_t updated_at_ms;
+  int64_t expires_at_ms;  // 0 = no TTL
+  uint32_t ws_index;      // index into the shard's workspace table
+  uint32_t value_len;
+  uint16_t key_len;
+  bool tombstone;
+
+  char* bytes() { return reinterpret_cast<char*>(this + 1); }
+  const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
+  std::string_view key() const { return {bytes(), key_len}; }
+  std::string_view value() const { return {bytes() + key_len, value_len}; }
+
+  bool ExpiredAt(int64_t now_ms) const { return expires_at_ms != 0 && now_ms >= expires_at_ms; }
+  // Live = visible to reads: not deleted and not past its TTL.
+  bool LiveAt(int64_t now_ms) const { return !tombstone && !ExpiredAt(now_ms); }
+};
+
+// Allocates a node holding `key` and `value`; every other field zeroed.
+EntryNode* NewEntryNode(uint32_t ws_index, std::string_view key, std::string_view value);
+void FreeEntryNode(EntryNode* n);
+// Bytes available after the header (malloc rounds up).
+size_t EntryNodeCapacity(const EntryNode* n);
+// Stores `value` in `n` if it fits, else returns a new node carrying n's
+// fields and key with the new value (the caller relinks and frees `n`).
+EntryNode* WithValue(EntryNode* n, std::string_view value);
+
+struct KeyLess {
+  bool operator()(const EntryNode& a, const EntryNode& b) const { return a.key() < b.key(); }
+  bool operator()(std::string_view a, const EntryNode& b) const { return a < b.key(); }
+  bool operator()(const EntryNode& a, std::string_view b) const { return a.key() < b; }
+};
+
+using WorkspaceTree =
+    boost::intrusive::set<EntryNode,
+                          boost::intrusive::member_hook<EntryNode, TreeHook, &EntryNode::hook>,
+                          boost::intrusive::compare<KeyLess>,
+                          boost::intrusive::constant_time_size<false>>;
+
+}  // namespace casmem

@@ -1,0 +1,151 @@
+// Shard: hash set + per-workspace trees, kept consistent on every change.
+#include "engine/shard.h"
+
+#include <xxhash.h>
+
+#include "engine/shard_of.h"
+
+namespace casmem {
+namespace {
+// The shard was chosen from the high bits of the same hash, so every key
+// of one shard shares them; the flat set indexes by high bits too. A
+// finaliser (murmur3 fmix64) spreads all 64 bits again.
+inline size_t Spread(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return static_cast<size_t>(h);
+}
+}  // namespace
+
+size_t NodeHash::operator()(const EntryNode* n) const {
+  const std::string_view key = n->key();
+  return Spread(XXH3_64bits_withSeed(key.data(), key.size(), shard->ws_hash(n->ws_index)));
+}
+size_t NodeHash::operator()(const KeyRef& k) const { return Spread(k.hash); }
+
+Shard::Shard() : nodes_(0, NodeHash{this}, NodeEq{}) {}
+
+Shard::~Shard() {
+  for (auto& ws : workspaces_) ws->tree.clear();
+  for (EntryNode* n : nodes_) FreeEntryNode(n);
+}
+
+int64_t Shard::FindWorkspace(std::string_view name) const {
+  auto it = ws_ids_.find(std::string(name));
+  return it == ws_ids_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+uint32_t Shard::AddWorkspace(std::string_view name) {
+  auto [it, inserted] = ws_ids_.try_emplace(std::string(name), 0);
+  if (inserted) {
+    it->second = static_cast<uint32_t>(workspaces_.size());
+    auto ws = std::make_unique<Workspace>();
+    ws->name = std::string(name);
+    ws->hash = XXH3_64bits_withSeed(name.data(), name.size(), kShardSeed);
+    workspaces_.push_back(std::move(ws));
+  }
+  return it->second;
+}
+
+EntryNode* Shard::Find(const KeyRef& k) const {
+  auto it = nodes_.find(k);
+  return it == nodes_.end() ? nullptr : *it;
+}
+
+EntryNode* Shard::Relocate(const KeyRef& k, EntryNode* from, EntryNode* to) {
+  if (from == to) return to;
+  WorkspaceTree& tree = Tree(k.ws_index);
+  if (!from->tombstone) tree.replace_node(tree.iterator_to(*from), *to);
+  // `to` has the same (workspace, key) as `from`, so its hash and equality
+  // are unchanged: overwriting the stored pointer in place is sound.
+  auto it = nodes_.find(k);
+  const_cast<EntryNode*&>(*it) = to;
+  FreeEntryNode(from);
+  return to;
+}
+
+void Shard::Unlink(EntryNode* n) {
+  WorkspaceTree& tree = Tree(n->ws_index);
+  tree.erase(tree.iterator_to(*n));
+  --linked_;
+}
+
+EntryNode* Shard::ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value,
+                           const NodeState& state) {
+  if (n == nullptr) {
+    n = NewEntryNode(k.ws_index, k.key, value);
+    n->tombstone = true;  // not yet linked; becomes live below
+    nodes_.insert(n);
+    ++tombstones_;
+  } else {
+    n = Relocate(k, n, WithValue(n, value));
+  }
+  if (n->tombstone) {
+    n->tombstone = false;
+    Tree(k.ws_index).insert(*n);
+    ++linked_;
+    --tombstones_;
+  }
+  n->lsn = state.lsn;
+  n->version = state.version;
+  n->updated_at_ms = state.updated_at_ms;
+  n->expires_at_ms = state.expires_at_ms;
+  return n;
+}
+
+EntryNode* Shard::ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state) {
+  if (n == nullptr) {
+    n = NewEntryNode(k.ws_index, k.key, {});
+    n->tombstone = true;
+    nodes_.insert(n);
+    ++tombstones_;
+  } else {
+    if (!n->tombstone) {
+      Unlink(n);
+      n->tombstone = true;
+      ++tombstones_;
+    }
+    n = Relocate(k, n, WithValue(n, {}));
+  }
+  n->lsn = state.lsn;
+  n->version = state.version;
+  n->updated_at_ms = state.updated_at_ms;
+  n->expires_at_ms = 0;
+  return n;
+}
+
+void Shard::Sweep(int64_t now_ms, int64_t retention_ms) {
+  std::vector<EntryNode*> expired;
+  boost::unordered::erase_if(nodes_, [&](EntryNode* n) {
+    if (!n->tombstone && n->ExpiredAt(now_ms)) {
+      expired.push_back(n);  // shrunk below, after the erase pass
+      return false;
+    }
+    if (n->tombstone && now_ms - n->updated_at_ms >= retention_ms) {
+      FreeEntryNode(n);
+      --tombstones_;
+      return true;
+    }
+    return false;
+  });
+  for (EntryNode* n : expired) {
+    Unlink(n);
+    n->tombstone = true;
+    ++tombstones_;
+    n->updated_at_ms = n->expires_at_ms;
+    n->expires_at_ms = 0;
+    const std::string_view key = n->key();
+    const KeyRef ref{n->ws_index, key,
+                     XXH3_64bits_withSeed(key.data(), key.size(), ws_hash(n->ws_index))};
+    Relocate(ref, n, WithValue(n, {}));
+  }
+}
+
+void Shard::ForEach(const std::function<void(const EntryNode&)>& fn) const {
+  for (const EntryNode* n : nodes_) fn(*n);
+}
+
+}  // namespace casmem

@@ -1,0 +1,275 @@
+// Store operations: Get, Put, Delete, List and the visibility hand-off.
+// Lifecycle (open, recovery, snapshots, sweep, close) is in store_lifecycle.cc.
+#include <algorithm>
+
+#include "engine/shard.h"
+#include "engine/shard_of.h"
+#include "engine/store.h"
+
+namespace casmem {
+namespace {
+
+bool ValidWorkspace(std::string_view ws) {
+  if (ws.empty() || ws.size() > wal::kMaxWorkspaceBytes) return false;
+  for (char c : ws) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The engine checks what it relies on (sizes, no NUL); UTF-8 validity of
+// keys is checked by the request parser before it gets here.
+const char* CheckKey(std::string_view ws, std::string_view key) {
+  if (!ValidWorkspace(ws)) return "workspace must be 1-128 bytes of [A-Za-z0-9._-]";
+  if (key.empty()) return "key must not be empty";
+  if (key.size() > wal::kMaxKeyBytes) return "key longer than 1024 bytes";
+  if (key.find('\0') != std::string_view::npos) return "key must not contain NUL";
+  return nullptr;
+}
+
+Entry ToEntry(const EntryNode& n) {
+  return Entry{std::string(n.key()), std::string(n.value()), n.version, n.updated_at_ms,
+               n.expires_at_ms};
+}
+
+// Fills a 409 from the key's current node (null: never seen).
+void Conflict(const EntryNode* n, int64_t now, WriteResult* res) {
+  res->outcome = Outcome::kConflict;
+  if (n != nullptr && n->LiveAt(now)) {
+    res->current_version = n->version;
+    res->current_value = std::string(n->value());
+  }
+  res->visible_lsn = n != nullptr ? n->lsn : 0;
+}
+
+bool GuardMatches(uint64_t expected, const EntryNode* n, bool live) {
+  return expected == 0 ? !live : (live && n->version == expected);
+}
+
+}  // namespace
+
+Shard& Store::ShardFor(std::string_view workspace, std::string_view key, uint64_t* hash) {
+  *hash = WorkspaceKeyHash(workspace, key);
+  return *shards_[static_cast<uint32_t>(
+      (static_cast<unsigned __int128>(*hash) * shards_.size()) >> 64)];
+}
+
+uint64_t Store::Log(wal::Record* r, std::string* error) {
+  if (!wal_) return 0;
+  if (wal_->Append(r) == 0) {
+    *error = wal_->health().message();
+    if (error->empty()) *error = "storage unavailable";
+  }
+  return r->lsn;
+}
+
+GetResult Store::Get(std::string_view workspace, std::string_view key) {
+  GetResult res;
+  if (CheckKey(workspace, key) != nullptr) {
+    res.outcome = Outcome::kInvalid;
+    return res;
+  }
+  uint64_t hash;
+  Shard& sh = ShardFor(workspace, key, &hash);
+  std::lock_guard lk(sh.mu);
+  const int64_t ws = sh.FindWorkspace(workspace);
+  if (ws < 0) return res;
+  const EntryNode* n = sh.Find(KeyRef{static_cast<uint32_t>(ws), key, hash});
+  if (n == nullptr) return res;
+  res.visible_lsn = n->lsn;  // a 404 after a delete reveals the delete
+  if (!n->LiveAt(options_.clock->NowMs())) return res;
+  res.outcome = Outcome::kOk;
+  res.entry = ToEntry(*n);
+  return res;
+}
+
+WriteResult Store::Put(const PutRequest& req) {
+  WriteResult res;
+  if (const char* err = CheckKey(req.workspace, req.key)) {
+    res.outcome = Outcome::kInvalid;
+    res.error = err;
+    return res;
+  }
+  if (req.value.empty() || req.value.size() > options_.max_value_bytes) {
+    res.outcome = Outcome::kInvalid;
+    res.error = req.value.empty() ? "value must not be empty"
+                                  : "value larger than " + std::to_string(options_.max_value_bytes) +
+                                        " bytes";
+    return res;
+  }
+  if (req.ttl_ms < 0) {
+    res.outcome = Outcome::kInvalid;
+    res.error = "ttl must not be negative";
+    return res;
+  }
+  uint64_t hash;
+  Shard& sh = ShardFor(req.workspace, req.key, &hash);
+  std::lock_guard lk(sh.mu);
+  const int64_t now = options_.clock->NowMs();
+  const KeyRef ref{sh.AddWorkspace(req.workspace), req.key, hash};
+  EntryNode* n = sh.Find(ref);
+  const bool live = n != nullptr && n->LiveAt(now);
+  if (req.if_match_version && !GuardMatches(*req.if_match_version, n, live)) {
+    Conflict(n, now, &res);
+    return res;
+  }
+  wal::Record r;
+  r.type = wal::kRecordPut;
+  r.version = (n != nullptr ? n->version : 0) + 1;
+  r.updated_at_ms = now;
+  r.expires_at_ms = req.ttl_ms > 0 ? now + req.ttl_ms : 0;
+  r.workspace = req.workspace;
+  r.key = req.key;
+  r.value = req.value;
+  const uint64_t lsn = Log(&r, &res.error);
+  if (wal_ && lsn == 0) {
+    res.outcome = Outcome::kStorageFailed;
+    return res;
+  }
+  sh.ApplyPut(ref, n, req.value, NodeState{lsn, r.version, r.updated_at_ms, r.expires_at_ms});
+  res.version = r.version;
+  res.applied = true;
+  res.visible_lsn = lsn;
+  return res;
+}
+
+WriteResult Store::Delete(std::string_view workspace, std::string_view key,
+                          std::optional<uint64_t> if_match_version) {
+  WriteResult res;
+  if (const char* err = CheckKey(workspace, key)) {
+    res.outcome = Outcome::kInvalid;
+    res.error = err;
+    return res;
+  }
+  uint64_t hash;
+  Shard& sh = ShardFor(workspace, key, &hash);
+  std::lock_guard lk(sh.mu);
+  const int64_t now = options_.clock->NowMs();
+  const int64_t ws = sh.FindWorkspace(workspace);
+  const KeyRef ref{static_cast<uint32_t>(ws < 0 ? 0 : ws), key, hash};
+  EntryNode* n = ws < 0 ? nullptr : sh.Find(ref);
+  const bool live = n != nullptr && n->LiveAt(now);
+  if (if_match_version && !GuardMatches(*if_match_version, n, live)) {
+    Conflict(n, now, &res);
+    return res;
+  }
+  if (!live) {  // already absent: nothing to log
+    res.version = n != nullptr ? n->version : 0;
+    res.visible_lsn = n != nullptr ? n->lsn : 0;
+    return res;
+  }
+  wal::Record r;
+  r.type = wal::kRecordTombstone;
+  r.version = n->version;  // the tombstone remembers the last version
+  r.updated_at_ms = now;
+  r.workspace = workspace;
+  r.key = key;
+  const uint64_t lsn = Log(&r, &res.error);
+  if (wal_ && lsn == 0) {
+    res.outcome = Outcome::kStorageFailed;
+    return res;
+  }
+  sh.ApplyTombstone(ref, n, NodeState{lsn, r.version, now, 0});
+  res.version = r.version;
+  res.applied = true;
+  res.visible_lsn = lsn;
+  return res;
+}
+
+ListResult Store::List(std::string_view workspace, std::string_view prefix,
+                       std::string_view after, size_t limit) {
+  ListResult out;
+  if (!ValidWorkspace(workspace) || limit == 0) return out;
+  const size_t want = limit + 1;  // one extra tells whether more remain
+  const bool from_after = !after.empty() && after >= prefix;
+  const std::string_view start = from_after ? after : prefix;
+  const int64_t now = options_.clock->NowMs();
+
+  // From `it`, the first live node with the prefix; end() when the shard
+  // has nothing more to give (keys past the prefix range end it too).
+  auto skip = [&](WorkspaceTree& tree, WorkspaceTree::iterator it) {
+    while (it != tree.end() && !it->LiveAt(now) && it->key().starts_with(prefix)) ++it;
+    if (it != tree.end() && !it->key().starts_with(prefix)) it = tree.end();
+    return it;
+  };
+  auto seek = [&](WorkspaceTree& tree, std::string_view from, bool exclusive) {
+    return skip(tree, exclusive ? tree.upper_bound(from, KeyLess()) : tree.lower_bound(from, KeyLess()));
+  };
+
+  // A k-way merge over the shards. Each heap item is a shard and the next
+  // key it will yield; the shard with the smallest key gives keys until it
+  // passes the smallest key of the others. One shard lock at a time.
+  struct Head {
+    std::string key;
+    uint32_t shard;
+  };
+  auto later = [](const Head& a, const Head& b) { return a.key > b.key; };
+  std::vector<Head> heap;
+  for (uint32_t i = 0; i < shards_.size(); ++i) {
+    Shard& sh = *shards_[i];
+    std::lock_guard lk(sh.mu);
+    const int64_t ws = sh.FindWorkspace(workspace);
+    if (ws < 0) continue;
+    WorkspaceTree& tree = sh.Tree(static_cast<uint32_t>(ws));
+    auto it = seek(tree, start, from_after);
+    if (it != tree.end()) heap.push_back({std::string(it->key()), i});
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
+  while (!heap.empty() && out.entries.size() < want) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    Head head = std::move(heap.back());
+    heap.pop_back();
+    const std::string* bound = heap.empty() ? nullptr : &heap.front().key;
+    Shard& sh = *shards_[head.shard];
+    std::lock_guard lk(sh.mu);
+    WorkspaceTree& tree = sh.Tree(static_cast<uint32_t>(sh.FindWorkspace(workspace)));
+    auto it = seek(tree, head.key, false);
+    while (it != tree.end() && out.entries.size() < want) {
+      if (bound != nullptr && it->key() > *bound) break;
+      out.entries.push_back(ToEntry(*it));
+      it = skip(tree, std::next(it));
+    }
+    if (it != tree.end() && out.entries.size() < want) {
+      head.key.assign(it->key());
+      heap.push_back(std::move(head));
+      std::push_heap(heap.begin(), heap.end(), later);
+    }
+  }
+  if (out.entries.size() > limit) {
+    out.entries.pop_back();
+    out.more = true;
+  }
+  // A listing reveals absences (deleted keys) as well as entries: it may
+  // be released only once everything applied so far is acknowledged.
+  out.visible_lsn = wal_ ? wal_->last_lsn() : 0;
+  return out;
+}
+
+void Store::WhenVisible(uint64_t lsn, wal::DurableCallback cb) {
+  if (!wal_ || lsn == 0) {
+    cb(Status::OK());
+    return;
+  }
+  wal_->WhenAcked(lsn, std::move(cb));
+}
+
+Status Store::WaitVisible(uint64_t lsn) {
+  if (!wal_ || lsn == 0) return Status::OK();
+  return wal_->WaitAcked(lsn);
+}
+
+StoreCounters Store::counters() const {
+  StoreCounters c;
+  for (const auto& sh : shards_) {
+    std::lock_guard lk(sh->mu);
+    c.live_keys += sh->linked_count();
+    c.tombstones += sh->tombstone_count();
+  }
+  return c;
+}
+
+Status Store::health() const { return wal_ ? wal_->health() : Status::OK(); }
+
+}  // namespace casmem

@@ -1,0 +1,259 @@
+// Store lifecycle: option checks, recovery (newest valid snapshot, then the
+// log after it), snapshots, the background sweep, and clean shutdown.
+#include <chrono>
+#include <cstdio>
+
+#include "engine/shard.h"
+#include "engine/shard_of.h"
+#include "engine/snapshot.h"
+#include "engine/store.h"
+#include "wal/logger.h"
+
+namespace casmem {
+namespace {
+
+Status CheckOptions(const StoreOptions& o) {
+  if (o.shards < 1 || o.shards > 65536) return Status::InvalidArgument("shards must be 1-65536");
+  if (o.wal_segment_bytes < wal::kMinSegmentBytes) {
+    return Status::InvalidArgument("wal segment size must be at least 65536 bytes");
+  }
+  if (o.max_value_bytes < 1 || o.max_value_bytes > wal::kMaxRecordValueBytes) {
+    return Status::InvalidArgument("max value bytes must be 1-" +
+                                   std::to_string(wal::kMaxRecordValueBytes));
+  }
+  if (o.tombstone_retention.count() < 0) {
+    return Status::InvalidArgument("tombstone retention must not be negative");
+  }
+  if (o.snapshot_every_bytes < 1) return Status::InvalidArgument("snapshot threshold must be >= 1");
+  if (o.fsync_interval.count() <= 0) return Status::InvalidArgument("fsync interval must be > 0");
+  return Status::OK();
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+Store::Store(const StoreOptions& options) : options_(options) {
+  shards_.reserve(options.shards);
+  for (uint32_t i = 0; i < options.shards; ++i) shards_.push_back(std::make_unique<Shard>());
+}
+
+Store::~Store() { (void)Close(); }
+
+Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
+  Status s = CheckOptions(options);
+  if (!s.ok()) return s;
+  std::unique_ptr<Store> store(new Store(options));
+  s = store->Recover();
+  if (!s.ok()) return s;
+  if (options.sweep_interval.count() > 0) {
+    store->maintenance_ = std::thread([st = store.get()] { st->MaintenanceLoop(); });
+  }
+  *out = std::move(store);
+  return Status::OK();
+}
+
+void Store::ApplyRecovered(const wal::Record& r) {
+  uint64_t hash;
+  Shard& sh = ShardFor(r.workspace, r.key, &hash);
+  std::lock_guard lk(sh.mu);
+  const KeyRef ref{sh.AddWorkspace(r.workspace), r.key, hash};
+  EntryNode* n = sh.Find(ref);
+  // Idempotent: a snapshot may already hold a later state of this key.
+  if (n != nullptr && n->lsn >= r.lsn) return;
+  const NodeState state{r.lsn, r.version, r.updated_at_ms, r.expires_at_ms};
+  if (r.type == wal::kRecordPut) {
+    sh.ApplyPut(ref, n, r.value, state);
+  } else {
+    sh.ApplyTombstone(ref, n, state);
+  }
+}
+
+Status Store::Recover() {
+  if (options_.data_dir.empty()) return Status::OK();
+  const auto started = std::chrono::steady_clock::now();
+  wal::FileSystem* fs = options_.fs;
+  Status s = fs->CreateDirs(options_.data_dir);
+  if (!s.ok()) return s;
+  s = fs->Lock(wal::JoinPath(options_.data_dir, "LOCK"), &dir_lock_);
+  if (!s.ok()) return s;
+  snap_dir_ = wal::JoinPath(options_.data_dir, "snap");
+  s = fs->CreateDirs(snap_dir_);
+  if (!s.ok()) return s;
+  std::vector<std::string> names;
+  s = fs->List(snap_dir_, &names);
+  if (!s.ok()) return s;
+  for (const auto& name : names) {
+    if (EndsWith(name, ".tmp")) (void)fs->Remove(wal::JoinPath(snap_dir_, name));
+  }
+
+  std::vector<SnapshotFile> snaps;
+  s = ListSnapshots(fs, snap_dir_, &snaps);
+  if (!s.ok()) return s;
+  Status first_error;
+  bool loaded = false;
+  for (const auto& snap : snaps) {
+    uint64_t start = 0, records = 0;
+    s = ReadSnapshot(fs, snap.path, [this](const wal::Record& r) { ApplyRecovered(r); }, &start,
+                     &records);
+    if (s.ok()) {
+      recovery_.snapshot_lsn = start;
+      recovery_.snapshot_records = records;
+      loaded = true;
+      break;
+    }
+    if (!s.IsCorruption()) return s;
+    LogError("recovery: " + s.ToString() + "; trying an older snapshot");
+    if (first_error.ok()) first_error = s;
+    for (auto& sh : shards_) sh = std::make_unique<Shard>();  // drop what it applied
+  }
+  if (!snaps.empty() && !loaded) return first_error;
+
+  wal::WalOptions wo;
+  wo.dir = wal::JoinPath(options_.data_dir, "wal");
+  wo.fs = fs;
+  wo.segment_bytes = options_.wal_segment_bytes;
+  wo.fsync = options_.fsync;
+  wo.fsync_interval = options_.fsync_interval;
+  wal::ScanResult scan;
+  s = wal::Wal::Open(wo, recovery_.snapshot_lsn, [this](const wal::Record& r) { ApplyRecovered(r); },
+                     &wal_, &scan);
+  if (!s.ok()) return s;
+  recovery_.log_records = scan.records_replayed;
+  recovery_.log_bytes = scan.bytes_scanned;
+  recovery_.torn_bytes_cut = scan.torn_bytes_cut;
+  recovery_.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // Log replayed at startup counts toward the next snapshot.
+  bytes_at_last_snapshot_ = 0;
+  replayed_bytes_ = scan.bytes_scanned;
+  const StoreCounters c = counters();
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "recovery: snapshot at lsn %llu (%llu records) + %llu log records (%llu bytes) in "
+                "%.3f s; %llu live keys, %llu tombstones, next lsn %llu",
+                static_cast<unsigned long long>(recovery_.snapshot_lsn),
+                static_cast<unsigned long long>(recovery_.snapshot_records),
+                static_cast<unsigned long long>(recovery_.log_records),
+                static_cast<unsigned long long>(recovery_.log_bytes), recovery_.seconds,
+                static_cast<unsigned long long>(c.live_keys),
+                static_cast<unsigned long long>(c.tombstones),
+                static_cast<unsigned long long>(wal_->last_lsn() + 1));
+  LogInfo(line);
+  return Status::OK();
+}
+
+Status Store::Snapshot() {
+  if (!wal_) return Status::InvalidArgument("a memory-only store has no snapshots");
+  std::lock_guard snap_lock(snapshot_mu_);
+  Status s = wal_->health();
+  if (!s.ok()) return s;
+  const auto started = std::chrono::steady_clock::now();
+  // Every record <= start is already applied to its shard, so the image
+  // below reflects it; records after it may or may not be in the image,
+  // and replay sorts that out by comparing lsns.
+  const uint64_t start = wal_->last_lsn();
+  const uint64_t bytes_mark = wal_->bytes_appended();
+  std::unique_ptr<SnapshotWriter> writer;
+  s = SnapshotWriter::Create(options_.fs, snap_dir_, start, &writer);
+  if (!s.ok()) return s;
+  std::string buf;
+  uint64_t total = 0;
+  for (auto& sh : shards_) {
+    uint64_t count = 0;
+    buf.clear();
+    {
+      // Stops the writes of this one shard while its entries are copied.
+      std::lock_guard lk(sh->mu);
+      sh->ForEach([&](const EntryNode& n) {
+        wal::Record r;
+        r.type = n.tombstone ? wal::kRecordTombstone : wal::kRecordPut;
+        r.lsn = n.lsn;
+        r.version = n.version;
+        r.updated_at_ms = n.updated_at_ms;
+        r.expires_at_ms = n.expires_at_ms;
+        r.workspace = sh->WorkspaceName(n.ws_index);
+        r.key = n.key();
+        r.value = n.value();
+        wal::AppendRecord(r, &buf);
+        ++count;
+      });
+    }
+    s = writer->Add(buf, count);
+    if (!s.ok()) return s;
+    total += count;
+  }
+  // The image may hold writes not yet durable in the log: it must not
+  // become the recovery base before they are.
+  s = wal_->SyncAll();
+  if (s.ok()) s = writer->Commit();
+  if (!s.ok()) return s;
+  std::vector<SnapshotFile> snaps;
+  s = ListSnapshots(options_.fs, snap_dir_, &snaps);
+  for (const auto& old : snaps) {
+    if (old.start_lsn < start && s.ok()) s = options_.fs->Remove(old.path);
+  }
+  const size_t segments_before = wal_->segment_count();
+  if (s.ok()) s = wal_->RemoveSegmentsThrough(start);
+  if (!s.ok()) return s;
+  bytes_at_last_snapshot_ = bytes_mark;
+  replayed_bytes_ = 0;
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "snapshot: %llu records (%llu bytes) at lsn %llu in %.3f s; removed %zu log "
+                "segments",
+                static_cast<unsigned long long>(total),
+                static_cast<unsigned long long>(writer->bytes()),
+                static_cast<unsigned long long>(start),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                segments_before - wal_->segment_count());
+  LogInfo(line);
+  return Status::OK();
+}
+
+void Store::Sweep() {
+  const int64_t now = options_.clock->NowMs();
+  const int64_t retention = options_.tombstone_retention.count();
+  for (auto& sh : shards_) {
+    std::lock_guard lk(sh->mu);
+    sh->Sweep(now, retention);
+  }
+}
+
+void Store::MaintenanceLoop() {
+  std::unique_lock lk(maint_mu_);
+  while (!stopping_) {
+    maint_cv_.wait_for(lk, options_.sweep_interval, [&] { return stopping_; });
+    if (stopping_) break;
+    lk.unlock();
+    Sweep();
+    if (wal_ && !wal_->failed() &&
+        wal_->bytes_appended() + replayed_bytes_ - bytes_at_last_snapshot_ >=
+            options_.snapshot_every_bytes) {
+      Status s = Snapshot();
+      if (!s.ok()) LogError("snapshot failed: " + s.ToString());
+    }
+    lk.lock();
+  }
+}
+
+Status Store::Close() {
+  {
+    std::lock_guard lk(maint_mu_);
+    if (closed_) return Status::OK();
+    closed_ = stopping_ = true;
+  }
+  maint_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+  if (!wal_) return Status::OK();
+  Status s = wal_->health();
+  if (s.ok()) s = wal_->SyncAll();
+  if (s.ok()) s = Snapshot();
+  wal_->Close();
+  dir_lock_.reset();
+  return s;
+}
+
+}  // namespace casmem

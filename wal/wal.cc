@@ -1,0 +1,382 @@
+// Wal implementation: open/recovery hand-off, the group-commit writer
+// loop, segment rotation, sticky failure and the durability waiters.
+#include "wal/wal.h"
+
+#include <algorithm>
+
+#include "wal/endian.h"
+#include "wal/format.h"
+#include "wal/logger.h"
+
+namespace casmem::wal {
+
+const char* FsyncModeName(FsyncMode m) {
+  switch (m) {
+    case FsyncMode::kAlways: return "always";
+    case FsyncMode::kBatch: return "batch";
+    case FsyncMode::kNever: return "never";
+  }
+  return "?";
+}
+
+bool ParseFsyncMode(std::string_view s, FsyncMode* out) {
+  if (s == "always") *out = FsyncMode::kAlways;
+  else if (s == "batch") *out = FsyncMode::kBatch;
+  else if (s == "never") *out = FsyncMode::kNever;
+  else return false;
+  return true;
+}
+
+namespace {
+size_t RecordSizeAt(std::string_view batch, size_t pos) {
+  return EncodedSize(GetU32(batch.data() + pos + 8) - kRecordFixedPayload, 0, 0);
+}
+uint64_t LsnAt(std::string_view batch, size_t pos) {
+  return GetU64(batch.data() + pos + kRecordHeaderSize);
+}
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+}  // namespace
+
+Status Wal::Open(const WalOptions& options, uint64_t after_lsn, const ReplayFn& replay,
+                 std::unique_ptr<Wal>* out, ScanResult* scan_out) {
+  if (options.segment_bytes < kMinSegmentBytes) {
+    return Status::InvalidArgument("segment size must be at least " +
+                                   std::to_string(kMinSegmentBytes) + " bytes");
+  }
+  FileSystem* fs = options.fs;
+  Status s = fs->CreateDirs(options.dir);
+  if (!s.ok()) return s;
+  std::vector<std::string> names;
+  s = fs->List(options.dir, &names);
+  if (!s.ok()) return s;
+  for (const auto& name : names) {
+    if (EndsWith(name, kSpareSegmentSuffix)) {
+      s = fs->Remove(JoinPath(options.dir, name));
+      if (!s.ok()) return s;
+    }
+  }
+  ScanResult scan;
+  s = ScanLog(fs, options.dir, after_lsn, replay, &scan);
+  if (!s.ok()) return s;
+  std::unique_ptr<File> current;
+  if (scan.segments.empty()) {
+    SegmentInfo first{1, scan.last_lsn + 1,
+                      JoinPath(options.dir, FormatSegmentName(1, scan.last_lsn + 1))};
+    s = fs->Open(first.path, OpenMode::kCreateTrunc, &current);
+    if (s.ok()) s = current->Allocate(options.segment_bytes);
+    if (s.ok()) s = current->WriteAt(0, EncodeSegmentHeader(first.seq));
+    if (s.ok()) s = current->Sync();
+    if (s.ok()) s = fs->SyncDir(options.dir);
+    if (!s.ok()) return s;
+    scan.segments.push_back(first);
+    scan.tail_offset = kSegmentHeaderSize;
+  } else {
+    s = fs->Open(scan.segments.back().path, OpenMode::kReadWrite, &current);
+    if (!s.ok()) return s;
+  }
+  if (scan_out != nullptr) *scan_out = scan;
+  out->reset(new Wal(options, scan, std::move(current)));
+  return Status::OK();
+}
+
+Wal::Wal(const WalOptions& options, const ScanResult& scan, std::unique_ptr<File> current)
+    : options_(options), current_(std::move(current)) {
+  last_lsn_ = scan.last_lsn;
+  acked_lsn_ = scan.last_lsn;
+  durable_lsn_ = scan.last_lsn;
+  written_lsn_ = scan.last_lsn;
+  current_seq_ = scan.segments.back().seq;
+  offset_ = scan.tail_offset;
+  segments_ = scan.segments;
+  pipeline_ = std::make_unique<SegmentPipeline>(options_.fs, options_.dir, options_.segment_bytes);
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+Wal::~Wal() { Close(); }
+
+uint64_t Wal::Append(Record* r) {
+  std::lock_guard lk(mu_);
+  if (failed_.load(std::memory_order_relaxed) || closing_) return 0;
+  r->lsn = ++last_lsn_;
+  const size_t before = pending_.size();
+  AppendRecord(*r, &pending_);
+  bytes_appended_.fetch_add(pending_.size() - before, std::memory_order_relaxed);
+  if (writer_waiting_) writer_cv_.notify_one();
+  return r->lsn;
+}
+
+uint64_t Wal::last_lsn() const {
+  std::lock_guard lk(mu_);
+  return last_lsn_;
+}
+
+Status Wal::health() const {
+  std::lock_guard lk(mu_);
+  if (!failure_.ok()) return failure_;
+  if (closing_) return Status::Shutdown("log is closed");
+  return Status::OK();
+}
+
+size_t Wal::segment_count() const {
+  std::lock_guard lk(segments_mu_);
+  return segments_.size();
+}
+
+void Wal::WriterLoop() {
+  std::string batch;
+  auto last_sync = std::chrono::steady_clock::now();
+  std::unique_lock lk(mu_);
+  for (;;) {
+    auto has_work = [&] {
+      return !pending_.empty() || closing_ ||
+             (sync_target_ > durable_lsn_.load() && !failed_.load());
+    };
+    writer_waiting_ = true;
+    if (options_.fsync == FsyncMode::kBatch && written_lsn_ > durable_lsn_.load() && !failed_) {
+      writer_cv_.wait_until(lk, last_sync + options_.fsync_interval, has_work);
+    } else {
+      writer_cv_.wait(lk, has_work);
+    }
+    writer_waiting_ = false;
+    batch.clear();
+    batch.swap(pending_);
+    const uint64_t batch_last = last_lsn_;
+    const bool closing = closing_;
+    const bool sync_requested = sync_target_ > durable_lsn_.load();
+    lk.unlock();
+
+    if (!failed_.load()) {
+      Status s;
+      if (!batch.empty()) {
+        uint64_t records = 0;
+        s = WriteBatch(batch, &records);
+        if (s.ok()) {
+          written_lsn_ = batch_last;
+          stats_.records_written.fetch_add(records, std::memory_order_relaxed);
+          stats_.bytes_written.fetch_add(batch.size(), std::memory_order_relaxed);
+          stats_.batches.fetch_add(1, std::memory_order_relaxed);
+          if (observer_.on_batch) observer_.on_batch(records, batch.size());
+        }
+      }
+      if (s.ok() && written_lsn_ > durable_lsn_.load()) {
+        const auto now = std::chrono::steady_clock::now();
+        bool sync = closing || sync_requested;
+        if (options_.fsync == FsyncMode::kAlways) sync = true;
+        if (options_.fsync == FsyncMode::kBatch && now - last_sync >= options_.fsync_interval) {
+          sync = true;
+        }
+        if (sync) {
+          s = current_->Sync();
+          const auto took = std::chrono::steady_clock::now() - now;
+          stats_.fsyncs.fetch_add(1, std::memory_order_relaxed);
+          stats_.fsync_nanos.fetch_add(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(took).count(),
+              std::memory_order_relaxed);
+          if (observer_.on_fsync) observer_.on_fsync(took);
+          last_sync = now;
+          if (s.ok()) durable_lsn_.store(written_lsn_, std::memory_order_release);
+        }
+      }
+      if (!s.ok()) {
+        Fail(s);
+      } else {
+        Acknowledge(options_.fsync == FsyncMode::kAlways ? durable_lsn_.load() : written_lsn_);
+      }
+    }
+    lk.lock();
+    durable_cv_.notify_all();
+    if (closing_ && pending_.empty() &&
+        (failed_.load() || written_lsn_ == durable_lsn_.load())) {
+      break;
+    }
+  }
+}
+
+Status Wal::WriteBatch(const std::string& batch, uint64_t* records) {
+  std::string_view view(batch);
+  size_t pos = 0;
+  while (pos < view.size()) {
+    const uint64_t room = options_.segment_bytes > offset_ ? options_.segment_bytes - offset_ : 0;
+    const bool segment_empty = offset_ == kSegmentHeaderSize;
+    size_t end = pos;
+    while (end < view.size()) {
+      const size_t rec = RecordSizeAt(view, end);
+      // A record larger than a whole segment gets an (oversized) segment
+      // of its own rather than being refused.
+      if (end - pos + rec > room && !(segment_empty && end == pos)) break;
+      end += rec;
+      ++*records;
+    }
+    if (end == pos) {
+      Status s = Rotate(LsnAt(view, pos));
+      if (!s.ok()) return s;
+      continue;
+    }
+    Status s = current_->WriteAt(offset_, view.substr(pos, end - pos));
+    if (!s.ok()) return s;
+    offset_ += end - pos;
+    pos = end;
+  }
+  return Status::OK();
+}
+
+Status Wal::Rotate(uint64_t first_lsn) {
+  // The old segment is complete: make it durable before anything in the
+  // new one can be acknowledged.
+  Status s = current_->Sync();
+  if (!s.ok()) return s;
+  stats_.fsyncs.fetch_add(1, std::memory_order_relaxed);
+  std::unique_ptr<File> next;
+  std::string spare_path;
+  s = pipeline_->Take(&next, &spare_path);
+  if (!s.ok()) return s;
+  const uint64_t seq = current_seq_ + 1;
+  SegmentInfo info{seq, first_lsn, JoinPath(options_.dir, FormatSegmentName(seq, first_lsn))};
+  s = options_.fs->Rename(spare_path, info.path);
+  if (s.ok()) s = next->WriteAt(0, EncodeSegmentHeader(seq));
+  if (s.ok()) s = options_.fs->SyncDir(options_.dir);
+  if (!s.ok()) return s;
+  current_ = std::move(next);
+  current_seq_ = seq;
+  offset_ = kSegmentHeaderSize;
+  stats_.segments_created.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lk(segments_mu_);
+  segments_.push_back(std::move(info));
+  return Status::OK();
+}
+
+void Wal::Fail(const Status& s) {
+  {
+    std::lock_guard lk(mu_);
+    if (failure_.ok()) {
+      failure_ = Status::StorageFailed(s.message());
+      LogError("wal: " + s.ToString() + "; the log accepts no more writes (reads go on)");
+    }
+    failed_.store(true, std::memory_order_release);
+  }
+  FireWaiters();
+}
+
+void Wal::Acknowledge(uint64_t lsn) {
+  if (lsn > acked_lsn_.load(std::memory_order_relaxed)) {
+    acked_lsn_.store(lsn, std::memory_order_release);
+  }
+  FireWaiters();
+}
+
+void Wal::FireWaiters() {
+  std::vector<Waiter> ready;
+  Status failure;
+  {
+    std::lock_guard lk(waiters_mu_);
+    const uint64_t acked = acked_lsn_.load(std::memory_order_acquire);
+    const bool failed = failed_.load(std::memory_order_acquire);
+    while (!waiters_.empty() && (waiters_.top().lsn <= acked || failed || waiters_closed_)) {
+      ready.push_back(std::move(const_cast<Waiter&>(waiters_.top())));
+      waiters_.pop();
+    }
+    if (failed) failure = Status::StorageFailed("the write-ahead log failed");
+    else if (waiters_closed_) failure = Status::Shutdown("log closed before the write was durable");
+  }
+  const uint64_t acked = acked_lsn_.load(std::memory_order_acquire);
+  for (auto& w : ready) w.cb(w.lsn <= acked ? Status::OK() : failure);
+}
+
+void Wal::WhenAcked(uint64_t lsn, DurableCallback cb) {
+  if (lsn <= acked_lsn_.load(std::memory_order_acquire)) {
+    cb(Status::OK());
+    return;
+  }
+  {
+    std::lock_guard lk(waiters_mu_);
+    // Re-check under the lock: the writer publishes acked/failed before it
+    // takes waiters_mu_, so a waiter pushed here cannot be missed.
+    const bool decided = lsn <= acked_lsn_.load(std::memory_order_acquire) ||
+                         failed_.load(std::memory_order_acquire) || waiters_closed_;
+    if (!decided) {
+      waiters_.push(Waiter{lsn, ++waiter_seq_, std::move(cb)});
+      return;
+    }
+  }
+  if (lsn <= acked_lsn_.load(std::memory_order_acquire)) {
+    cb(Status::OK());
+  } else if (failed_.load()) {
+    cb(Status::StorageFailed("the write-ahead log failed"));
+  } else {
+    cb(Status::Shutdown("log closed before the write was durable"));
+  }
+}
+
+Status Wal::WaitAcked(uint64_t lsn) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  Status result;
+  WhenAcked(lsn, [&](const Status& s) {
+    std::lock_guard lk(m);
+    result = s;
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock lk(m);
+  cv.wait(lk, [&] { return done; });
+  return result;
+}
+
+Status Wal::SyncAll() {
+  std::unique_lock lk(mu_);
+  const uint64_t target = last_lsn_;
+  if (target > sync_target_) sync_target_ = target;
+  writer_cv_.notify_one();
+  durable_cv_.wait(lk, [&] {
+    return durable_lsn_.load() >= target || failed_.load() || closed_;
+  });
+  if (durable_lsn_.load() >= target) return Status::OK();
+  if (!failure_.ok()) return failure_;
+  return Status::Shutdown("log closed");
+}
+
+Status Wal::RemoveSegmentsThrough(uint64_t lsn) {
+  std::vector<std::string> doomed;
+  {
+    std::lock_guard lk(segments_mu_);
+    // Segment i holds lsns [first_lsn(i), first_lsn(i+1)); the last one is current.
+    size_t n = 0;
+    while (n + 1 < segments_.size() && segments_[n + 1].first_lsn <= lsn + 1) ++n;
+    for (size_t i = 0; i < n; ++i) doomed.push_back(segments_[i].path);
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<long>(n));
+  }
+  // Oldest first: a crash midway leaves a contiguous suffix of the log.
+  for (const auto& path : doomed) {
+    Status s = options_.fs->Remove(path);
+    if (!s.ok()) return s;
+  }
+  if (!doomed.empty()) return options_.fs->SyncDir(options_.dir);
+  return Status::OK();
+}
+
+void Wal::Close() {
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) return;
+    closing_ = true;
+  }
+  writer_cv_.notify_one();
+  writer_.join();
+  pipeline_.reset();
+  current_.reset();
+  {
+    std::lock_guard lk(waiters_mu_);
+    waiters_closed_ = true;
+  }
+  FireWaiters();
+  {
+    std::lock_guard lk(mu_);
+    closed_ = true;
+  }
+  durable_cv_.notify_all();
+}
+
+}  // namespace casmem::wal
