@@ -158,6 +158,8 @@ void Wal::WriterLoop() {
           stats_.bytes_written.fetch_add(batch.size(), std::memory_order_relaxed);
           stats_.batches.fetch_add(1, std::memory_order_relaxed);
           if (observer_.on_batch) observer_.on_batch(records, batch.size());
+          // `batch` and `never` acknowledge once the kernel has the bytes.
+          if (options_.fsync != FsyncMode::kAlways) Acknowledge(written_lsn_);
         }
       }
       if (s.ok() && written_lsn_ > durable_lsn_.load()) {

@@ -1,0 +1,232 @@
+// Wal: round trip, rotation, group commit, fsync modes, sticky failure,
+// segment removal.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "tests/wal/wal_helpers.h"
+#include "wal/segment.h"
+
+namespace casmem::wal {
+namespace {
+
+TEST(Wal, RecordsSurviveCloseAndReopenInOrder) {
+  testing::MemFs fs;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs), &wal, &got).ok());
+  EXPECT_TRUE(got.empty());
+  uint64_t last = 0;
+  for (int i = 1; i <= 500; ++i) {
+    last = AppendKV(wal.get(), "k" + std::to_string(i), ValueOf(i));
+    EXPECT_EQ(last, static_cast<uint64_t>(i));
+  }
+  ASSERT_TRUE(wal->WaitAcked(last).ok());
+  wal.reset();
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs), &wal, &got).ok());
+  ASSERT_EQ(got.size(), 500u);
+  for (int i = 1; i <= 500; ++i) {
+    EXPECT_EQ(got[i - 1].lsn, static_cast<uint64_t>(i));
+    EXPECT_EQ(got[i - 1].key, "k" + std::to_string(i));
+    EXPECT_EQ(got[i - 1].value, ValueOf(i));
+  }
+  // Appending continues the lsn sequence.
+  EXPECT_EQ(AppendKV(wal.get(), "next", "1"), 501u);
+}
+
+TEST(Wal, RotatesAcrossSegmentsWhoseNamesSortInLogOrder) {
+  testing::MemFs fs;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  const auto opts = MemOptions(&fs, kMinSegmentBytes);
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  uint64_t last = 0;
+  for (int i = 1; i <= 400; ++i) last = AppendKV(wal.get(), "k" + std::to_string(i), ValueOf(i, 900));
+  ASSERT_TRUE(wal->WaitAcked(last).ok());
+  EXPECT_GE(wal->stats().segments_created.load(), 4u);
+  wal.reset();
+  std::vector<std::string> segs;
+  for (const auto& name : fs.Files(kDir)) {
+    if (ParseSegmentName(name)) segs.push_back(name);
+  }
+  ASSERT_GE(segs.size(), 5u);
+  uint64_t prev_seq = 0, prev_lsn = 0;
+  for (const auto& name : segs) {  // Files() is sorted bytewise
+    auto parsed = ParseSegmentName(name);
+    EXPECT_EQ(parsed->seq, prev_seq + 1);
+    EXPECT_GT(parsed->first_lsn, prev_lsn);
+    prev_seq = parsed->seq;
+    prev_lsn = parsed->first_lsn;
+  }
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  ASSERT_EQ(got.size(), 400u);
+  for (int i = 1; i <= 400; ++i) ASSERT_EQ(got[i - 1].value, ValueOf(i, 900));
+}
+
+TEST(Wal, RecordLargerThanASegmentGetsASegmentOfItsOwn) {
+  testing::MemFs fs;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  const auto opts = MemOptions(&fs, kMinSegmentBytes);
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  AppendKV(wal.get(), "small", "1");
+  const std::string big = ValueOf(1, 200'000);
+  AppendKV(wal.get(), "big", big);
+  ASSERT_TRUE(wal->WaitAcked(AppendKV(wal.get(), "after", "2")).ok());
+  wal.reset();
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[1].value, big);
+  EXPECT_EQ(got[2].key, "after");
+}
+
+TEST(Wal, GroupCommitSharesOneFsyncAmongManyWriters) {
+  testing::MemFs fs;
+  // A slow disk: each fdatasync takes 2 ms, so writers pile up behind it.
+  fs.SetSyncHook([] { std::this_thread::sleep_for(std::chrono::milliseconds(2)); });
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs), &wal, &got).ok());
+  const uint64_t fsyncs_before = wal->stats().fsyncs.load();
+  constexpr int kThreads = 32, kEach = 20;
+  std::vector<std::thread> threads;
+  std::atomic<int> acked{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        uint64_t lsn = AppendKV(wal.get(), "t" + std::to_string(t), ValueOf(i));
+        if (wal->WaitAcked(lsn).ok()) acked.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(acked.load(), kThreads * kEach);
+  const uint64_t fsyncs = wal->stats().fsyncs.load() - fsyncs_before;
+  // Without batching there would be one fsync per record (640).
+  EXPECT_LT(fsyncs * 4, static_cast<uint64_t>(kThreads * kEach)) << fsyncs << " fsyncs";
+  EXPECT_EQ(wal->durable_lsn(), static_cast<uint64_t>(kThreads * kEach));
+}
+
+TEST(Wal, AlwaysModeAcknowledgesOnlyAfterFsync) {
+  testing::MemFs fs;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs), &wal, &got).ok());
+  std::mutex gate;
+  gate.lock();  // holds every fsync until released
+  fs.SetSyncHook([&] { std::lock_guard lk(gate); });
+  std::atomic<bool> acked{false};
+  const uint64_t lsn = AppendKV(wal.get(), "k", "1");
+  wal->WhenAcked(lsn, [&](const Status& s) { acked = s.ok(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_FALSE(acked.load());
+  EXPECT_LT(wal->acked_lsn(), lsn);
+  gate.unlock();
+  ASSERT_TRUE(wal->WaitAcked(lsn).ok());
+  EXPECT_TRUE(acked.load());
+  EXPECT_GE(wal->durable_lsn(), lsn);
+  fs.SetSyncHook(nullptr);
+}
+
+TEST(Wal, BatchModeAcknowledgesOnWriteAndSyncsWithinTheInterval) {
+  testing::MemFs fs;
+  auto opts = MemOptions(&fs);
+  opts.fsync = FsyncMode::kBatch;
+  opts.fsync_interval = std::chrono::milliseconds(5);
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  std::mutex gate;
+  gate.lock();
+  fs.SetSyncHook([&] { std::lock_guard lk(gate); });
+  const uint64_t lsn = AppendKV(wal.get(), "k", "1");
+  ASSERT_TRUE(wal->WaitAcked(lsn).ok());  // no fsync has completed
+  EXPECT_LT(wal->durable_lsn(), lsn);
+  gate.unlock();
+  fs.SetSyncHook(nullptr);
+  for (int i = 0; i < 200 && wal->durable_lsn() < lsn; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(wal->durable_lsn(), lsn);
+}
+
+TEST(Wal, NeverModeSyncsOnlyWhenAskedOrClosing) {
+  testing::MemFs fs;
+  auto opts = MemOptions(&fs);
+  opts.fsync = FsyncMode::kNever;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  const uint64_t lsn = AppendKV(wal.get(), "k", "1");
+  ASSERT_TRUE(wal->WaitAcked(lsn).ok());
+  EXPECT_LT(wal->durable_lsn(), lsn);
+  ASSERT_TRUE(wal->SyncAll().ok());
+  EXPECT_GE(wal->durable_lsn(), lsn);
+}
+
+TEST(Wal, FailedFsyncIsStickyAndNeverAcknowledged) {
+  testing::MemFs fs;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs), &wal, &got).ok());
+  ASSERT_TRUE(wal->WaitAcked(AppendKV(wal.get(), "a", "1")).ok());
+  fs.FailSyncsAfter(1, ".wal");
+  const uint64_t lsn = AppendKV(wal.get(), "b", "2");
+  ASSERT_GT(lsn, 0u);
+  Status s = wal->WaitAcked(lsn);
+  EXPECT_TRUE(s.IsStorageFailed()) << s.ToString();
+  EXPECT_LT(wal->acked_lsn(), lsn);
+  // The disk "recovers": the log must still refuse, not retry the fsync.
+  fs.FailSyncsAfter(-1);
+  EXPECT_EQ(AppendKV(wal.get(), "c", "3"), 0u);
+  EXPECT_TRUE(wal->health().IsStorageFailed());
+  EXPECT_TRUE(wal->failed());
+  EXPECT_FALSE(wal->SyncAll().ok());
+  EXPECT_LT(wal->acked_lsn(), lsn);
+}
+
+TEST(Wal, FailedWriteIsSticky) {
+  testing::MemFs fs;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs), &wal, &got).ok());
+  fs.FailWritesAfter(1, ".wal");
+  std::atomic<int> failures{0};
+  const uint64_t lsn = AppendKV(wal.get(), "a", "1");
+  wal->WhenAcked(lsn, [&](const Status& s) { failures += !s.ok(); });
+  EXPECT_FALSE(wal->WaitAcked(lsn).ok());
+  EXPECT_EQ(failures.load(), 1);
+  fs.FailWritesAfter(-1);
+  EXPECT_EQ(AppendKV(wal.get(), "b", "2"), 0u);
+}
+
+TEST(Wal, RemovesOnlySegmentsWhollyCovered) {
+  testing::MemFs fs;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  const auto opts = MemOptions(&fs, kMinSegmentBytes);
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  uint64_t last = 0;
+  for (int i = 1; i <= 300; ++i) last = AppendKV(wal.get(), "k", ValueOf(i, 900));
+  ASSERT_TRUE(wal->WaitAcked(last).ok());
+  const size_t before = wal->segment_count();
+  ASSERT_GE(before, 4u);
+  ASSERT_TRUE(wal->RemoveSegmentsThrough(150).ok());
+  EXPECT_LT(wal->segment_count(), before);
+  wal.reset();
+  // Recovery from "a snapshot at 150": every record after 150 is still there.
+  std::vector<Replayed> after;
+  ASSERT_TRUE(Wal::Open(opts, 150,
+                        [&](const Record& r) { after.push_back({r.lsn, "", ""}); }, &wal)
+                  .ok());
+  ASSERT_EQ(after.size(), 150u);
+  EXPECT_EQ(after.front().lsn, 151u);
+  wal.reset();
+  // ...but a recovery base older than the oldest remaining segment is a gap.
+  Status s = Wal::Open(opts, 10, [](const Record&) {}, &wal);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("log gap"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace casmem::wal
