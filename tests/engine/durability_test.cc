@@ -1,0 +1,294 @@
+// Durability on the fault-injecting file system: restart keeps everything;
+// snapshots truncate the log and recover exactly; power loss keeps every
+// acknowledged write; failed fsyncs are never acknowledged; no reader sees
+// a write before it is durable; damaged snapshots refuse to open.
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "engine/snapshot.h"
+#include "tests/engine/engine_helpers.h"
+#include "wal/segment.h"
+
+namespace casmem {
+namespace {
+
+struct Dump {
+  std::vector<Entry> live;
+  StoreCounters counters;
+};
+
+Dump DumpOf(Store& s) {
+  Dump d;
+  d.live = s.List("ws", "", "", 1'000'000).entries;
+  d.counters = s.counters();
+  return d;
+}
+
+void ExpectSameState(const Dump& a, const Dump& b) {
+  ASSERT_EQ(a.live.size(), b.live.size());
+  for (size_t i = 0; i < a.live.size(); ++i) {
+    EXPECT_EQ(a.live[i].key, b.live[i].key);
+    EXPECT_EQ(a.live[i].value, b.live[i].value);
+    EXPECT_EQ(a.live[i].version, b.live[i].version);
+    EXPECT_EQ(a.live[i].updated_at_ms, b.live[i].updated_at_ms);
+    EXPECT_EQ(a.live[i].expires_at_ms, b.live[i].expires_at_ms);
+  }
+  EXPECT_EQ(a.counters.live_keys, b.counters.live_keys);
+  EXPECT_EQ(a.counters.tombstones, b.counters.tombstones);
+}
+
+// A mixed history: LWW, guarded writes, TTLs, deletes.
+void MixedHistory(Store& s, ManualClock& clock, int n, int seed) {
+  std::mt19937 rng(seed);
+  for (int i = 0; i < n; ++i) {
+    const std::string key = "k" + std::to_string(rng() % 300);
+    switch (rng() % 5) {
+      case 0: s.Delete("ws", key, std::nullopt); break;
+      case 1: Put(s, key, std::to_string(i), std::nullopt, 1 + rng() % 100000); break;
+      case 2: {
+        GetResult g = s.Get("ws", key);
+        Put(s, key, "{\"i\":" + std::to_string(i) + "}", g.outcome == Outcome::kOk ? g.entry.version : 0);
+        break;
+      }
+      default: Put(s, key, "[" + std::to_string(i) + ",\"x\"]"); break;
+    }
+    clock.Advance(rng() % 50);
+  }
+}
+
+std::vector<std::string> Segments(testing::MemFs& fs) {
+  std::vector<std::string> out;
+  for (const auto& n : fs.Files("/data/wal"))
+    if (wal::ParseSegmentName(n)) out.push_back(n);
+  return out;
+}
+
+TEST(Durability, RestartKeepsEveryKeyVersionTtlAndTombstone) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  MixedHistory(*store, clock, 2000, 1);
+  const Dump before = DumpOf(*store);
+  ASSERT_TRUE(store->WaitVisible(store->wal()->last_lsn()).ok());
+  store.reset();
+  store = MustOpen(DurableOptions(&fs, &clock));
+  ExpectSameState(before, DumpOf(*store));
+}
+
+TEST(Durability, TombstoneContinuationSurvivesRestart) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  Put(*store, "k", "1");
+  Put(*store, "k", "2");
+  ASSERT_TRUE(store->WaitVisible(store->Delete("ws", "k", std::nullopt).visible_lsn).ok());
+  Put(*store, "t", "1", std::nullopt, 10);
+  store.reset();
+  clock.Advance(10);
+  store = MustOpen(DurableOptions(&fs, &clock));
+  EXPECT_EQ(store->Get("ws", "k").outcome, Outcome::kNotFound);
+  EXPECT_EQ(Put(*store, "k", "3", 0).version, 3u);
+  EXPECT_EQ(store->Get("ws", "t").outcome, Outcome::kNotFound) << "expired while down";
+  EXPECT_EQ(Put(*store, "t", "2", 0).version, 2u);
+}
+
+TEST(Durability, SnapshotTruncatesTheLogAndRecoversExactly) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto opts = DurableOptions(&fs, &clock);
+  auto store = MustOpen(opts);
+  MixedHistory(*store, clock, 3000, 2);
+  const size_t segments_before = Segments(fs).size();
+  ASSERT_GE(segments_before, 3u);
+  ASSERT_TRUE(store->Snapshot().ok());
+  EXPECT_LT(Segments(fs).size(), segments_before) << "covered segments are deleted";
+  MixedHistory(*store, clock, 500, 3);  // more log after the snapshot
+  ASSERT_TRUE(store->WaitVisible(store->wal()->last_lsn()).ok());
+  const Dump before = DumpOf(*store);
+  // Simulate a crash (no clean-shutdown snapshot): freeze and power off.
+  fs.Freeze();
+  store.reset();
+  fs.PowerLoss();
+  store = MustOpen(opts);
+  EXPECT_GT(store->recovery().snapshot_lsn, 0u);
+  EXPECT_GT(store->recovery().log_records, 0u);
+  ExpectSameState(before, DumpOf(*store));
+}
+
+TEST(Durability, CleanCloseLeavesASnapshotAndNoLogToReplay) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  MixedHistory(*store, clock, 500, 4);
+  const Dump before = DumpOf(*store);
+  ASSERT_TRUE(store->Close().ok());
+  store.reset();
+  store = MustOpen(DurableOptions(&fs, &clock));
+  EXPECT_EQ(store->recovery().log_records, 0u);
+  ExpectSameState(before, DumpOf(*store));
+}
+
+TEST(Durability, SnapshotIsTakenWhenTheLogPassesTheThreshold) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto opts = DurableOptions(&fs, &clock);
+  opts.snapshot_every_bytes = 100 * 1024;
+  opts.sweep_interval = std::chrono::milliseconds(5);
+  auto store = MustOpen(opts);
+  for (int i = 0; i < 2000 && fs.Files("/data/snap").empty(); ++i) {
+    Put(*store, "k" + std::to_string(i % 50), std::string(200, '7'));
+  }
+  for (int i = 0; i < 400 && fs.Files("/data/snap").empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_FALSE(fs.Files("/data/snap").empty());
+}
+
+TEST(Durability, PowerLossKeepsEveryAcknowledgedWrite) {
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    testing::MemFs fs;
+    ManualClock clock{kT0};
+    auto opts = DurableOptions(&fs, &clock);
+    auto store = MustOpen(opts);
+    constexpr int kThreads = 4;
+    std::vector<std::atomic<int>> acked(kThreads);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < kThreads; ++t) {
+      pool.emplace_back([&, t] {
+        for (int i = 1; !stop; ++i) {
+          WriteResult w = store->Put(PutRequest{"ws", "t" + std::to_string(t), std::to_string(i),
+                                                std::nullopt, 0});
+          if (w.outcome != Outcome::kOk || !store->WaitVisible(w.visible_lsn).ok()) return;
+          acked[t] = i;
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + 15 * round));
+    fs.Freeze();  // the machine stops: nothing more reaches the disk
+    stop = true;
+    for (auto& th : pool) th.join();
+    store.reset();
+    fs.PowerLoss();
+    store = MustOpen(opts);
+    for (int t = 0; t < kThreads; ++t) {
+      if (acked[t] == 0) continue;
+      GetResult g = store->Get("ws", "t" + std::to_string(t));
+      ASSERT_EQ(g.outcome, Outcome::kOk);
+      EXPECT_GE(std::stoi(g.entry.value), acked[t].load());
+      EXPECT_EQ(g.entry.version, static_cast<uint64_t>(std::stoi(g.entry.value)));
+    }
+  }
+}
+
+TEST(Durability, FailedFsyncIsNeverAcknowledgedAndStopsWritesButNotReads) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  Put(*store, "stable", "1");
+  fs.FailSyncsAfter(1, ".wal");
+  WriteResult w = store->Put(PutRequest{"ws", "doomed", "2", std::nullopt, 0});
+  ASSERT_EQ(w.outcome, Outcome::kOk);  // applied in memory, logged, not yet durable
+  std::atomic<int> callbacks{0};
+  std::atomic<bool> acknowledged{false};
+  store->WhenVisible(w.visible_lsn, [&](const Status& s) {
+    acknowledged = s.ok();
+    callbacks++;
+  });
+  EXPECT_FALSE(store->WaitVisible(w.visible_lsn).ok());
+  EXPECT_EQ(callbacks.load(), 1);
+  EXPECT_FALSE(acknowledged.load());
+  fs.FailSyncsAfter(-1);  // the disk comes back; the store must not pretend
+  WriteResult later = store->Put(PutRequest{"ws", "later", "3", std::nullopt, 0});
+  EXPECT_EQ(later.outcome, Outcome::kStorageFailed);
+  EXPECT_FALSE(later.error.empty());
+  EXPECT_EQ(store->Delete("ws", "stable", std::nullopt).outcome, Outcome::kStorageFailed);
+  GetResult g = store->Get("ws", "stable");
+  ASSERT_EQ(g.outcome, Outcome::kOk);
+  EXPECT_TRUE(store->WaitVisible(g.visible_lsn).ok()) << "durable data stays readable";
+  EXPECT_FALSE(store->WaitVisible(store->Get("ws", "doomed").visible_lsn).ok())
+      << "the un-synced write may never be revealed";
+  EXPECT_TRUE(store->health().IsStorageFailed());
+}
+
+TEST(Durability, NoReaderObservesAWriteBeforeItIsDurable) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  Put(*store, "k", "1");
+  // Hold every fsync of the log at a gate (a very slow disk).
+  std::mutex gate;
+  gate.lock();
+  std::atomic<bool> syncing{false};
+  fs.SetSyncHook([&] {
+    syncing = true;
+    std::lock_guard lk(gate);
+  });
+  WriteResult w = store->Put(PutRequest{"ws", "k", "2", 1, 0});
+  ASSERT_EQ(w.outcome, Outcome::kOk);
+  std::atomic<bool> write_durable{false};
+  store->WhenVisible(w.visible_lsn, [&](const Status& s) { write_durable = s.ok(); });
+  std::atomic<bool> read_released{false};
+  std::atomic<bool> durable_when_released{false};
+  std::atomic<bool> conflict_released{false};
+  std::thread reader([&] {
+    GetResult g = store->Get("ws", "k");
+    ASSERT_EQ(g.entry.version, 2u);  // in memory already...
+    store->WhenVisible(g.visible_lsn, [&](const Status& s) {
+      durable_when_released = store->wal()->durable_lsn() >= w.visible_lsn;
+      read_released = s.ok();
+    });
+    // A 409 that reports version 2 reveals it too.
+    WriteResult c = store->Put(PutRequest{"ws", "k", "x", 1, 0});
+    ASSERT_EQ(c.current_version, 2u);
+    store->WhenVisible(c.visible_lsn, [&](const Status& s) { conflict_released = s.ok(); });
+  });
+  reader.join();
+  while (!syncing) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(read_released.load()) << "...but not revealed before its fsync";
+  EXPECT_FALSE(conflict_released.load());
+  EXPECT_FALSE(write_durable.load());
+  gate.unlock();
+  fs.SetSyncHook(nullptr);
+  ASSERT_TRUE(store->WaitVisible(w.visible_lsn).ok());
+  ASSERT_TRUE(store->WaitVisible(store->wal()->last_lsn()).ok());
+  EXPECT_TRUE(read_released.load());
+  EXPECT_TRUE(durable_when_released.load());
+  EXPECT_TRUE(conflict_released.load());
+}
+
+TEST(Durability, DamagedSnapshotWithNoOlderOneRefusesToOpen) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  MixedHistory(*store, clock, 300, 5);
+  ASSERT_TRUE(store->Close().ok());
+  store.reset();
+  const auto snaps = fs.Files("/data/snap");
+  ASSERT_EQ(snaps.size(), 1u);
+  const std::string path = "/data/snap/" + snaps[0];
+  std::string bytes;
+  fs.ReadFile(path, &bytes);
+  bytes[bytes.size() / 2] ^= 0x20;
+  fs.WriteFile(path, bytes);
+  std::unique_ptr<Store> reopened;
+  Status s = Store::Open(DurableOptions(&fs, &clock), &reopened);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find(path), std::string::npos) << s.message();
+}
+
+TEST(Durability, SecondOpenOfTheSameDataDirIsRefused) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  std::unique_ptr<Store> second;
+  Status s = Store::Open(DurableOptions(&fs, &clock), &second);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("locked"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace casmem
