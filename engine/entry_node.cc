@@ -43,8 +43,8 @@ EntryNode* WithValue(EntryNode* n, std::string_view value) {
   EntryNode* m = NewEntryNode(n->ws_index, n->key(), value);
   m->lsn = n->lsn;
   m->version = n->version;
-  m->updated_at_ms = n->updated_at_ms;
-  m->expires_at_ms = n->expires_at_ms;
+  m->set_updated_at_ms(n->updated_at_ms());
+  m->set_expires_at_ms(n->expires_at_ms());
   m->tombstone = n->tombstone;
   return m;
 }

@@ -21,13 +21,17 @@ namespace casmem {
 using TreeHook = boost::intrusive::set_member_hook<boost::intrusive::optimize_size<true>>;
 
 struct EntryNode {
-  TreeHook hook;
+  TreeHook hook;  // 24 bytes: parent, left, right (colour in a pointer bit)
   uint64_t lsn;
   uint64_t version;
-  int64_t updated_at_ms;
-  int64_t expires_at_ms;  // 0 = no TTL
-  uint32_t ws_index;      // index into the shard's workspace table
+  uint32_t ws_index;  // index into the shard's workspace table
   uint32_t value_len;
+  // Timestamps as unsigned 48-bit milliseconds since the epoch (until the
+  // year 10889), split so the header packs into 64 bytes.
+  uint32_t updated_lo;
+  uint32_t expires_lo;
+  uint16_t updated_hi;
+  uint16_t expires_hi;
   uint16_t key_len;
   bool tombstone;
 
@@ -36,10 +40,30 @@ struct EntryNode {
   std::string_view key() const { return {bytes(), key_len}; }
   std::string_view value() const { return {bytes() + key_len, value_len}; }
 
-  bool ExpiredAt(int64_t now_ms) const { return expires_at_ms != 0 && now_ms >= expires_at_ms; }
+  int64_t updated_at_ms() const { return Join48(updated_hi, updated_lo); }
+  int64_t expires_at_ms() const { return Join48(expires_hi, expires_lo); }  // 0 = no TTL
+  void set_updated_at_ms(int64_t ms) { Split48(ms, &updated_hi, &updated_lo); }
+  void set_expires_at_ms(int64_t ms) { Split48(ms, &expires_hi, &expires_lo); }
+
+  bool ExpiredAt(int64_t now_ms) const {
+    const int64_t e = expires_at_ms();
+    return e != 0 && now_ms >= e;
+  }
   // Live = visible to reads: not deleted and not past its TTL.
   bool LiveAt(int64_t now_ms) const { return !tombstone && !ExpiredAt(now_ms); }
+
+ private:
+  static int64_t Join48(uint16_t hi, uint32_t lo) {
+    return static_cast<int64_t>((static_cast<uint64_t>(hi) << 32) | lo);
+  }
+  static void Split48(int64_t ms, uint16_t* hi, uint32_t* lo) {
+    constexpr int64_t kMax = (int64_t{1} << 48) - 1;
+    const uint64_t v = static_cast<uint64_t>(ms < 0 ? 0 : (ms > kMax ? kMax : ms));
+    *hi = static_cast<uint16_t>(v >> 32);
+    *lo = static_cast<uint32_t>(v);
+  }
 };
+static_assert(sizeof(EntryNode) == 64, "the per-key header is part of the memory budget");
 
 // Allocates a node holding `key` and `value`; every other field zeroed.
 EntryNode* NewEntryNode(uint32_t ws_index, std::string_view key, std::string_view value);

@@ -91,8 +91,8 @@ EntryNode* Shard::ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value
   }
   n->lsn = state.lsn;
   n->version = state.version;
-  n->updated_at_ms = state.updated_at_ms;
-  n->expires_at_ms = state.expires_at_ms;
+  n->set_updated_at_ms(state.updated_at_ms);
+  n->set_expires_at_ms(state.expires_at_ms);
   return n;
 }
 
@@ -112,8 +112,8 @@ EntryNode* Shard::ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState&
   }
   n->lsn = state.lsn;
   n->version = state.version;
-  n->updated_at_ms = state.updated_at_ms;
-  n->expires_at_ms = 0;
+  n->set_updated_at_ms(state.updated_at_ms);
+  n->set_expires_at_ms(0);
   return n;
 }
 
@@ -124,7 +124,7 @@ void Shard::Sweep(int64_t now_ms, int64_t retention_ms) {
       expired.push_back(n);  // shrunk below, after the erase pass
       return false;
     }
-    if (n->tombstone && now_ms - n->updated_at_ms >= retention_ms) {
+    if (n->tombstone && now_ms - n->updated_at_ms() >= retention_ms) {
       FreeEntryNode(n);
       --tombstones_;
       return true;
@@ -135,8 +135,8 @@ void Shard::Sweep(int64_t now_ms, int64_t retention_ms) {
     Unlink(n);
     n->tombstone = true;
     ++tombstones_;
-    n->updated_at_ms = n->expires_at_ms;
-    n->expires_at_ms = 0;
+    n->set_updated_at_ms(n->expires_at_ms());
+    n->set_expires_at_ms(0);
     const std::string_view key = n->key();
     const KeyRef ref{n->ws_index, key,
                      XXH3_64bits_withSeed(key.data(), key.size(), ws_hash(n->ws_index))};

@@ -30,8 +30,8 @@ const char* CheckKey(std::string_view ws, std::string_view key) {
 }
 
 Entry ToEntry(const EntryNode& n) {
-  return Entry{std::string(n.key()), std::string(n.value()), n.version, n.updated_at_ms,
-               n.expires_at_ms};
+  return Entry{std::string(n.key()), std::string(n.value()), n.version, n.updated_at_ms(),
+               n.expires_at_ms()};
 }
 
 // Fills a 409 from the key's current node (null: never seen).

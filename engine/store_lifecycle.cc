@@ -172,8 +172,8 @@ Status Store::Snapshot() {
         r.type = n.tombstone ? wal::kRecordTombstone : wal::kRecordPut;
         r.lsn = n.lsn;
         r.version = n.version;
-        r.updated_at_ms = n.updated_at_ms;
-        r.expires_at_ms = n.expires_at_ms;
+        r.updated_at_ms = n.updated_at_ms();
+        r.expires_at_ms = n.expires_at_ms();
         r.workspace = sh->WorkspaceName(n.ws_index);
         r.key = n.key();
         r.value = n.value();

@@ -1,0 +1,135 @@
+// In-process engine throughput without the log: guarded put, get and LWW
+// put on distinct keys and on one hot key, 1 and 2 threads; and memory per
+// live key beyond its key and value bytes.
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/store.h"
+
+namespace casmem {
+namespace {
+
+constexpr int kKeysPerThread = 100'000;
+
+Store* SharedStore() {
+  static std::unique_ptr<Store> store = [] {
+    StoreOptions o;  // memory only, 64 shards
+    o.sweep_interval = std::chrono::milliseconds(0);
+    std::unique_ptr<Store> s;
+    if (!Store::Open(o, &s).ok()) std::abort();
+    return s;
+  }();
+  return store.get();
+}
+
+std::string KeyOf(int thread, int i) { return "agent-" + std::to_string(thread) + ":task:" + std::to_string(i); }
+
+const std::string kValue = R"({"status":"running","owner":"dev-lead","n":42})";
+
+// Keys a thread owns, pre-created so guarded puts know their versions.
+struct ThreadKeys {
+  std::vector<std::string> keys;
+  std::vector<uint64_t> versions;
+};
+
+ThreadKeys Prepare(Store* store, int thread, bool hot) {
+  ThreadKeys tk;
+  const int n = hot ? 1 : kKeysPerThread;
+  for (int i = 0; i < n; ++i) {
+    tk.keys.push_back(hot ? std::string("hot") : KeyOf(thread, i));
+    WriteResult w = store->Put(PutRequest{"bench", tk.keys.back(), kValue, std::nullopt, 0});
+    tk.versions.push_back(w.version);
+  }
+  return tk;
+}
+
+void BM_GuardedPut(benchmark::State& state) {
+  const bool hot = state.range(0) == 1;
+  Store* store = SharedStore();
+  ThreadKeys tk = Prepare(store, state.thread_index(), hot);
+  size_t i = 0;
+  int64_t conflicts = 0;
+  for (auto _ : state) {
+    const size_t k = i++ % tk.keys.size();
+    WriteResult w = store->Put(PutRequest{"bench", tk.keys[k], kValue, tk.versions[k], 0});
+    if (w.outcome == Outcome::kOk) {
+      tk.versions[k] = w.version;
+    } else {
+      tk.versions[k] = *w.current_version;  // retry from the 409's version
+      ++conflicts;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["conflicts"] = benchmark::Counter(static_cast<double>(conflicts), benchmark::Counter::kIsRate);
+}
+
+void BM_Get(benchmark::State& state) {
+  const bool hot = state.range(0) == 1;
+  Store* store = SharedStore();
+  ThreadKeys tk = Prepare(store, state.thread_index(), hot);
+  size_t i = 0;
+  for (auto _ : state) {
+    GetResult g = store->Get("bench", tk.keys[i++ % tk.keys.size()]);
+    benchmark::DoNotOptimize(g);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_LwwPut(benchmark::State& state) {
+  const bool hot = state.range(0) == 1;
+  Store* store = SharedStore();
+  ThreadKeys tk = Prepare(store, state.thread_index(), hot);
+  size_t i = 0;
+  for (auto _ : state) {
+    WriteResult w =
+        store->Put(PutRequest{"bench", tk.keys[i++ % tk.keys.size()], kValue, std::nullopt, 0});
+    benchmark::DoNotOptimize(w);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Arg 0 = distinct keys, 1 = one hot key.
+BENCHMARK(BM_GuardedPut)->ArgName("hot")->Arg(0)->Arg(1)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Get)->ArgName("hot")->Arg(0)->Arg(1)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_LwwPut)->ArgName("hot")->Arg(0)->Arg(1)->Threads(1)->Threads(2)->UseRealTime();
+
+// Bytes in use from malloc: small blocks plus mmapped ones (large tables).
+size_t HeapBytes() {
+  const struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+
+// Heap bytes per live key beyond its key and value bytes, measured with
+// mallinfo2 around inserting N keys into a fresh store.
+void BM_MemoryPerKey(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    StoreOptions o;
+    o.sweep_interval = std::chrono::milliseconds(0);
+    std::unique_ptr<Store> store;
+    if (!Store::Open(o, &store).ok()) std::abort();
+    malloc_trim(0);
+    const size_t before = HeapBytes();
+    size_t payload = 0;
+    std::string key, value = "12345678";  // an 8-byte JSON number
+    for (int i = 0; i < n; ++i) {
+      key = "key-" + std::to_string(1'000'000'000 + i);  // 14 bytes
+      store->Put(PutRequest{"ws", key, value, std::nullopt, 0});
+      payload += key.size() + value.size();
+    }
+    const size_t after = HeapBytes();
+    state.counters["bytes_per_key_overhead"] =
+        static_cast<double>(after - before - payload) / n;
+    state.counters["keys"] = n;
+  }
+}
+BENCHMARK(BM_MemoryPerKey)->Arg(1'000'000)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace casmem
+
+BENCHMARK_MAIN();
