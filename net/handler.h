@@ -1,0 +1,80 @@
+// Handler: the pure request handler of the memory API (Beast's
+// advanced-server split): request in, response out, no I/O. It routes,
+// validates, calls the store and builds the response; the session that
+// does the I/O must not send it before store.WhenVisible(visible_lsn)
+// fires OK (and sends ServiceUnavailable() if it fires with an error).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/store.h"
+#include "net/metrics.h"
+#include "net/url.h"
+
+namespace casmem::net {
+
+struct HttpRequest {
+  std::string_view method;
+  std::string_view target;
+  std::string_view body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;  // JSON, or Prometheus text for /metrics
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // Allow, ETag, Link
+};
+
+// A listing without `limit` that did not fit one page: the body is sent in
+// chunks, each released only when its own visible_lsn is acknowledged.
+class ListStream {
+ public:
+  ListStream(Store* store, std::string workspace, std::string prefix, std::string after);
+  // The next piece of the JSON array. Returns false once the closing "]"
+  // has been produced (by an earlier call).
+  bool Next(std::string* chunk, uint64_t* visible_lsn);
+
+ private:
+  Store* store_;
+  const std::string workspace_, prefix_;
+  std::string after_;
+  bool started_ = false;
+  bool done_ = false;
+};
+
+struct HandlerResult {
+  HttpResponse response;
+  uint64_t visible_lsn = 0;
+  std::unique_ptr<ListStream> stream;  // set: send the body chunked from it
+  Route route = Route::kUnknown;
+  bool is_write = false;
+};
+
+class Handler {
+ public:
+  static constexpr size_t kStreamPage = 1000;
+
+  Handler(Store* store, Metrics* metrics) : store_(store), metrics_(metrics) {}
+  HandlerResult Handle(const HttpRequest& req);
+
+  static HttpResponse ServiceUnavailable();
+  static HttpResponse Error(int status, std::string_view message);
+
+ private:
+  HandlerResult List(const std::string& ws, const Target& t);
+  HandlerResult Write(const std::string& ws, std::string_view body);
+  HandlerResult Get(const std::string& ws, const std::string& key);
+  HandlerResult Delete(const std::string& ws, const std::string& key, const Target& t);
+  HandlerResult Conflict(std::optional<uint64_t> expected, const WriteResult& w);
+
+  Store* store_;
+  Metrics* metrics_;
+};
+
+}  // namespace casmem::net

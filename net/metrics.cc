@@ -1,0 +1,124 @@
+// Metrics implementation and the Prometheus text rendering.
+#include "net/metrics.h"
+
+#include <cstdio>
+
+namespace casmem::net {
+
+const char* RouteLabel(Route r) {
+  switch (r) {
+    case Route::kCollection: return "memory_collection";
+    case Route::kItem: return "memory_item";
+    case Route::kHealth: return "healthz";
+    case Route::kMetrics: return "metrics";
+    default: return "unknown";
+  }
+}
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), counts_(bounds_.size() + 1) {}
+
+void Histogram::Observe(double v) {
+  size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_micro_.fetch_add(static_cast<uint64_t>(v * 1e6), std::memory_order_relaxed);
+}
+
+void Histogram::Render(const std::string& name, const std::string& help, std::string* out) const {
+  char line[256];
+  *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= bounds_.size(); ++i) {
+    cumulative += counts_[i].load(std::memory_order_relaxed);
+    if (i < bounds_.size()) {
+      std::snprintf(line, sizeof line, "%s_bucket{le=\"%g\"} %llu\n", name.c_str(), bounds_[i],
+                    static_cast<unsigned long long>(cumulative));
+    } else {
+      std::snprintf(line, sizeof line, "%s_bucket{le=\"+Inf\"} %llu\n", name.c_str(),
+                    static_cast<unsigned long long>(cumulative));
+    }
+    *out += line;
+  }
+  std::snprintf(line, sizeof line, "%s_sum %.6f\n%s_count %llu\n", name.c_str(),
+                static_cast<double>(sum_micro_.load()) / 1e6, name.c_str(),
+                static_cast<unsigned long long>(count_.load()));
+  *out += line;
+}
+
+namespace {
+std::vector<double> LatencyBounds() {
+  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+}
+}  // namespace
+
+Metrics::Metrics()
+    : write_latency_(LatencyBounds()),
+      fsync_latency_(LatencyBounds()),
+      batch_records_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}) {}
+
+size_t Metrics::StatusIndex(int status) {
+  for (size_t i = 0; i + 1 < kStatuses.size(); ++i)
+    if (kStatuses[i] == status) return i;
+  return kStatuses.size() - 1;
+}
+
+void Metrics::CountRequest(Route route, int status) {
+  requests_[static_cast<size_t>(route)][StatusIndex(status)].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string Metrics::Render(const Store& store) const {
+  std::string out;
+  char line[1024];
+  out += "# HELP casmem_http_requests_total HTTP requests by route and status.\n"
+         "# TYPE casmem_http_requests_total counter\n";
+  for (size_t r = 0; r < static_cast<size_t>(Route::kCount); ++r) {
+    for (size_t s = 0; s < kStatuses.size(); ++s) {
+      const uint64_t n = requests_[r][s].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      const std::string status = kStatuses[s] ? std::to_string(kStatuses[s]) : "other";
+      std::snprintf(line, sizeof line, "casmem_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+                    RouteLabel(static_cast<Route>(r)), status.c_str(),
+                    static_cast<unsigned long long>(n));
+      out += line;
+    }
+  }
+  std::snprintf(line, sizeof line,
+                "# HELP casmem_conflicts_total Writes refused with 409 (if_match_version mismatch).\n"
+                "# TYPE casmem_conflicts_total counter\ncasmem_conflicts_total %llu\n",
+                static_cast<unsigned long long>(conflicts_.load()));
+  out += line;
+  write_latency_.Render("casmem_write_latency_seconds",
+                        "Time from a parsed write request to its durable response.", &out);
+  fsync_latency_.Render("casmem_wal_fsync_seconds", "Duration of each WAL fdatasync.", &out);
+  batch_records_.Render("casmem_wal_group_commit_records", "Records written per group-commit batch.",
+                        &out);
+  uint64_t wal_bytes = 0, fsyncs = 0;
+  if (const wal::Wal* w = store.wal()) {
+    wal_bytes = w->stats().bytes_written.load();
+    fsyncs = w->stats().fsyncs.load();
+  }
+  const StoreCounters c = store.counters();
+  std::snprintf(line, sizeof line,
+                "# HELP casmem_wal_bytes_written_total Bytes written to the WAL.\n"
+                "# TYPE casmem_wal_bytes_written_total counter\ncasmem_wal_bytes_written_total %llu\n"
+                "# HELP casmem_wal_fsyncs_total fdatasync calls on the WAL.\n"
+                "# TYPE casmem_wal_fsyncs_total counter\ncasmem_wal_fsyncs_total %llu\n"
+                "# HELP casmem_live_keys Live keys (including expired keys not yet swept).\n"
+                "# TYPE casmem_live_keys gauge\ncasmem_live_keys %llu\n"
+                "# HELP casmem_tombstones Retained tombstones.\n"
+                "# TYPE casmem_tombstones gauge\ncasmem_tombstones %llu\n",
+                static_cast<unsigned long long>(wal_bytes), static_cast<unsigned long long>(fsyncs),
+                static_cast<unsigned long long>(c.live_keys),
+                static_cast<unsigned long long>(c.tombstones));
+  out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP casmem_storage_healthy 1 while the log accepts writes, 0 after a failure.\n"
+                "# TYPE casmem_storage_healthy gauge\ncasmem_storage_healthy %d\n",
+                store.health().ok() ? 1 : 0);
+  out += line;
+  return out;
+}
+
+}  // namespace casmem::net

@@ -1,0 +1,53 @@
+// Metrics: counters and histograms the server updates lock-free, rendered
+// in the Prometheus text exposition format (version 0.0.4) by /metrics.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/store.h"
+
+namespace casmem::net {
+
+enum class Route { kCollection, kItem, kHealth, kMetrics, kUnknown, kCount };
+const char* RouteLabel(Route r);
+
+// Cumulative histogram with fixed upper bounds.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void Observe(double v);
+  void Render(const std::string& name, const std::string& help, std::string* out) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<std::atomic<uint64_t>> counts_;  // per bucket (non-cumulative), +Inf last
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> sum_micro_{0};  // sum in millionths of the unit
+};
+
+class Metrics {
+ public:
+  Metrics();
+  void CountRequest(Route route, int status);
+  void CountConflict() { conflicts_.fetch_add(1, std::memory_order_relaxed); }
+  void ObserveWriteSeconds(double s) { write_latency_.Observe(s); }
+  void ObserveFsyncSeconds(double s) { fsync_latency_.Observe(s); }
+  void ObserveBatchRecords(uint64_t n) { batch_records_.Observe(static_cast<double>(n)); }
+  std::string Render(const Store& store) const;
+
+ private:
+  static constexpr std::array<int, 9> kStatuses = {200, 400, 404, 405, 409, 413, 500, 503, 0};
+  static size_t StatusIndex(int status);
+  std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
+             static_cast<size_t>(Route::kCount)> requests_{};
+  std::atomic<uint64_t> conflicts_{0};
+  Histogram write_latency_;
+  Histogram fsync_latency_;
+  Histogram batch_records_;
+};
+
+}  // namespace casmem::net

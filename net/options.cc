@@ -1,0 +1,219 @@
+// Option table, value parsers (durations with units, sizes with K/M/G
+// suffixes) and the --help text generated from the same table.
+#include "net/options.h"
+
+#include <functional>
+#include <thread>
+
+#include "net/json_body.h"
+
+namespace casmem::net {
+namespace {
+
+bool ParseDuration(const std::string& s, std::chrono::milliseconds* out) {
+  size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  auto n = ParseUnsigned(std::string_view(s).substr(0, i));
+  const std::string unit = s.substr(i);
+  if (!n) return false;
+  int64_t ms;
+  if (unit == "ms") ms = static_cast<int64_t>(*n);
+  else if (unit == "s") ms = static_cast<int64_t>(*n) * 1000;
+  else if (unit == "m") ms = static_cast<int64_t>(*n) * 60'000;
+  else if (unit == "h") ms = static_cast<int64_t>(*n) * 3'600'000;
+  else return false;
+  *out = std::chrono::milliseconds(ms);
+  return true;
+}
+
+bool ParseSize(const std::string& s, uint64_t* out) {
+  if (s.empty()) return false;
+  uint64_t mult = 1;
+  std::string digits = s;
+  switch (s.back()) {
+    case 'K': mult = 1ULL << 10; digits.pop_back(); break;
+    case 'M': mult = 1ULL << 20; digits.pop_back(); break;
+    case 'G': mult = 1ULL << 30; digits.pop_back(); break;
+    default: break;
+  }
+  auto n = ParseUnsigned(digits);
+  if (!n || *n > UINT64_MAX / mult) return false;
+  *out = *n * mult;
+  return true;
+}
+
+struct Option {
+  const char* name;
+  const char* arg;
+  const char* help;
+  std::string default_text;
+  std::function<bool(const std::string&, DaemonOptions*)> set;
+};
+
+std::string Ms(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::vector<Option> Table() {
+  DaemonOptions d;  // defaults
+  d.store.data_dir = "./data";
+  d.server.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto duration = [](auto field) {
+    return [field](const std::string& v, DaemonOptions* o) {
+      std::chrono::milliseconds ms;
+      if (!ParseDuration(v, &ms)) return false;
+      field(o) = ms;
+      return true;
+    };
+  };
+  auto size = [](auto field) {
+    return [field](const std::string& v, DaemonOptions* o) {
+      uint64_t n;
+      if (!ParseSize(v, &n)) return false;
+      field(o) = n;
+      return true;
+    };
+  };
+  return {
+      {"--listen", "HOST:PORT", "address to serve HTTP on; port 0 picks a free port",
+       "127.0.0.1:7070",
+       [](const std::string& v, DaemonOptions* o) {
+         const size_t colon = v.rfind(':');
+         if (colon == std::string::npos || colon == 0) return false;
+         auto port = ParseUnsigned(std::string_view(v).substr(colon + 1));
+         if (!port || *port > 65535) return false;
+         o->server.host = v.substr(0, colon);
+         o->server.port = static_cast<uint16_t>(*port);
+         return true;
+       }},
+      {"--data-dir", "DIR", "where the log (DIR/wal) and snapshots (DIR/snap) live", "./data",
+       [](const std::string& v, DaemonOptions* o) {
+         if (v.empty()) return false;
+         o->store.data_dir = v;
+         return true;
+       }},
+      {"--fsync", "MODE",
+       "always: acknowledge after fdatasync; batch: after write, fsync every --fsync-interval; "
+       "never: leave it to the OS (batch and never can lose recent writes on power loss)",
+       "always",
+       [](const std::string& v, DaemonOptions* o) { return wal::ParseFsyncMode(v, &o->store.fsync); }},
+      {"--fsync-interval", "DURATION", "longest time between fsyncs with --fsync batch",
+       Ms(std::chrono::duration_cast<std::chrono::milliseconds>(d.store.fsync_interval)),
+       [](const std::string& v, DaemonOptions* o) {
+         std::chrono::milliseconds ms;
+         if (!ParseDuration(v, &ms) || ms.count() < 1) return false;
+         o->store.fsync_interval = ms;
+         return true;
+       }},
+      {"--shards", "N", "hash partitions of the store (1-65536)", std::to_string(d.store.shards),
+       [](const std::string& v, DaemonOptions* o) {
+         auto n = ParseUnsigned(v);
+         if (!n || *n < 1 || *n > 65536) return false;
+         o->store.shards = static_cast<uint32_t>(*n);
+         return true;
+       }},
+      {"--wal-segment-bytes", "SIZE", "start a new log segment past this size (at least 64K)", "64M",
+       size([](DaemonOptions* o) -> uint64_t& { return o->store.wal_segment_bytes; })},
+      {"--snapshot-every-bytes", "SIZE", "write a snapshot when the log since the last one passes this",
+       "256M", size([](DaemonOptions* o) -> uint64_t& { return o->store.snapshot_every_bytes; })},
+      {"--tombstone-retention", "DURATION",
+       "keep deleted and expired keys' versions at least this long", Ms(d.store.tombstone_retention),
+       duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->store.tombstone_retention; })},
+      {"--sweep-interval", "DURATION", "how often TTLs are expired and old tombstones collected",
+       Ms(d.store.sweep_interval),
+       [](const std::string& v, DaemonOptions* o) {
+         std::chrono::milliseconds ms;
+         if (!ParseDuration(v, &ms) || ms.count() < 1) return false;
+         o->store.sweep_interval = ms;
+         return true;
+       }},
+      {"--max-value-bytes", "SIZE", "largest value (compact JSON); bodies may be 64K larger", "1M",
+       size([](DaemonOptions* o) -> uint64_t& { return o->store.max_value_bytes; })},
+      {"--threads", "N", "HTTP I/O threads", std::to_string(d.server.threads),
+       [](const std::string& v, DaemonOptions* o) {
+         auto n = ParseUnsigned(v);
+         if (!n || *n < 1 || *n > 256) return false;
+         o->server.threads = static_cast<int>(*n);
+         return true;
+       }},
+      {"--read-timeout", "DURATION", "time allowed to receive a request once it has begun",
+       Ms(d.server.read_timeout),
+       duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.read_timeout; })},
+      {"--idle-timeout", "DURATION", "close a keep-alive connection idle this long",
+       Ms(d.server.idle_timeout),
+       duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.idle_timeout; })},
+      {"--max-connections", "N", "connections beyond this are answered 503 and closed",
+       std::to_string(d.server.max_connections),
+       [](const std::string& v, DaemonOptions* o) {
+         auto n = ParseUnsigned(v);
+         if (!n || *n < 1) return false;
+         o->server.max_connections = static_cast<size_t>(*n);
+         return true;
+       }},
+      {"--log-level", "LEVEL", "debug, info, warn or error", "info",
+       [](const std::string& v, DaemonOptions* o) { return ParseLogLevel(v, &o->log_level); }},
+  };
+}
+
+}  // namespace
+
+std::string UsageText() {
+  std::string out =
+      "usage: casmemd [OPTION VALUE]...\n"
+      "casmem: a durable key-value memory server with compare-and-set versions.\n\n"
+      "DURATION is a number with a unit: ms, s, m or h (10ms, 30s, 24h).\n"
+      "SIZE is bytes, or a number with K, M or G (binary units).\n\n";
+  for (const Option& o : Table()) {
+    std::string left = std::string("  ") + o.name + " " + o.arg;
+    if (left.size() < 32) left.resize(32, ' ');
+    out += left + o.help + " (default " + o.default_text + ")\n";
+  }
+  out += "  --help                        print this and exit\n";
+  return out;
+}
+
+bool ParseOptions(const std::vector<std::string>& args, DaemonOptions* out, std::string* error) {
+  DaemonOptions o;
+  o.store.data_dir = "./data";
+  o.server.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const std::vector<Option> table = Table();
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i], value;
+    if (name == "--help" || name == "-h") {
+      o.help = true;
+      continue;
+    }
+    const size_t eq = name.find('=');
+    bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const Option* opt = nullptr;
+    for (const Option& t : table)
+      if (name == t.name) opt = &t;
+    if (opt == nullptr) {
+      *error = "unknown option " + name + " (see --help)";
+      return false;
+    }
+    if (!inline_value) {
+      if (i + 1 >= args.size()) {
+        *error = name + " needs a value " + opt->arg;
+        return false;
+      }
+      value = args[++i];
+    }
+    if (!opt->set(value, &o)) {
+      *error = "bad value '" + value + "' for " + name + " (expected " + opt->arg + ")";
+      return false;
+    }
+  }
+  o.server.max_body_bytes = o.store.max_value_bytes + (64 << 10);
+  *out = o;
+  return true;
+}
+
+}  // namespace casmem::net

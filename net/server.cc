@@ -1,0 +1,400 @@
+// The Beast/Asio side of casmemd: acceptor, per-connection sessions with
+// pipelining, timeouts, connection limit, streaming of large listings and
+// graceful shutdown. Requests are answered by the pure Handler; responses
+// are released by the store's durability callbacks (Redis-style: a reply
+// leaves only after the fsync that covers it).
+#include "net/server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "net/handler.h"
+#include "wal/logger.h"
+
+namespace casmem::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+class Session;
+
+struct Server::Impl {
+  Impl(Store* s, Metrics* m, const ServerOptions& o)
+      : store(s), metrics(m), opts(o), handler(s, m), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {}
+  // REQUIRES: the store has fired every durability callback (Store::Close)
+  // before the Impl is destroyed: callbacks post to this io_context.
+
+  void DoAccept();
+  void BeginStop();
+  void Drain(std::chrono::steady_clock::time_point deadline);
+  void RejectBusy(tcp::socket socket);
+
+  Store* store;
+  Metrics* metrics;
+  const ServerOptions opts;
+  Handler handler;
+  // Declared before ioc so they outlive it: destroying ioc destroys queued
+  // handlers, which may hold the last reference to a Session.
+  std::atomic<size_t> active{0};
+  std::atomic<bool> stopping{false};
+  std::string bound;
+  std::mutex sessions_mu;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  std::optional<asio::steady_timer> drain_timer;
+};
+
+namespace {
+
+std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
+
+http::response<http::string_body> ToBeast(const HttpResponse& r, unsigned version) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "casmemd");
+  res.set(http::field::content_type, r.content_type);
+  for (const auto& [name, value] : r.headers) res.set(name, value);
+  res.body() = r.body;
+  return res;
+}
+
+}  // namespace
+
+// One connection. All members are touched only on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Server::Impl* srv) : stream_(std::move(socket)), srv_(srv) {
+    srv_->active.fetch_add(1);
+  }
+  ~Session() {
+    {
+      std::lock_guard lk(srv_->sessions_mu);
+      srv_->sessions.erase(this);
+    }
+    srv_->active.fetch_sub(1);
+  }
+
+  void Start() {
+    {
+      std::lock_guard lk(srv_->sessions_mu);
+      srv_->sessions.emplace(this, weak_from_this());
+    }
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+  }
+
+  // Server shutdown: answer what was read, then close.
+  void Shutdown() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (self->queue_.empty() && !self->writing_) self->Close();
+    });
+  }
+
+ private:
+  // A response slot, in request order. `ready` once it may be sent.
+  struct Pending {
+    bool ready = false;
+    bool keep_alive = true;
+    unsigned version = 11;
+    http::response<http::string_body> res;
+    std::unique_ptr<ListStream> stream;
+  };
+  struct StreamState {
+    http::response<http::empty_body> res;
+    http::response_serializer<http::empty_body> sr{res};
+    std::string chunk;
+  };
+
+  void DoRead() {
+    if (reading_ || closing_ || closed_ || queue_.size() >= srv_->opts.max_pipelined) return;
+    reading_ = true;
+    parser_.emplace();
+    parser_->header_limit(16 * 1024);
+    parser_->body_limit(srv_->opts.max_body_bytes);
+    if (buffer_.size() == 0) {
+      // Between requests: the idle timeout, until the first byte arrives.
+      stream_.expires_after(srv_->opts.idle_timeout);
+      stream_.async_read_some(buffer_.prepare(8192),
+                              [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                if (ec) {
+                                  self->reading_ = false;
+                                  return self->Close();
+                                }
+                                self->buffer_.commit(n);
+                                self->ReadRequest();
+                              });
+    } else {
+      ReadRequest();
+    }
+  }
+
+  void ReadRequest() {
+    // A request that has begun must arrive whole within the read timeout.
+    stream_.expires_after(srv_->opts.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    reading_ = false;
+    if (ec == http::error::body_limit) {
+      return Reply(Handler::Error(413, "request body too large"), 11, false);
+    }
+    if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == asio::error::eof) {
+      closing_ = true;
+      if (queue_.empty() && !writing_) Close();
+      return;
+    }
+    if (ec) return Reply(Handler::Error(400, "malformed HTTP request: " + ec.message()), 11, false);
+    http::request<http::string_body> req = parser_->release();
+    Handle(req);
+    DoRead();
+  }
+
+  // A response decided without the handler (protocol errors); the
+  // connection closes after it.
+  void Reply(const HttpResponse& r, unsigned version, bool keep_alive) {
+    auto p = std::make_shared<Pending>();
+    p->res = ToBeast(r, version);
+    p->keep_alive = keep_alive;
+    p->ready = true;
+    closing_ = true;
+    queue_.push_back(p);
+    srv_->metrics->CountRequest(Route::kUnknown, r.status);
+    MaybeWrite();
+  }
+
+  void Handle(const http::request<http::string_body>& req) {
+    auto p = std::make_shared<Pending>();
+    p->keep_alive = req.keep_alive();
+    p->version = req.version();
+    if (!p->keep_alive) closing_ = true;  // no more requests on this connection
+    queue_.push_back(p);
+    const auto start = std::chrono::steady_clock::now();
+    HandlerResult hr = srv_->handler.Handle(
+        HttpRequest{View(req.method_string()), View(req.target()), req.body()});
+    if (hr.stream) {
+      p->stream = std::move(hr.stream);
+      p->ready = true;
+      srv_->metrics->CountRequest(hr.route, 200);
+      return MaybeWrite();
+    }
+    p->res = ToBeast(hr.response, p->version);
+    const Route route = hr.route;
+    const bool is_write = hr.is_write;
+    srv_->store->WhenVisible(hr.visible_lsn, [self = shared_from_this(), p, route, is_write,
+                                              start](const Status& s) {
+      // Runs inline or on the log's writer thread: hop back to the strand.
+      asio::post(self->stream_.get_executor(), [self, p, route, is_write, start, ok = s.ok()] {
+        if (!ok) p->res = ToBeast(Handler::ServiceUnavailable(), p->version);
+        self->srv_->metrics->CountRequest(route, p->res.result_int());
+        if (is_write) {
+          self->srv_->metrics->ObserveWriteSeconds(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
+        p->ready = true;
+        self->MaybeWrite();
+      });
+    });
+  }
+
+  void MaybeWrite() {
+    if (writing_ || closed_ || queue_.empty() || !queue_.front()->ready) return;
+    writing_ = true;
+    auto p = queue_.front();
+    const bool keep_alive = p->keep_alive && !srv_->stopping.load();
+    if (p->stream) return WriteStream(p, keep_alive);
+    p->res.keep_alive(keep_alive);
+    p->res.prepare_payload();
+    stream_.expires_after(srv_->opts.read_timeout);
+    http::async_write(stream_, p->res,
+                      [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t) {
+                        self->OnWritten(ec, !keep_alive);
+                      });
+  }
+
+  void OnWritten(beast::error_code ec, bool close) {
+    writing_ = false;
+    if (ec) return Close();
+    queue_.pop_front();
+    if (close || (closing_ && queue_.empty())) return Close();
+    MaybeWrite();
+    DoRead();
+  }
+
+  void WriteStream(const std::shared_ptr<Pending>& p, bool keep_alive) {
+    auto st = std::make_shared<StreamState>();
+    st->res.result(http::status::ok);
+    st->res.version(p->version);
+    st->res.set(http::field::server, "casmemd");
+    st->res.set(http::field::content_type, "application/json");
+    st->res.keep_alive(keep_alive);
+    st->res.chunked(true);
+    stream_.expires_after(srv_->opts.read_timeout);
+    http::async_write_header(stream_, st->sr,
+                             [self = shared_from_this(), p, st, keep_alive](beast::error_code ec, size_t) {
+                               if (ec) return self->Close();
+                               self->NextChunk(p, st, keep_alive);
+                             });
+  }
+
+  void NextChunk(std::shared_ptr<Pending> p, std::shared_ptr<StreamState> st, bool keep_alive) {
+    uint64_t lsn = 0;
+    if (!p->stream->Next(&st->chunk, &lsn)) {
+      stream_.expires_after(srv_->opts.read_timeout);
+      asio::async_write(stream_, http::make_chunk_last(),
+                        [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                          self->OnWritten(ec, !keep_alive);
+                        });
+      return;
+    }
+    srv_->store->WhenVisible(lsn, [self = shared_from_this(), p, st, keep_alive](const Status& s) {
+      asio::post(self->stream_.get_executor(), [self, p, st, keep_alive, ok = s.ok()] {
+        // Mid-stream there is no status left to send: abort the connection.
+        if (!ok) return self->Close();
+        self->stream_.expires_after(self->srv_->opts.read_timeout);
+        asio::async_write(self->stream_, http::make_chunk(asio::buffer(st->chunk)),
+                          [self, p, st, keep_alive](beast::error_code ec, size_t) {
+                            if (ec) return self->Close();
+                            self->NextChunk(p, st, keep_alive);
+                          });
+      });
+    });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  Server::Impl* srv_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::deque<std::shared_ptr<Pending>> queue_;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closing_ = false;  // read no more requests; close once the queue drains
+  bool closed_ = false;
+};
+
+void Server::Impl::DoAccept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (!stopping && ec != asio::error::operation_aborted) {
+        LogWarn("accept: " + ec.message());
+        DoAccept();
+      }
+      return;
+    }
+    if (active.load() >= opts.max_connections) {
+      RejectBusy(std::move(socket));
+    } else {
+      std::make_shared<Session>(std::move(socket), this)->Start();
+    }
+    DoAccept();
+  });
+}
+
+void Server::Impl::RejectBusy(tcp::socket socket) {
+  static const std::string kBody = R"({"error":"too many connections"})";
+  static const std::string kResponse =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: casmemd\r\nContent-Type: application/json\r\n"
+      "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+  auto s = std::make_shared<tcp::socket>(std::move(socket));
+  asio::async_write(*s, asio::buffer(kResponse), [s](beast::error_code, size_t) {
+    beast::error_code ignored;
+    s->shutdown(tcp::socket::shutdown_both, ignored);
+    s->close(ignored);
+  });
+}
+
+void Server::Impl::BeginStop() {
+  if (stopping.exchange(true)) return;
+  LogInfo("shutting down: no new connections, finishing in-flight requests");
+  beast::error_code ec;
+  acceptor.close(ec);
+  signals.cancel(ec);
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lk(sessions_mu);
+    for (auto& [ptr, weak] : sessions)
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) s->Shutdown();
+  live.clear();
+  Drain(std::chrono::steady_clock::now() + opts.shutdown_grace);
+}
+
+void Server::Impl::Drain(std::chrono::steady_clock::time_point deadline) {
+  if (active.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (active.load() != 0) LogWarn("shutdown: closing " + std::to_string(active.load()) + " connections still busy");
+    ioc.stop();
+    return;
+  }
+  drain_timer.emplace(ioc, std::chrono::milliseconds(10));
+  drain_timer->async_wait([this, deadline](beast::error_code) { Drain(deadline); });
+}
+
+Server::Server(Store* store, Metrics* metrics, const ServerOptions& options)
+    : impl_(std::make_unique<Impl>(store, metrics, options)) {}
+
+Server::~Server() = default;
+
+Status Server::Listen() {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(impl_->opts.host == "localhost" ? "127.0.0.1" : impl_->opts.host, ec);
+  if (ec) return Status::InvalidArgument("bad listen host '" + impl_->opts.host + "': " + ec.message());
+  const tcp::endpoint ep(address, impl_->opts.port);
+  const std::string where = impl_->opts.host + ":" + std::to_string(impl_->opts.port);
+  auto& acc = impl_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::IOError("cannot listen on " + where + ": " + ec.message());
+  const auto local = acc.local_endpoint();
+  impl_->bound = local.address().to_string() + ":" + std::to_string(local.port());
+  return Status::OK();
+}
+
+std::string Server::bound_address() const { return impl_->bound; }
+
+void Server::Run() {
+  Impl* impl = impl_.get();
+  impl->signals.async_wait([impl](beast::error_code ec, int) {
+    if (!ec) impl->BeginStop();
+  });
+  impl->DoAccept();
+  std::vector<std::thread> threads;
+  for (int i = 1; i < impl->opts.threads; ++i) threads.emplace_back([impl] { impl->ioc.run(); });
+  impl->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::Stop() {
+  asio::post(impl_->ioc, [impl = impl_.get()] { impl->BeginStop(); });
+}
+
+}  // namespace casmem::net

@@ -1,0 +1,54 @@
+// Server: casmemd's HTTP/1.1 front end on Boost.Beast. The only public
+// header of the I/O layer; Beast and Asio stay inside server.cc.
+//
+// Threading: `threads` I/O threads run one io_context; each connection
+// runs on its own strand. A write's response is posted back to its
+// connection's strand by the store's durability callback, so no I/O
+// thread ever waits for an fsync.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/store.h"
+#include "net/metrics.h"
+#include "wal/status.h"
+
+namespace casmem::net {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7070;  // 0 = any free port
+  int threads = 2;
+  std::chrono::milliseconds read_timeout{30'000};  // to receive a whole request once begun
+  std::chrono::milliseconds idle_timeout{60'000};  // between requests on a keep-alive connection
+  size_t max_connections = 10'000;
+  uint64_t max_body_bytes = (1 << 20) + (64 << 10);
+  size_t max_pipelined = 16;  // requests read ahead of their responses, per connection
+  std::chrono::milliseconds shutdown_grace{10'000};
+};
+
+class Server {
+ public:
+  Server(Store* store, Metrics* metrics, const ServerOptions& options);
+  ~Server();
+
+  // Binds and listens. Errors (address in use, bad host) come back here.
+  Status Listen();
+  // "HOST:PORT" actually bound (after Listen).
+  std::string bound_address() const;
+  // Serves until SIGTERM/SIGINT or Stop(): then stops accepting, lets
+  // in-flight requests finish (up to shutdown_grace) and returns.
+  void Run();
+  // Starts the graceful stop from any thread.
+  void Stop();
+
+ private:
+  friend class Session;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace casmem::net
