@@ -1,0 +1,70 @@
+// Test support for talking to a real casmemd: a blocking HTTP/1.1 client
+// over a socket (raw writes allowed, for pipelining and slow clients), and
+// a handle on a casmemd child process started on an ephemeral port.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace casmem::testing {
+
+struct HttpReply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  bool chunked = false;
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+class HttpClient {
+ public:
+  // Connects to 127.0.0.1:port; nullptr on failure.
+  static std::unique_ptr<HttpClient> Connect(int port);
+  ~HttpClient();
+  bool SendRaw(const std::string& bytes);
+  // Reads one response; false on EOF, error or `timeout_ms` without one.
+  bool Read(HttpReply* out, int timeout_ms = 10'000);
+  // True when the server closed the connection (EOF) within timeout_ms.
+  bool ClosedByPeer(int timeout_ms = 5'000);
+  HttpReply Request(const std::string& method, const std::string& target,
+                    const std::string& body = "", const std::string& extra_headers = "");
+
+ private:
+  explicit HttpClient(int fd) : fd_(fd) {}
+  bool Fill(int timeout_ms);  // appends what arrives to buf_
+  int fd_;
+  std::string buf_;
+  bool eof_ = false;
+};
+
+// Builds the bytes of one request (Content-Length set when body is given).
+std::string RawRequest(const std::string& method, const std::string& target,
+                       const std::string& body = "", const std::string& extra_headers = "");
+
+class Casmemd {
+ public:
+  // Starts build/bin/casmemd on 127.0.0.1:0 with `data_dir` and `args`;
+  // waits for the ready line. port() is 0 if it did not come up.
+  Casmemd(const std::string& data_dir, const std::vector<std::string>& args = {});
+  ~Casmemd();  // SIGKILL if still running
+  int port() const { return port_; }
+  // SIGTERM and wait: the exit status (or -signal).
+  int Terminate();
+  void Kill();  // SIGKILL and reap
+  std::string Stderr() const;
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string stderr_path_;
+  int Wait();
+};
+
+}  // namespace casmem::testing
