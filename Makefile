@@ -1,4 +1,5 @@
 # Thin wrapper for the README's commands. The build itself is CMake.
+#   make run    install missing packages, build, start casmemd (./data, 127.0.0.1:7070)
 #   make test   install missing packages, build, run every test (ctest)
 #   make build  install missing packages, build into build/
 #   make sanitize-test SAN=address|thread   the tests under a sanitizer
@@ -7,7 +8,7 @@ JOBS ?= 2
 PACKAGES = g++ cmake make libboost1.81-dev libxxhash-dev rapidjson-dev \
            libgtest-dev libbenchmark-dev
 
-.PHONY: deps build test sanitize-test clean
+.PHONY: deps build run test sanitize-test clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
@@ -19,6 +20,9 @@ deps:
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/bin/casmemd $(ARGS)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
