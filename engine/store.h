@@ -140,6 +140,9 @@ class Store {
   // See the visibility contract above. `cb` runs inline when already
   // decided, else on the log's writer thread; it must not block.
   void WhenVisible(uint64_t lsn, wal::DurableCallback cb);
+  // True when `lsn` is already acknowledged: a result depending on it may
+  // be revealed now, without registering a callback.
+  bool IsVisible(uint64_t lsn) const { return !wal_ || lsn <= wal_->acked_lsn(); }
   Status WaitVisible(uint64_t lsn);
 
   // Writes a snapshot now and drops the log segments it covers.

@@ -11,7 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <deque>
@@ -34,7 +34,18 @@ class Session;
 
 struct Server::Impl {
   Impl(Store* s, Metrics* m, const ServerOptions& o)
-      : store(s), metrics(m), opts(o), handler(s, m), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {}
+      : store(s), metrics(m), opts(o), handler(s, m), contexts(MakeContexts(o.threads)),
+        ioc(*contexts[0]), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {}
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
+    std::vector<std::unique_ptr<asio::io_context>> v;
+    for (int i = 0; i < std::max(1, n); ++i) v.push_back(std::make_unique<asio::io_context>(1));
+    return v;
+  }
+  // Round-robin over the contexts: each connection lives on one thread.
+  asio::io_context& NextContext() { return *contexts[next_context++ % contexts.size()]; }
+  void StopAll() {
+    for (auto& c : contexts) c->stop();
+  }
   // REQUIRES: the store has fired every durability callback (Store::Close)
   // before the Impl is destroyed: callbacks post to this io_context.
 
@@ -54,7 +65,13 @@ struct Server::Impl {
   std::string bound;
   std::mutex sessions_mu;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
-  asio::io_context ioc;
+  // One io_context per I/O thread (concurrency hint 1): a connection is
+  // served by one thread only, so it needs no strand, and threads never
+  // wake each other to hand over work. contexts[0] also runs the acceptor,
+  // the signals and the drain timer.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  size_t next_context = 0;  // acceptor's thread only
+  asio::io_context& ioc;
   tcp::acceptor acceptor;
   asio::signal_set signals;
   std::optional<asio::steady_timer> drain_timer;
@@ -75,7 +92,8 @@ http::response<http::string_body> ToBeast(const HttpResponse& r, unsigned versio
 
 }  // namespace
 
-// One connection. All members are touched only on the connection's strand.
+// One connection. All members are touched only on the connection's thread
+// (its io_context runs on exactly one thread).
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Server::Impl* srv) : stream_(std::move(socket)), srv_(srv) {
@@ -126,25 +144,37 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(16 * 1024);
     parser_->body_limit(srv_->opts.max_body_bytes);
-    if (buffer_.size() == 0) {
-      // Between requests: the idle timeout, until the first byte arrives.
-      stream_.expires_after(srv_->opts.idle_timeout);
-      stream_.async_read_some(buffer_.prepare(8192),
-                              [self = shared_from_this()](beast::error_code ec, size_t n) {
-                                if (ec) {
-                                  self->reading_ = false;
-                                  return self->Close();
-                                }
-                                self->buffer_.commit(n);
-                                self->ReadRequest();
-                              });
-    } else {
-      ReadRequest();
-    }
+    parser_->eager(true);
+    if (buffer_.size() > 0) return ParseBuffered();
+    // Between requests: the idle timeout, until the first bytes arrive.
+    stream_.expires_after(srv_->opts.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(16 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) {
+                                self->reading_ = false;
+                                return self->Close();
+                              }
+                              self->buffer_.commit(n);
+                              self->ParseBuffered();
+                            });
   }
 
-  void ReadRequest() {
-    // A request that has begun must arrive whole within the read timeout.
+  // Feeds what is buffered to the parser. A request that arrived whole (the
+  // usual case) is handled at once; otherwise the rest is read with the
+  // read timeout.
+  void ParseBuffered() {
+    beast::error_code ec;
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec) break;
+    }
+    if (!ec && parser_->is_done()) return OnRead(ec);
+    if (ec) return OnRead(ec);
     stream_.expires_after(srv_->opts.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -199,9 +229,16 @@ class Session : public std::enable_shared_from_this<Session> {
     p->res = ToBeast(hr.response, p->version);
     const Route route = hr.route;
     const bool is_write = hr.is_write;
+    if (srv_->store->IsVisible(hr.visible_lsn)) {
+      // Already durable (most reads): answer without a hop through the
+      // log's writer thread.
+      srv_->metrics->CountRequest(route, p->res.result_int());
+      p->ready = true;
+      return MaybeWrite();
+    }
     srv_->store->WhenVisible(hr.visible_lsn, [self = shared_from_this(), p, route, is_write,
                                               start](const Status& s) {
-      // Runs inline or on the log's writer thread: hop back to the strand.
+      // Runs on the log's writer thread: hop back to the connection's thread.
       asio::post(self->stream_.get_executor(), [self, p, route, is_write, start, ok = s.ok()] {
         if (!ok) p->res = ToBeast(Handler::ServiceUnavailable(), p->version);
         self->srv_->metrics->CountRequest(route, p->res.result_int());
@@ -223,11 +260,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (p->stream) return WriteStream(p, keep_alive);
     p->res.keep_alive(keep_alive);
     p->res.prepare_payload();
-    stream_.expires_after(srv_->opts.read_timeout);
+    ArmWriteTimer();
     http::async_write(stream_, p->res,
                       [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t) {
                         self->OnWritten(ec, !keep_alive);
                       });
+  }
+
+  // A write to a client that stopped reading must time out too. While a
+  // read is pending its timer covers the connection; re-arming the timer
+  // costs a timer-queue update, so it is done only when no read is pending.
+  void ArmWriteTimer() {
+    if (!reading_) stream_.expires_after(srv_->opts.read_timeout);
   }
 
   void OnWritten(beast::error_code ec, bool close) {
@@ -247,7 +291,7 @@ class Session : public std::enable_shared_from_this<Session> {
     st->res.set(http::field::content_type, "application/json");
     st->res.keep_alive(keep_alive);
     st->res.chunked(true);
-    stream_.expires_after(srv_->opts.read_timeout);
+    ArmWriteTimer();
     http::async_write_header(stream_, st->sr,
                              [self = shared_from_this(), p, st, keep_alive](beast::error_code ec, size_t) {
                                if (ec) return self->Close();
@@ -258,7 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void NextChunk(std::shared_ptr<Pending> p, std::shared_ptr<StreamState> st, bool keep_alive) {
     uint64_t lsn = 0;
     if (!p->stream->Next(&st->chunk, &lsn)) {
-      stream_.expires_after(srv_->opts.read_timeout);
+      ArmWriteTimer();
       asio::async_write(stream_, http::make_chunk_last(),
                         [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                           self->OnWritten(ec, !keep_alive);
@@ -269,7 +313,7 @@ class Session : public std::enable_shared_from_this<Session> {
       asio::post(self->stream_.get_executor(), [self, p, st, keep_alive, ok = s.ok()] {
         // Mid-stream there is no status left to send: abort the connection.
         if (!ok) return self->Close();
-        self->stream_.expires_after(self->srv_->opts.read_timeout);
+        self->ArmWriteTimer();
         asio::async_write(self->stream_, http::make_chunk(asio::buffer(st->chunk)),
                           [self, p, st, keep_alive](beast::error_code ec, size_t) {
                             if (ec) return self->Close();
@@ -299,7 +343,7 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 void Server::Impl::DoAccept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(NextContext(), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (!stopping && ec != asio::error::operation_aborted) {
         LogWarn("accept: " + ec.message());
@@ -310,6 +354,9 @@ void Server::Impl::DoAccept() {
     if (active.load() >= opts.max_connections) {
       RejectBusy(std::move(socket));
     } else {
+      // Responses are written whole; do not let Nagle hold the last segment.
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       std::make_shared<Session>(std::move(socket), this)->Start();
     }
     DoAccept();
@@ -350,7 +397,7 @@ void Server::Impl::BeginStop() {
 void Server::Impl::Drain(std::chrono::steady_clock::time_point deadline) {
   if (active.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
     if (active.load() != 0) LogWarn("shutdown: closing " + std::to_string(active.load()) + " connections still busy");
-    ioc.stop();
+    StopAll();
     return;
   }
   drain_timer.emplace(ioc, std::chrono::milliseconds(10));
@@ -388,8 +435,13 @@ void Server::Run() {
   });
   impl->DoAccept();
   std::vector<std::thread> threads;
-  for (int i = 1; i < impl->opts.threads; ++i) threads.emplace_back([impl] { impl->ioc.run(); });
-  impl->ioc.run();
+  // Keep every context running until StopAll(), even with no connection.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& c : impl->contexts) guards.push_back(asio::make_work_guard(*c));
+  for (size_t i = 1; i < impl->contexts.size(); ++i) {
+    threads.emplace_back([impl, i] { impl->contexts[i]->run(); });
+  }
+  impl->contexts[0]->run();
   for (auto& t : threads) t.join();
 }
 

@@ -1,9 +1,10 @@
 // Server: casmemd's HTTP/1.1 front end on Boost.Beast. The only public
 // header of the I/O layer; Beast and Asio stay inside server.cc.
 //
-// Threading: `threads` I/O threads run one io_context; each connection
-// runs on its own strand. A write's response is posted back to its
-// connection's strand by the store's durability callback, so no I/O
+// Threading: `threads` I/O threads, each running its own io_context; a
+// connection lives on one of them (round-robin at accept), so its state
+// needs no lock or strand. A write's response is posted back to its
+// connection's thread by the store's durability callback, so no I/O
 // thread ever waits for an fsync.
 #pragma once
 
