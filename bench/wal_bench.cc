@@ -67,17 +67,24 @@ void BM_DiskFsync4K(benchmark::State& state) {
 }
 BENCHMARK(BM_DiskFsync4K)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 
+// A fresh log in `always` mode under the bench directory.
+std::unique_ptr<wal::Wal> OpenAlwaysLog(const std::string& dir) {
+  wal::WalOptions o;
+  o.dir = dir;
+  o.fsync = wal::FsyncMode::kAlways;
+  std::unique_ptr<wal::Wal> log;
+  if (!wal::Wal::Open(o, 0, [](const wal::Record&) {}, &log).ok()) return nullptr;
+  return log;
+}
+
 // ~200-byte records (header 56 + workspace 5 + key ~10 + value ~130).
 const std::string kValue(130, 'v');
 
 void BM_WalAlways(benchmark::State& state) {
   const int writers = static_cast<int>(state.range(0));
   const std::string dir = BenchDir("wal-always");
-  wal::WalOptions o;
-  o.dir = dir;
-  o.fsync = wal::FsyncMode::kAlways;
-  std::unique_ptr<wal::Wal> log;
-  if (!wal::Wal::Open(o, 0, [](const wal::Record&) {}, &log).ok()) {
+  std::unique_ptr<wal::Wal> log = OpenAlwaysLog(dir);
+  if (!log) {
     state.SkipWithError("cannot open the log");
     return;
   }
@@ -172,11 +179,8 @@ class AsyncWriters {
 void BM_WalAlwaysAsync(benchmark::State& state) {
   const int writers = static_cast<int>(state.range(0));
   const std::string dir = BenchDir("wal-async");
-  wal::WalOptions o;
-  o.dir = dir;
-  o.fsync = wal::FsyncMode::kAlways;
-  std::unique_ptr<wal::Wal> log;
-  if (!wal::Wal::Open(o, 0, [](const wal::Record&) {}, &log).ok()) {
+  std::unique_ptr<wal::Wal> log = OpenAlwaysLog(dir);
+  if (!log) {
     state.SkipWithError("cannot open the log");
     return;
   }

@@ -170,32 +170,30 @@ HandlerResult Handler::Write(const std::string& ws, std::string_view body) {
   req.if_match_version = parsed->if_match_version;
   req.ttl_ms = parsed->ttl_seconds ? static_cast<int64_t>(*parsed->ttl_seconds) * 1000 : 0;
   const WriteResult w = store_->Put(req);
+  return WriteReply(w, parsed->if_match_version, WriteOkJson(parsed->key, w.version));
+}
+
+HandlerResult Handler::WriteReply(const WriteResult& w, std::optional<uint64_t> guard,
+                                  std::string ok_body) {
   HandlerResult r;
-  r.is_write = true;
   switch (w.outcome) {
     case Outcome::kOk:
-      r.response = Json(200, WriteOkJson(parsed->key, w.version));
+      r.response = Json(200, std::move(ok_body));
+      r.visible_lsn = w.visible_lsn;
       break;
     case Outcome::kConflict:
-      r = Conflict(parsed->if_match_version, w);
-      r.is_write = true;
+      metrics_->CountConflict();
+      r.response = Json(409, ConflictJson(guard, w.current_version, w.current_value));
+      r.visible_lsn = w.visible_lsn;
       break;
     case Outcome::kStorageFailed:
       r.response = ServiceUnavailable();
-      return r;
+      break;
     default:
       r.response = Error(400, w.error);
-      return r;
+      break;
   }
-  r.visible_lsn = w.visible_lsn;
-  return r;
-}
-
-HandlerResult Handler::Conflict(std::optional<uint64_t> expected, const WriteResult& w) {
-  metrics_->CountConflict();
-  HandlerResult r;
-  r.response = Json(409, ConflictJson(expected, w.current_version, w.current_value));
-  r.visible_lsn = w.visible_lsn;
+  r.is_write = true;
   return r;
 }
 
@@ -219,24 +217,7 @@ HandlerResult Handler::Delete(const std::string& ws, const std::string& key, con
     if (!guard) return Result(Error(400, "if_match_version must be a non-negative integer"));
   }
   const WriteResult w = store_->Delete(ws, key, guard);
-  HandlerResult r;
-  r.is_write = true;
-  switch (w.outcome) {
-    case Outcome::kOk:
-      r.response = Json(200, R"({"status":"deleted"})");
-      r.visible_lsn = w.visible_lsn;
-      return r;
-    case Outcome::kConflict:
-      r = Conflict(guard, w);
-      r.is_write = true;
-      return r;
-    case Outcome::kStorageFailed:
-      r.response = ServiceUnavailable();
-      return r;
-    default:
-      r.response = Error(400, w.error);
-      return r;
-  }
+  return WriteReply(w, guard, R"({"status":"deleted"})");
 }
 
 ListStream::ListStream(Store* store, std::string workspace, std::string prefix,

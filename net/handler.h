@@ -71,7 +71,9 @@ class Handler {
   HandlerResult Write(const std::string& ws, std::string_view body);
   HandlerResult Get(const std::string& ws, const std::string& key);
   HandlerResult Delete(const std::string& ws, const std::string& key, const Target& t);
-  HandlerResult Conflict(std::optional<uint64_t> expected, const WriteResult& w);
+  // The reply to a put or delete: `ok_body` on success, 409 with the
+  // current state, 503, or 400.
+  HandlerResult WriteReply(const WriteResult& w, std::optional<uint64_t> guard, std::string ok_body);
 
   Store* store_;
   Metrics* metrics_;
