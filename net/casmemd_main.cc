@@ -1,6 +1,8 @@
 // casmemd: opens (recovering) the store, serves the memory API over HTTP,
 // prints the ready line, and on SIGTERM/SIGINT finishes in-flight
 // requests, makes everything durable, snapshots and exits 0.
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -29,6 +31,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   SetLogLevel(opts.log_level);
+  // Each connection is a file descriptor: lift the soft limit (often 1024)
+  // to the hard one so --max-connections can be reached.
+  rlimit fds;
+  if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
+    fds.rlim_cur = fds.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &fds);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < opts.server.max_connections + 64) {
+    LogWarn("open-file limit " + std::to_string(fds.rlim_cur) + " is below --max-connections " +
+            std::to_string(opts.server.max_connections) + "; connections past it will wait");
+  }
   LogInfo(std::string("starting: data dir ") + opts.store.data_dir + ", fsync " +
           wal::FsyncModeName(opts.store.fsync) + ", " + std::to_string(opts.store.shards) +
           " shards, " + std::to_string(opts.server.threads) + " I/O threads");

@@ -75,6 +75,7 @@ struct Server::Impl {
   tcp::acceptor acceptor;
   asio::signal_set signals;
   std::optional<asio::steady_timer> drain_timer;
+  std::optional<asio::steady_timer> accept_backoff;
 };
 
 namespace {
@@ -345,10 +346,14 @@ class Session : public std::enable_shared_from_this<Session> {
 void Server::Impl::DoAccept() {
   acceptor.async_accept(NextContext(), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
-      if (!stopping && ec != asio::error::operation_aborted) {
-        LogWarn("accept: " + ec.message());
-        DoAccept();
-      }
+      if (stopping || ec == asio::error::operation_aborted) return;
+      // Out of file descriptors (or similar): pause instead of spinning;
+      // established connections go on being served meanwhile.
+      LogWarn("accept: " + ec.message() + "; pausing accepts for 50 ms");
+      accept_backoff.emplace(ioc, std::chrono::milliseconds(50));
+      accept_backoff->async_wait([this](beast::error_code) {
+        if (!stopping) DoAccept();
+      });
       return;
     }
     if (active.load() >= opts.max_connections) {
