@@ -7,27 +7,22 @@
 namespace casmem::bench {
 
 void History::AddRead(const ReadEvent& e) {
-  std::lock_guard lk(mu_);
   reads_.push_back(e);
 }
 
 void History::AddCommit(const CommitEvent& e) {
-  std::lock_guard lk(mu_);
   commits_.push_back(e);
 }
 
 size_t History::commits() const {
-  std::lock_guard lk(mu_);
   return commits_.size();
 }
 
 size_t History::reads() const {
-  std::lock_guard lk(mu_);
   return reads_.size();
 }
 
 std::vector<Violation> History::Check(int64_t initial_counter, int64_t final_counter) const {
-  std::lock_guard lk(mu_);
   std::vector<Violation> out;
   auto add = [&](std::string rule, std::string detail) {
     if (out.size() < 100) out.push_back({std::move(rule), std::move(detail)});

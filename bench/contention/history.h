@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,6 +33,7 @@ struct Violation {
   std::string detail;
 };
 
+// Not thread-safe: the runner records from its one io_context thread.
 class History {
  public:
   void AddRead(const ReadEvent& e);
@@ -45,7 +45,6 @@ class History {
   size_t reads() const;
 
  private:
-  mutable std::mutex mu_;
   std::vector<ReadEvent> reads_;
   std::vector<CommitEvent> commits_;
 };

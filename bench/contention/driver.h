@@ -1,0 +1,62 @@
+// Driver: how casmem-bench talks to one system (casmem, PostgreSQL, etcd,
+// Redis). Each agent owns one Connection; every call is asynchronous on
+// the benchmark's io_context and completes exactly once.
+//
+// Versions: the per-key counter the system uses for compare-and-set
+// (casmem's version, PostgreSQL's version column, etcd's key version,
+// Redis's version field). 0 means "the key is absent".
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace casmem::bench {
+
+struct ReadResult {
+  bool ok = false;  // false: transport or server error (see error)
+  uint64_t version = 0;
+  std::string value;  // JSON text when version > 0
+  std::string error;
+};
+
+struct WriteResult {
+  enum Kind { kCommitted, kConflict, kError } kind = kError;
+  uint64_t version = 0;  // kCommitted: the version produced
+  // kConflict, when the system returns the current state with the refusal
+  // (casmem's 409 body, etcd's failure branch): retry without a read.
+  bool has_current = false;
+  uint64_t current_version = 0;
+  std::string current_value;
+  std::string error;  // kError: what went wrong
+};
+
+using ReadCallback = std::function<void(ReadResult)>;
+using WriteCallback = std::function<void(WriteResult)>;
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual void Read(const std::string& key, ReadCallback cb) = 0;
+  // if_match: nullopt = unconditional (LWW); 0 = create only; V = only at V.
+  virtual void Write(const std::string& key, const std::string& value,
+                     std::optional<uint64_t> if_match, WriteCallback cb) = 0;
+};
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  virtual std::string name() const = 0;
+  // Opens one connection (one per agent).
+  virtual void Connect(boost::asio::io_context& io,
+                       std::function<void(std::unique_ptr<Connection>, std::string error)> done) = 0;
+};
+
+// host:port of casmemd; keys live in `workspace`.
+std::unique_ptr<Driver> MakeCasmemDriver(const std::string& host, uint16_t port,
+                                         const std::string& workspace);
+
+}  // namespace casmem::bench

@@ -1,0 +1,200 @@
+// casmem-bench: N agents contending on K keys of casmem (or a peer), with
+// a history check on single-key runs. Exit status: 0 clean, 1 usage or
+// connection error, 2 a correctness violation.
+//
+//   casmem-bench --target casmem://127.0.0.1:7070 --workload cas --agents 64 --keys 1
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bench/contention/driver.h"
+#include "bench/contention/peers.h"
+#include "bench/contention/runner.h"
+#include "net/json_body.h"
+
+using namespace casmem::bench;
+
+namespace {
+
+const char kUsage[] =
+    "usage: casmem-bench [options]\n"
+    "  --target URL        casmem://HOST:PORT (default casmem://127.0.0.1:7070),\n"
+    "                      redis://HOST:PORT, etcd://HOST:PORT, postgres://CONNINFO\n"
+    "  --workload W        cas | lww | create | read | write (default cas)\n"
+    "  --agents N          1-1024 agents, one connection each (default 16)\n"
+    "  --keys K            keys contended over (default 1)\n"
+    "  --zipf S            zipfian key choice with exponent S (default: uniform)\n"
+    "  --seconds T         measured time after the warm-up (default 10)\n"
+    "  --ops N             stop after N measured operations instead\n"
+    "  --warmup T          warm-up seconds, not measured (default 1)\n"
+    "  --retry-read        on 409, read again instead of using the 409's current value\n"
+    "  --backoff none|exp  retry backoff; exp = full jitter (default none)\n"
+    "  --backoff-max MS    cap of the exponential backoff (default 50)\n"
+    "  --workspace WS      casmem workspace (default bench)\n"
+    "  --json | --csv      machine-readable output instead of the table\n"
+    "  --no-header         with --csv: omit the header line\n";
+
+std::string ErrorsText(const RunResult& r) {
+  std::string out;
+  for (const auto& [k, v] : r.errors) out += (out.empty() ? "" : "; ") + k + " x" + std::to_string(v);
+  return out.empty() ? "none" : out;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out + "\"";
+}
+
+void PrintTable(const RunResult& r) {
+  std::printf("system %s  workload %s  agents %d  keys %d  measured %.1f s\n", r.system.c_str(),
+              r.workload.c_str(), r.agents, r.keys, r.seconds);
+  std::printf("  committed      %10.0f /s   (%llu)\n", r.commits_per_s, static_cast<unsigned long long>(r.commits));
+  std::printf("  attempts       %10.0f /s\n", r.attempts_per_s);
+  std::printf("  409s           %10.0f /s\n", r.conflicts_per_s);
+  std::printf("  retries/commit mean %.2f  p99 %.0f  max %.0f\n", r.retries_mean, r.retries_p99, r.retries_max);
+  std::printf("  commit latency p50 %.2f ms  p90 %.2f  p99 %.2f  p999 %.2f  max %.2f\n", r.lat_p50_ms,
+              r.lat_p90_ms, r.lat_p99_ms, r.lat_p999_ms, r.lat_max_ms);
+  std::printf("  per agent      min %llu  median %llu  max %llu commits\n",
+              static_cast<unsigned long long>(r.agent_min), static_cast<unsigned long long>(r.agent_median),
+              static_cast<unsigned long long>(r.agent_max));
+  if (r.workload == "cas" || r.workload == "lww") {
+    std::printf("  lost updates   %lld\n", static_cast<long long>(r.lost_updates));
+  }
+  if (r.workload == "create") {
+    std::printf("  create         %llu keys raced, %llu without exactly one winner\n",
+                static_cast<unsigned long long>(r.create_keys), static_cast<unsigned long long>(r.create_bad_keys));
+  }
+  std::printf("  errors         %s\n", ErrorsText(r).c_str());
+  if (r.history_checked) std::printf("  history        checked: %zu violations\n", r.violations.size());
+  for (const auto& v : r.violations) std::printf("  VIOLATION %s: %s\n", v.rule.c_str(), v.detail.c_str());
+}
+
+void PrintJson(const RunResult& r) {
+  std::printf(
+      "{\"system\":%s,\"workload\":%s,\"agents\":%d,\"keys\":%d,\"seconds\":%.3f,"
+      "\"commits\":%llu,\"commits_per_s\":%.1f,\"attempts_per_s\":%.1f,\"conflicts_per_s\":%.1f,"
+      "\"retries_mean\":%.3f,\"retries_p99\":%.0f,\"retries_max\":%.0f,"
+      "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},"
+      "\"agent_commits\":{\"min\":%llu,\"median\":%llu,\"max\":%llu},\"lost_updates\":%lld,"
+      "\"create_keys\":%llu,\"create_bad_keys\":%llu,\"history_checked\":%s,\"errors\":%s,\"violations\":[",
+      JsonString(r.system).c_str(), JsonString(r.workload).c_str(), r.agents, r.keys, r.seconds,
+      static_cast<unsigned long long>(r.commits), r.commits_per_s, r.attempts_per_s, r.conflicts_per_s,
+      r.retries_mean, r.retries_p99, r.retries_max, r.lat_p50_ms, r.lat_p90_ms, r.lat_p99_ms,
+      r.lat_p999_ms, r.lat_max_ms, static_cast<unsigned long long>(r.agent_min),
+      static_cast<unsigned long long>(r.agent_median), static_cast<unsigned long long>(r.agent_max),
+      static_cast<long long>(r.lost_updates), static_cast<unsigned long long>(r.create_keys),
+      static_cast<unsigned long long>(r.create_bad_keys), r.history_checked ? "true" : "false",
+      JsonString(ErrorsText(r)).c_str());
+  for (size_t i = 0; i < r.violations.size(); ++i) {
+    std::printf("%s{\"rule\":%s,\"detail\":%s}", i ? "," : "", JsonString(r.violations[i].rule).c_str(),
+                JsonString(r.violations[i].detail).c_str());
+  }
+  std::printf("]}\n");
+}
+
+void PrintCsv(const RunResult& r, bool header) {
+  if (header) {
+    std::printf("system,workload,agents,keys,seconds,commits_per_s,attempts_per_s,conflicts_per_s,"
+                "retries_mean,retries_p99,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,"
+                "agent_min,agent_median,agent_max,lost_updates,violations,errors\n");
+  }
+  std::printf("%s,%s,%d,%d,%.3f,%.1f,%.1f,%.1f,%.3f,%.0f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%lld,%zu,%s\n",
+              r.system.c_str(), r.workload.c_str(), r.agents, r.keys, r.seconds, r.commits_per_s,
+              r.attempts_per_s, r.conflicts_per_s, r.retries_mean, r.retries_p99, r.lat_p50_ms, r.lat_p90_ms,
+              r.lat_p99_ms, r.lat_p999_ms, r.lat_max_ms, static_cast<unsigned long long>(r.agent_min),
+              static_cast<unsigned long long>(r.agent_median), static_cast<unsigned long long>(r.agent_max),
+              static_cast<long long>(r.lost_updates), r.violations.size(),
+              JsonString(ErrorsText(r)).c_str());
+}
+
+bool ParseDouble(const char* s, double* out) {
+  char* end = nullptr;
+  *out = std::strtod(s, &end);
+  return end != s && *end == '\0' && *out >= 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  RunConfig cfg;
+  std::string target = "casmem://127.0.0.1:7070", workspace = "bench", format = "table";
+  bool header = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "casmem-bench: %s needs a value\n", name);
+        std::exit(1);
+      }
+      return argv[++i];
+    };
+    auto number = [&](const char* name) {
+      double d;
+      const char* v = value(name);
+      if (!ParseDouble(v, &d)) {
+        std::fprintf(stderr, "casmem-bench: bad value '%s' for %s\n", v, name);
+        std::exit(1);
+      }
+      return d;
+    };
+    if (a == "--target") target = value("--target");
+    else if (a == "--workload") cfg.workload = value("--workload");
+    else if (a == "--agents") cfg.agents = static_cast<int>(number("--agents"));
+    else if (a == "--keys") cfg.keys = static_cast<int>(number("--keys"));
+    else if (a == "--zipf") { cfg.zipfian = true; cfg.zipf_s = number("--zipf"); }
+    else if (a == "--seconds") cfg.seconds = number("--seconds");
+    else if (a == "--ops") cfg.ops = static_cast<uint64_t>(number("--ops"));
+    else if (a == "--warmup") cfg.warmup_seconds = number("--warmup");
+    else if (a == "--retry-read") cfg.retry_read = true;
+    else if (a == "--backoff") {
+      const std::string b = value("--backoff");
+      if (b != "none" && b != "exp") { std::fprintf(stderr, "casmem-bench: --backoff is none or exp\n"); return 1; }
+      cfg.exp_backoff = b == "exp";
+    }
+    else if (a == "--backoff-max") cfg.backoff_max_ms = number("--backoff-max");
+    else if (a == "--workspace") workspace = value("--workspace");
+    else if (a == "--json") format = "json";
+    else if (a == "--csv") format = "csv";
+    else if (a == "--no-header") header = false;
+    else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
+    else { std::fprintf(stderr, "casmem-bench: unknown option %s\n%s", a.c_str(), kUsage); return 1; }
+  }
+  const std::vector<std::string> workloads = {"cas", "lww", "create", "read", "write"};
+  if (std::find(workloads.begin(), workloads.end(), cfg.workload) == workloads.end()) {
+    std::fprintf(stderr, "casmem-bench: unknown workload %s\n", cfg.workload.c_str());
+    return 1;
+  }
+  if (cfg.agents < 1 || cfg.agents > 1024 || cfg.keys < 1) {
+    std::fprintf(stderr, "casmem-bench: --agents is 1-1024 and --keys at least 1\n");
+    return 1;
+  }
+  std::string error;
+  std::unique_ptr<Driver> driver = MakeDriver(target, workspace, &error);
+  if (!driver) {
+    std::fprintf(stderr, "casmem-bench: %s\n", error.c_str());
+    return 1;
+  }
+  // Fresh keys for every run, so runs never see each other's state.
+  cfg.key_prefix = cfg.workload + "-" + std::to_string(getpid()) + "-" +
+                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch()).count());
+  cfg.progress = format == "table" && isatty(2);
+  const RunResult r = Run(*driver, cfg);
+  if (format == "json") PrintJson(r);
+  else if (format == "csv") PrintCsv(r, header);
+  else PrintTable(r);
+  for (const auto& [k, v] : r.errors) {
+    if (k.rfind("connect", 0) == 0) return 1;
+  }
+  return r.violations.empty() ? 0 : 2;
+}

@@ -1,0 +1,430 @@
+// Runner implementation: one state machine per agent, all on one thread.
+#include "bench/contention/runner.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "bench/contention/app_value.h"
+
+namespace casmem::bench {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
+}
+
+double Percentile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
+  return v[i];
+}
+
+// Zipfian key choice over [0, n) by inverse CDF.
+class KeyChooser {
+ public:
+  KeyChooser(int n, bool zipf, double s) : n_(n) {
+    if (!zipf || n <= 1) return;
+    cdf_.resize(static_cast<size_t>(n));
+    double sum = 0;
+    for (int i = 0; i < n; ++i) cdf_[static_cast<size_t>(i)] = (sum += 1.0 / std::pow(i + 1, s));
+    for (double& c : cdf_) c /= sum;
+  }
+  int Pick(std::mt19937_64& rng) const {
+    if (n_ <= 1) return 0;
+    if (cdf_.empty()) return static_cast<int>(rng() % static_cast<uint64_t>(n_));
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    return static_cast<int>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+  }
+
+ private:
+  int n_;
+  std::vector<double> cdf_;
+};
+
+class Run_ {
+ public:
+  Run_(Driver& driver, const RunConfig& cfg)
+      : driver_(driver),
+        cfg_(cfg),
+        chooser_(cfg.keys, cfg.zipfian, cfg.zipf_s),
+        progress_timer_(io_),
+        stop_timer_(io_) {}
+
+  RunResult Go();
+
+ private:
+  struct Agent {
+    int id = 0;
+    std::unique_ptr<Connection> conn;
+    std::mt19937_64 rng;
+    std::unique_ptr<asio::steady_timer> timer;
+    uint64_t commits = 0;
+    // The operation in progress.
+    int key = 0;
+    uint64_t op_start = 0, step_start = 0;
+    int retries = 0;
+    uint64_t version = 0;
+    AppValue value;
+    int create_next = 0;
+  };
+
+  std::string KeyName(int i) const { return cfg_.key_prefix + "-" + std::to_string(i); }
+  bool Measuring(uint64_t t) const { return t >= measure_start_ && (stop_at_ == 0 || t <= stop_at_); }
+  bool single_key() const { return cfg_.keys == 1 && (cfg_.workload == "cas" || cfg_.workload == "lww"); }
+
+  void ConnectAll(std::function<void()> then);
+  void Seed(std::function<void()> then);
+  void SeedNext(Agent& a);
+  void StartOp(Agent& a);
+  void DoRead(Agent& a);
+  void DoWrite(Agent& a);
+  void Retry(Agent& a, bool reread);
+  void Finish(Agent& a);
+  void Error(Agent& a, const std::string& what);
+  void Committed(Agent& a, uint64_t t);
+  void FinalCheck(std::function<void()> then);
+  void Progress();
+
+  Driver& driver_;
+  const RunConfig cfg_;
+  asio::io_context io_;
+  KeyChooser chooser_;
+  asio::steady_timer progress_timer_;
+  asio::steady_timer stop_timer_;  // ends a --seconds run
+  std::vector<Agent> agents_;
+  History history_;
+  RunResult result_;
+  uint64_t measure_start_ = 0, stop_at_ = 0, measured_commits_ = 0;
+  bool stopping_ = false;
+  int running_ = 0;
+  std::vector<double> latencies_ms_;
+  std::vector<double> retries_;
+  uint64_t total_commits_ = 0;            // warm-up included (for the counter check)
+  std::vector<uint64_t> create_winners_;  // create: winners per key
+  std::vector<int> create_tried_;         // create: agents that tried each key
+  int seed_next_ = 0, seed_active_ = 0;
+  std::function<void()> seed_then_;
+  int64_t final_counter_sum_ = 0;
+};
+
+void Run_::ConnectAll(std::function<void()> then) {
+  agents_.resize(static_cast<size_t>(cfg_.agents));
+  auto pending = std::make_shared<int>(cfg_.agents);
+  auto failed = std::make_shared<std::string>();
+  for (int i = 0; i < cfg_.agents; ++i) {
+    Agent& a = agents_[static_cast<size_t>(i)];
+    a.id = i;
+    a.rng.seed(0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i + 1) ^ static_cast<uint64_t>(getpid()));
+    a.timer = std::make_unique<asio::steady_timer>(io_);
+    driver_.Connect(io_, [this, &a, pending, failed, then](std::unique_ptr<Connection> c, std::string err) {
+      if (!c && failed->empty()) *failed = err;
+      a.conn = std::move(c);
+      if (--*pending == 0) {
+        if (!failed->empty()) {
+          result_.errors["connect: " + *failed]++;
+          return;
+        }
+        then();
+      }
+    });
+  }
+}
+
+// cas / lww / read: every key starts as {"counter":0,"agents":[]}.
+void Run_::Seed(std::function<void()> then) {
+  if (cfg_.workload == "create" || cfg_.workload == "write") return then();
+  seed_then_ = std::move(then);
+  seed_active_ = static_cast<int>(agents_.size());
+  for (Agent& a : agents_) SeedNext(a);
+}
+
+void Run_::SeedNext(Agent& a) {
+  if (seed_next_ >= cfg_.keys) {
+    if (--seed_active_ == 0) seed_then_();
+    return;
+  }
+  const int k = seed_next_++;
+  a.conn->Write(KeyName(k), AppValue{}.ToJson(), std::nullopt, [this, &a](WriteResult w) {
+    if (w.kind != WriteResult::kCommitted) result_.errors["seed: " + w.error]++;
+    SeedNext(a);
+  });
+}
+
+void Run_::StartOp(Agent& a) {
+  if (stopping_) return Finish(a);
+  a.op_start = NowNs();
+  a.retries = 0;
+  const std::string& w = cfg_.workload;
+  if (w == "create") {
+    if (a.create_next >= cfg_.keys) return Finish(a);
+    a.key = a.create_next++;
+    create_tried_[static_cast<size_t>(a.key)]++;
+    a.value = AppValue{}.Updated(a.id);
+    a.version = 0;
+    return DoWrite(a);
+  }
+  a.key = chooser_.Pick(a.rng);
+  if (w == "write") {
+    a.value = AppValue{}.Updated(a.id);
+    return DoWrite(a);
+  }
+  DoRead(a);
+}
+
+void Run_::DoRead(Agent& a) {
+  a.step_start = NowNs();
+  a.conn->Read(KeyName(a.key), [this, &a](ReadResult r) {
+    const uint64_t now = NowNs();
+    if (!r.ok) return Error(a, r.error);
+    if (cfg_.workload == "read") {
+      if (r.version == 0) return Error(a, "read: key absent");
+      return Committed(a, now);
+    }
+    if (single_key() && cfg_.workload == "cas") history_.AddRead({a.step_start, now, r.version});
+    auto v = AppValue::FromJson(r.value);
+    if (r.version == 0 || !v) return Error(a, r.version == 0 ? "read: key absent" : "read: value is not the benchmark's");
+    a.version = r.version;
+    a.value = *v;
+    DoWrite(a);
+  });
+}
+
+void Run_::DoWrite(Agent& a) {
+  const std::string& w = cfg_.workload;
+  std::optional<uint64_t> guard;
+  std::string body;
+  if (w == "cas") {
+    guard = a.version;
+    body = a.value.Updated(a.id).ToJson();
+  } else if (w == "lww") {
+    body = a.value.Updated(a.id).ToJson();
+  } else if (w == "create") {
+    guard = 0;
+    body = a.value.ToJson();
+  } else {  // write
+    body = a.value.ToJson();
+  }
+  a.step_start = NowNs();
+  if (Measuring(a.step_start)) ++result_.attempts;
+  a.conn->Write(KeyName(a.key), body, guard, [this, &a](WriteResult r) {
+    const uint64_t now = NowNs();
+    const std::string& w = cfg_.workload;
+    switch (r.kind) {
+      case WriteResult::kCommitted:
+        if (w == "cas" && single_key()) {
+          history_.AddCommit({a.step_start, now, a.version, r.version, a.id});
+        }
+        if (w == "create") create_winners_[static_cast<size_t>(a.key)]++;
+        ++total_commits_;
+        return Committed(a, now);
+      case WriteResult::kConflict:
+        if (Measuring(now)) ++result_.conflicts;
+        if (w == "create") return StartOp(a);  // someone else seeded it: next key
+        if (w != "cas") return Error(a, "write: unexpected 409");
+        if (single_key() && r.has_current) history_.AddRead({a.step_start, now, r.current_version});
+        ++a.retries;
+        if (!cfg_.retry_read && r.has_current && r.current_version > 0) {
+          auto v = AppValue::FromJson(r.current_value);
+          if (v) {
+            a.version = r.current_version;
+            a.value = *v;
+            return Retry(a, false);
+          }
+        }
+        return Retry(a, true);
+      case WriteResult::kError:
+        return Error(a, r.error);
+    }
+  });
+}
+
+void Run_::Retry(Agent& a, bool reread) {
+  if (stopping_) return Finish(a);
+  if (!cfg_.exp_backoff) return reread ? DoRead(a) : DoWrite(a);
+  // Full jitter: uniform in [0, min(max, base * 2^retries)].
+  const double cap = std::min(cfg_.backoff_max_ms,
+                              cfg_.backoff_base_ms * std::pow(2.0, std::min(a.retries, 30)));
+  const double ms = std::uniform_real_distribution<double>(0, cap)(a.rng);
+  a.timer->expires_after(std::chrono::microseconds(static_cast<int64_t>(ms * 1000)));
+  a.timer->async_wait([this, &a, reread](boost::system::error_code) {
+    if (stopping_) return Finish(a);
+    reread ? DoRead(a) : DoWrite(a);
+  });
+}
+
+void Run_::Committed(Agent& a, uint64_t now) {
+  if (Measuring(now)) {
+    ++a.commits;
+    ++measured_commits_;
+    latencies_ms_.push_back(static_cast<double>(now - a.op_start) / 1e6);
+    retries_.push_back(a.retries);
+    if (cfg_.ops > 0 && measured_commits_ >= cfg_.ops && !stopping_) {
+      stopping_ = true;
+      stop_at_ = now;
+    }
+  }
+  StartOp(a);
+}
+
+void Run_::Error(Agent& a, const std::string& what) {
+  result_.errors[what]++;
+  if (stopping_) return Finish(a);
+  // Do not hammer a failing server: pause before the next operation.
+  a.timer->expires_after(std::chrono::milliseconds(10));
+  a.timer->async_wait([this, &a](boost::system::error_code) { StartOp(a); });
+}
+
+void Run_::Finish(Agent& a) {
+  (void)a;
+  if (--running_ == 0) {  // every agent is done (stopped, or out of keys to create)
+    progress_timer_.cancel();
+    stop_timer_.cancel();
+    FinalCheck([] {});
+  }
+}
+
+// Reads every key back: the counters must add up to the initial values
+// plus the acknowledged updates (lost updates otherwise).
+void Run_::FinalCheck(std::function<void()> then) {
+  if (cfg_.workload != "cas" && cfg_.workload != "lww") return then();
+  auto next = std::make_shared<int>(0);
+  auto step = std::make_shared<std::function<void()>>();
+  Agent& a = agents_[0];
+  *step = [this, next, step, &a, then] {
+    if (*next >= cfg_.keys) {
+      *step = nullptr;  // break the self-reference
+      return then();
+    }
+    const int k = (*next)++;
+    a.conn->Read(KeyName(k), [this, step](ReadResult r) {
+      auto v = r.ok ? AppValue::FromJson(r.value) : std::nullopt;
+      if (!v) {
+        result_.errors["final read: " + (r.ok ? std::string("unreadable value") : r.error)]++;
+      } else {
+        final_counter_sum_ += v->counter;
+      }
+      auto s = *step;
+      s();
+    });
+  };
+  (*step)();
+}
+
+void Run_::Progress() {
+  progress_timer_.expires_after(std::chrono::seconds(1));
+  progress_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || running_ == 0) return;
+    const double t = static_cast<double>(NowNs() - measure_start_) / 1e9;
+    std::fprintf(stderr, "\r[%6.1fs] %s %d agents: %llu commits (%.0f/s), %llu 409s   ", t,
+                 cfg_.workload.c_str(), cfg_.agents, static_cast<unsigned long long>(measured_commits_),
+                 t > 0 ? static_cast<double>(measured_commits_) / t : 0.0,
+                 static_cast<unsigned long long>(result_.conflicts));
+    Progress();
+  });
+}
+
+RunResult Run_::Go() {
+  result_.system = driver_.name();
+  result_.workload = cfg_.workload;
+  result_.agents = cfg_.agents;
+  result_.keys = cfg_.keys;
+  create_winners_.assign(static_cast<size_t>(cfg_.keys), 0);
+  create_tried_.assign(static_cast<size_t>(cfg_.keys), 0);
+  ConnectAll([&] {
+    Seed([&] {
+      const uint64_t now = NowNs();
+      measure_start_ = now + static_cast<uint64_t>(cfg_.warmup_seconds * 1e9);
+      running_ = static_cast<int>(agents_.size());
+      if (cfg_.ops == 0) {
+        stop_timer_.expires_after(std::chrono::nanoseconds(
+            static_cast<int64_t>((cfg_.warmup_seconds + cfg_.seconds) * 1e9)));
+        stop_timer_.async_wait([&](boost::system::error_code ec) {
+          if (ec || stopping_) return;
+          stopping_ = true;
+          stop_at_ = NowNs();
+          for (Agent& a : agents_) a.timer->cancel();  // wake agents in backoff
+        });
+      }
+      if (cfg_.progress) Progress();
+      for (Agent& a : agents_) StartOp(a);
+    });
+  });
+  io_.run();
+
+  // Summaries.
+  const uint64_t end = stop_at_ ? stop_at_ : NowNs();
+  result_.seconds = end > measure_start_ ? static_cast<double>(end - measure_start_) / 1e9 : 0;
+  result_.commits = measured_commits_;
+  const double secs = std::max(result_.seconds, 1e-9);
+  result_.commits_per_s = static_cast<double>(result_.commits) / secs;
+  result_.attempts_per_s = static_cast<double>(result_.attempts) / secs;
+  result_.conflicts_per_s = static_cast<double>(result_.conflicts) / secs;
+  if (!retries_.empty()) {
+    double sum = 0;
+    for (double r : retries_) sum += r;
+    result_.retries_mean = sum / static_cast<double>(retries_.size());
+    result_.retries_max = *std::max_element(retries_.begin(), retries_.end());
+    result_.retries_p99 = Percentile(retries_, 0.99);
+  }
+  if (!latencies_ms_.empty()) {
+    result_.lat_max_ms = *std::max_element(latencies_ms_.begin(), latencies_ms_.end());
+    result_.lat_p50_ms = Percentile(latencies_ms_, 0.50);
+    result_.lat_p90_ms = Percentile(latencies_ms_, 0.90);
+    result_.lat_p99_ms = Percentile(latencies_ms_, 0.99);
+    result_.lat_p999_ms = Percentile(latencies_ms_, 0.999);
+  }
+  std::vector<uint64_t> per_agent;
+  for (const Agent& a : agents_) per_agent.push_back(a.commits);
+  if (!per_agent.empty()) {
+    std::sort(per_agent.begin(), per_agent.end());
+    result_.agent_min = per_agent.front();
+    result_.agent_median = per_agent[per_agent.size() / 2];
+    result_.agent_max = per_agent.back();
+  }
+  if (cfg_.workload == "cas" || cfg_.workload == "lww") {
+    result_.lost_updates = static_cast<int64_t>(total_commits_) - final_counter_sum_;
+  }
+  if (cfg_.workload == "cas") {
+    if (single_key()) {
+      result_.history_checked = true;
+      result_.violations = history_.Check(0, final_counter_sum_);
+    } else if (result_.lost_updates != 0) {
+      result_.violations.push_back({"lost-update", std::to_string(result_.lost_updates) +
+                                                       " acknowledged updates are missing"});
+    }
+  }
+  if (cfg_.workload == "create") {
+    for (int k = 0; k < cfg_.keys; ++k) {
+      if (create_tried_[static_cast<size_t>(k)] != cfg_.agents) continue;  // not every agent got there
+      ++result_.create_keys;
+      if (create_winners_[static_cast<size_t>(k)] != 1) {
+        ++result_.create_bad_keys;
+        result_.violations.push_back({"create-winners", "key " + KeyName(k) + " had " +
+                                                            std::to_string(create_winners_[static_cast<size_t>(k)]) +
+                                                            " winners"});
+      }
+    }
+  }
+  if (cfg_.progress) std::fprintf(stderr, "\n");
+  return result_;
+}
+
+}  // namespace
+
+RunResult Run(Driver& driver, const RunConfig& config) {
+  Run_ run(driver, config);
+  return run.Go();
+}
+
+}  // namespace casmem::bench

@@ -1,0 +1,87 @@
+// casmem-bench end to end: the real binary against a real casmemd, short
+// runs; the history check must find nothing and every raced key must have
+// exactly one creator.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "tests/support/http_client.h"
+
+namespace casmem::testing {
+namespace {
+
+struct BenchRun {
+  int exit_code = -1;
+  std::string json;
+};
+
+BenchRun RunBench(int port, const std::string& args) {
+  const std::string cmd = std::string(CASMEM_BENCH_PATH) + " --target casmem://127.0.0.1:" +
+                          std::to_string(port) + " --json " + args + " 2>&1";
+  BenchRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) r.json.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class ContentionE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<Casmemd>(dir_);
+    ASSERT_GT(server_->port(), 0) << server_->Stderr();
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::remove(dir_ + ".stderr");
+  }
+  const std::string dir_ = ::testing::TempDir() + "casmem-bench-e2e-" + std::to_string(getpid());
+  std::unique_ptr<Casmemd> server_;
+};
+
+TEST_F(ContentionE2E, CasOnOneKeyHasNoViolationAndNoLostUpdate) {
+  BenchRun r = RunBench(server_->port(), "--workload cas --agents 16 --keys 1 --seconds 1.5 --warmup 0.2");
+  ASSERT_EQ(r.exit_code, 0) << r.json;
+  EXPECT_NE(r.json.find("\"history_checked\":true"), std::string::npos) << r.json;
+  EXPECT_NE(r.json.find("\"violations\":[]"), std::string::npos) << r.json;
+  EXPECT_NE(r.json.find("\"lost_updates\":0,"), std::string::npos) << r.json;
+  EXPECT_EQ(r.json.find("\"commits\":0,"), std::string::npos) << "no commit at all: " << r.json;
+}
+
+TEST_F(ContentionE2E, CasWithReadRetriesAndBackoffOverManyKeys) {
+  BenchRun r = RunBench(server_->port(),
+                        "--workload cas --agents 8 --keys 20 --zipf 1.1 --retry-read --backoff exp "
+                        "--backoff-max 5 --ops 300 --warmup 0");
+  ASSERT_EQ(r.exit_code, 0) << r.json;
+  EXPECT_NE(r.json.find("\"lost_updates\":0,"), std::string::npos) << r.json;
+}
+
+TEST_F(ContentionE2E, CreateRaceHasExactlyOneWinnerPerKey) {
+  BenchRun r = RunBench(server_->port(), "--workload create --agents 16 --keys 40 --seconds 30 --warmup 0");
+  ASSERT_EQ(r.exit_code, 0) << r.json;
+  EXPECT_NE(r.json.find("\"create_keys\":40,\"create_bad_keys\":0"), std::string::npos) << r.json;
+}
+
+TEST_F(ContentionE2E, LwwLosesUpdatesUnderContentionButIsNotAViolation) {
+  BenchRun r = RunBench(server_->port(), "--workload lww --agents 16 --keys 1 --seconds 1 --warmup 0");
+  ASSERT_EQ(r.exit_code, 0) << r.json;
+  EXPECT_NE(r.json.find("\"violations\":[]"), std::string::npos) << r.json;
+  // Sixteen agents overwriting one key without a guard lose updates.
+  EXPECT_EQ(r.json.find("\"lost_updates\":0,"), std::string::npos) << r.json;
+}
+
+TEST_F(ContentionE2E, BadArgumentsAndUnreachableTargetsFail) {
+  EXPECT_EQ(RunBench(server_->port(), "--workload nope").exit_code, 1);
+  EXPECT_EQ(RunBench(server_->port(), "--agents 2000").exit_code, 1);
+  BenchRun r = RunBench(1, "--workload cas --seconds 0.2");  // nothing listens on port 1
+  EXPECT_EQ(r.exit_code, 1) << r.json;
+}
+
+}  // namespace
+}  // namespace casmem::testing
