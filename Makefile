@@ -6,7 +6,7 @@
 BUILD ?= build
 JOBS ?= 2
 PACKAGES = g++ cmake make libboost1.81-dev libxxhash-dev rapidjson-dev \
-           libgtest-dev libbenchmark-dev
+           libgtest-dev libbenchmark-dev libhiredis-dev libpq-dev
 
 .PHONY: deps build run test sanitize-test clean
 

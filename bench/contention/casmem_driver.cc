@@ -5,21 +5,15 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include "bench/contention/driver.h"
+#include "bench/contention/http_conn.h"
 #include "net/url.h"
 
 namespace casmem::bench {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
+namespace http = boost::beast::http;
 
 std::string Serialize(const rapidjson::Value& v) {
   rapidjson::StringBuffer sb;
@@ -31,13 +25,10 @@ std::string Serialize(const rapidjson::Value& v) {
 class CasmemConnection final : public Connection {
  public:
   CasmemConnection(asio::io_context& io, std::string workspace)
-      : stream_(io), prefix_("/workspaces/" + workspace + "/memory") {}
+      : http_(io), prefix_("/workspaces/" + workspace + "/memory") {}
 
-  void Open(const tcp::endpoint& ep, std::function<void(std::string)> done) {
-    stream_.async_connect(ep, [this, done](beast::error_code ec) {
-      if (!ec) stream_.socket().set_option(tcp::no_delay(true), ec);
-      done(ec ? "connect: " + ec.message() : "");
-    });
+  void Open(const std::string& host, uint16_t port, std::function<void(std::string)> done) {
+    http_.Open(host, port, std::move(done));
   }
 
   void Read(const std::string& key, ReadCallback cb) override {
@@ -47,15 +38,15 @@ class CasmemConnection final : public Connection {
         r.error = err;
         return cb(std::move(r));
       }
-      if (res_.result_int() == 404) {
+      if (res().result_int() == 404) {
         r.ok = true;
         return cb(std::move(r));
       }
       rapidjson::Document d;
-      d.Parse(res_.body().data(), res_.body().size());
-      if (res_.result_int() != 200 || d.HasParseError() || !d.IsObject() || !d.HasMember("version") ||
+      d.Parse(res().body().data(), res().body().size());
+      if (res().result_int() != 200 || d.HasParseError() || !d.IsObject() || !d.HasMember("version") ||
           !d.HasMember("value")) {
-        r.error = "read: HTTP " + std::to_string(res_.result_int());
+        r.error = "read: HTTP " + std::to_string(res().result_int());
         return cb(std::move(r));
       }
       r.ok = true;
@@ -86,8 +77,8 @@ class CasmemConnection final : public Connection {
         return cb(std::move(r));
       }
       rapidjson::Document d;
-      d.Parse(res_.body().data(), res_.body().size());
-      const int status = res_.result_int();
+      d.Parse(res().body().data(), res().body().size());
+      const int status = res().result_int();
       if (d.HasParseError() || !d.IsObject()) {
         r.error = "write: HTTP " + std::to_string(status) + " with a body that is not JSON";
       } else if (status == 200 && d.HasMember("version")) {
@@ -113,31 +104,12 @@ class CasmemConnection final : public Connection {
  private:
   void Send(http::verb verb, std::string target, std::string body,
             std::function<void(std::string)> done) {
-    req_ = {};
-    req_.method(verb);
-    req_.target(target);
-    req_.version(11);
-    req_.set(http::field::host, "casmem");
-    req_.keep_alive(true);
-    if (verb == http::verb::post) {
-      req_.set(http::field::content_type, "application/json");
-      req_.body() = std::move(body);
-    }
-    req_.prepare_payload();
-    http::async_write(stream_, req_, [this, done](beast::error_code ec, size_t) {
-      if (ec) return done("send: " + ec.message());
-      res_ = {};
-      http::async_read(stream_, buf_, res_, [done](beast::error_code ec, size_t) {
-        done(ec ? "receive: " + ec.message() : "");
-      });
-    });
+    http_.Send(verb, target, std::move(body), std::move(done));
   }
+  const http::response<http::string_body>& res() const { return http_.response(); }
 
-  beast::tcp_stream stream_;
+  HttpConn http_;
   const std::string prefix_;
-  beast::flat_buffer buf_;
-  http::request<http::string_body> req_;
-  http::response<http::string_body> res_;
 };
 
 class CasmemDriver final : public Driver {
@@ -147,13 +119,9 @@ class CasmemDriver final : public Driver {
   std::string name() const override { return "casmem"; }
   void Connect(asio::io_context& io,
                std::function<void(std::unique_ptr<Connection>, std::string)> done) override {
-    beast::error_code ec;
-    const auto addr = asio::ip::make_address(host_ == "localhost" ? "127.0.0.1" : host_, ec);
-    if (ec) return done(nullptr, "bad host " + host_);
-    auto conn = std::make_unique<CasmemConnection>(io, ws_);
-    CasmemConnection* raw = conn.get();
-    auto holder = std::make_shared<std::unique_ptr<CasmemConnection>>(std::move(conn));
-    raw->Open(tcp::endpoint(addr, port_), [holder, done](std::string err) {
+    auto holder = std::make_shared<std::unique_ptr<CasmemConnection>>(
+        std::make_unique<CasmemConnection>(io, ws_));
+    (*holder)->Open(host_, port_, [holder, done](std::string err) {
       if (!err.empty()) return done(nullptr, err);
       done(std::move(*holder), "");
     });

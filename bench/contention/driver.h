@@ -58,5 +58,12 @@ class Driver {
 // host:port of casmemd; keys live in `workspace`.
 std::unique_ptr<Driver> MakeCasmemDriver(const std::string& host, uint16_t port,
                                          const std::string& workspace);
+// Redis 7 with a hash {value, version} per key; WATCH/MULTI/EXEC.
+std::unique_ptr<Driver> MakeRedisDriver(const std::string& host, uint16_t port);
+// etcd 3.4 through its HTTP/JSON gateway; txn on mod_revision.
+std::unique_ptr<Driver> MakeEtcdDriver(const std::string& host, uint16_t port);
+// PostgreSQL with the original handler's table and statements; `conninfo`
+// is a libpq connection string or URI.
+std::unique_ptr<Driver> MakePostgresDriver(const std::string& conninfo, const std::string& workspace);
 
 }  // namespace casmem::bench

@@ -24,7 +24,24 @@ std::unique_ptr<Driver> MakeDriver(const std::string& target, const std::string&
     }
     return MakeCasmemDriver(rest.substr(0, colon), static_cast<uint16_t>(*port), workspace);
   }
-  *error = "no driver for '" + scheme + "' targets in this build";
+  if (scheme == "redis") {
+    if (!port.has_value() || port.value() > 65535) {
+      *error = "bad redis target " + target + " (expected redis://HOST:PORT)";
+      return nullptr;
+    }
+    return MakeRedisDriver(rest.substr(0, colon), static_cast<uint16_t>(*port));
+  }
+  if (scheme == "etcd") {
+    if (!port.has_value() || port.value() > 65535) {
+      *error = "bad etcd target " + target + " (expected etcd://HOST:PORT)";
+      return nullptr;
+    }
+    return MakeEtcdDriver(rest.substr(0, colon), static_cast<uint16_t>(*port));
+  }
+  if (scheme == "postgres" || scheme == "postgresql") {
+    return MakePostgresDriver(target, workspace);  // libpq parses the URI itself
+  }
+  *error = "no driver for '" + scheme + "' targets (casmem, redis, etcd, postgres)";
   return nullptr;
 }
 
