@@ -119,13 +119,9 @@ class CasmemDriver final : public Driver {
   std::string name() const override { return "casmem"; }
   void Connect(asio::io_context& io,
                std::function<void(std::unique_ptr<Connection>, std::string)> done) override {
-    auto holder = std::make_shared<std::unique_ptr<CasmemConnection>>(
-        std::make_unique<CasmemConnection>(io, ws_));
-    (*holder)->Open(host_, port_, [holder, done](std::string err) {
-      if (!err.empty()) return done(nullptr, err);
-      done(std::move(*holder), "");
-    });
+    OpenConnection<CasmemConnection>(host_, port_, std::move(done), io, ws_);
   }
+
 
  private:
   std::string host_;

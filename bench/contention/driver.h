@@ -55,6 +55,19 @@ class Driver {
                        std::function<void(std::unique_ptr<Connection>, std::string error)> done) = 0;
 };
 
+// Opens a connection of type C (constructed from `args`, with a method
+// Open(host, port, done(error))) and hands it to `done` once connected.
+template <class C, class... Args>
+void OpenConnection(const std::string& host, uint16_t port,
+                    std::function<void(std::unique_ptr<Connection>, std::string)> done,
+                    Args&&... args) {
+  auto holder = std::make_shared<std::unique_ptr<C>>(std::make_unique<C>(std::forward<Args>(args)...));
+  (*holder)->Open(host, port, [holder, done](std::string err) {
+    if (!err.empty()) return done(nullptr, err);
+    done(std::move(*holder), "");
+  });
+}
+
 // host:port of casmemd; keys live in `workspace`.
 std::unique_ptr<Driver> MakeCasmemDriver(const std::string& host, uint16_t port,
                                          const std::string& workspace);

@@ -154,12 +154,9 @@ class EtcdDriver final : public Driver {
   std::string name() const override { return "etcd"; }
   void Connect(asio::io_context& io,
                std::function<void(std::unique_ptr<Connection>, std::string)> done) override {
-    auto holder = std::make_shared<std::unique_ptr<EtcdConnection>>(std::make_unique<EtcdConnection>(io));
-    (*holder)->Open(host_, port_, [holder, done](std::string err) {
-      if (!err.empty()) return done(nullptr, err);
-      done(std::move(*holder), "");
-    });
+    OpenConnection<EtcdConnection>(host_, port_, std::move(done), io);
   }
+
 
  private:
   std::string host_;

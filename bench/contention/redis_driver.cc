@@ -32,8 +32,11 @@ class RedisConnection final : public Connection {
   explicit RedisConnection(asio::io_context& io) : sock_(io), reader_(redisReaderCreate()) {}
   ~RedisConnection() override { redisReaderFree(reader_); }
 
-  void Open(const tcp::endpoint& ep, std::function<void(std::string)> done) {
-    sock_.async_connect(ep, [this, done](boost::system::error_code ec) {
+  void Open(const std::string& host, uint16_t port, std::function<void(std::string)> done) {
+    boost::system::error_code ec;
+    const auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (ec) return done("bad host " + host);
+    sock_.async_connect(tcp::endpoint(addr, port), [this, done](boost::system::error_code ec) {
       if (!ec) sock_.set_option(tcp::no_delay(true), ec);
       done(ec ? "connect: " + ec.message() : "");
     });
@@ -178,15 +181,9 @@ class RedisDriver final : public Driver {
   std::string name() const override { return "redis"; }
   void Connect(asio::io_context& io,
                std::function<void(std::unique_ptr<Connection>, std::string)> done) override {
-    boost::system::error_code ec;
-    const auto addr = asio::ip::make_address(host_ == "localhost" ? "127.0.0.1" : host_, ec);
-    if (ec) return done(nullptr, "bad host " + host_);
-    auto holder = std::make_shared<std::unique_ptr<RedisConnection>>(std::make_unique<RedisConnection>(io));
-    (*holder)->Open(tcp::endpoint(addr, port_), [holder, done](std::string err) {
-      if (!err.empty()) return done(nullptr, err);
-      done(std::move(*holder), "");
-    });
+    OpenConnection<RedisConnection>(host_, port_, std::move(done), io);
   }
+
 
  private:
   std::string host_;

@@ -103,15 +103,18 @@ done
 date -u +"# sweep ended %Y-%m-%dT%H:%M:%SZ" >&2
 
 # Plots: committed updates/s and p99 commit latency against agents (cas, one key).
+# pngcairo when gnuplot has it, else the plain png terminal.
+png_term="pngcairo size 800,480"
+gnuplot -e "set terminal pngcairo" >/dev/null 2>&1 || png_term="png size 800,480"
 for fmt in svg png; do
-  term=$([ $fmt = svg ] && echo "svg size 800,480" || echo "pngcairo size 800,480")
+  term=$([ $fmt = svg ] && echo "svg size 800,480" || echo "$png_term")
   plot_tp="" plot_lat=""
   for sys in $systems; do
     awk -F, -v s="$sys" '$1==s && $2=="cas" && $4==1 {print $3, $6, $13}' "$csv" > "$work/$sys.dat"
     plot_tp="$plot_tp${plot_tp:+, }'$work/$sys.dat' using 1:2 with linespoints title '$sys'"
     plot_lat="$plot_lat${plot_lat:+, }'$work/$sys.dat' using 1:3 with linespoints title '$sys'"
   done
-  gnuplot <<GP 2>/dev/null || term=$([ $fmt = png ] && echo "png size 800,480") gnuplot <<GP2
+  gnuplot <<GP
 set terminal $term
 set logscale xy
 set grid
@@ -124,16 +127,5 @@ set output "$out/contention-p99.$fmt"
 set ylabel "p99 commit latency (ms)"
 plot $plot_lat
 GP
-set terminal png size 800,480
-set logscale xy
-set grid
-set xlabel "agents on one key"
-set output "$out/contention-throughput.$fmt"
-set ylabel "committed updates/s"
-plot $plot_tp
-set output "$out/contention-p99.$fmt"
-set ylabel "p99 commit latency (ms)"
-plot $plot_lat
-GP2
 done
 column -s, -t < "$csv" | cut -c1-200
