@@ -82,12 +82,13 @@ namespace {
 
 std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
 
-http::response<http::string_body> ToBeast(const HttpResponse& r, unsigned version) {
+// Takes the handler's response by value: the body is moved, not copied.
+http::response<http::string_body> ToBeast(HttpResponse r, unsigned version) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "casmemd");
   res.set(http::field::content_type, r.content_type);
   for (const auto& [name, value] : r.headers) res.set(name, value);
-  res.body() = r.body;
+  res.body() = std::move(r.body);
   return res;
 }
 
@@ -227,7 +228,7 @@ class Session : public std::enable_shared_from_this<Session> {
       srv_->metrics->CountRequest(hr.route, 200);
       return MaybeWrite();
     }
-    p->res = ToBeast(hr.response, p->version);
+    p->res = ToBeast(std::move(hr.response), p->version);
     const Route route = hr.route;
     const bool is_write = hr.is_write;
     if (srv_->store->IsVisible(hr.visible_lsn)) {
