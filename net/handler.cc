@@ -170,21 +170,31 @@ HandlerResult Handler::Write(const std::string& ws, std::string_view body) {
   req.if_match_version = parsed->if_match_version;
   req.ttl_ms = parsed->ttl_seconds ? static_cast<int64_t>(*parsed->ttl_seconds) * 1000 : 0;
   const WriteResult w = store_->Put(req);
-  return WriteReply(w, parsed->if_match_version, WriteOkJson(parsed->key, w.version));
+  return WriteReply(w, ws, parsed->key, parsed->if_match_version,
+                    WriteOkJson(parsed->key, w.version));
 }
 
-HandlerResult Handler::WriteReply(const WriteResult& w, std::optional<uint64_t> guard,
+HandlerResult Handler::WriteReply(const WriteResult& w, const std::string& ws,
+                                  std::string_view key, std::optional<uint64_t> guard,
                                   std::string ok_body) {
   HandlerResult r;
   switch (w.outcome) {
     case Outcome::kOk:
       r.response = Json(200, std::move(ok_body));
       r.visible_lsn = w.visible_lsn;
+      if (w.applied) r.key_event = KeyEvent::kCommitted;
       break;
     case Outcome::kConflict:
       metrics_->CountConflict();
       r.response = Json(409, ConflictJson(guard, w.current_version, w.current_value));
       r.visible_lsn = w.visible_lsn;
+      // Only a loser behind the key's current version can win by waiting
+      // for its turn; create-only on a live key or a guard on an absent or
+      // younger key cannot.
+      if (guard && *guard > 0 && w.current_version && *guard < *w.current_version) {
+        r.key_event = KeyEvent::kStaleConflict;
+        r.guard = *guard;
+      }
       break;
     case Outcome::kStorageFailed:
       r.response = ServiceUnavailable();
@@ -194,6 +204,25 @@ HandlerResult Handler::WriteReply(const WriteResult& w, std::optional<uint64_t> 
       break;
   }
   r.is_write = true;
+  if (r.key_event != KeyEvent::kNone) {
+    r.workspace = ws;
+    r.key = key;
+  }
+  return r;
+}
+
+HandlerResult Handler::ConflictNow(const std::string& ws, const std::string& key,
+                                   uint64_t guard) {
+  const GetResult g = store_->Get(ws, key);
+  HandlerResult r;
+  r.is_write = true;
+  r.route = Route::kCollection;
+  r.visible_lsn = g.visible_lsn;
+  if (g.outcome == Outcome::kOk) {
+    r.response = Json(409, ConflictJson(guard, g.entry.version, g.entry.value));
+  } else {
+    r.response = Json(409, ConflictJson(guard, std::nullopt, std::nullopt));
+  }
   return r;
 }
 
@@ -217,7 +246,7 @@ HandlerResult Handler::Delete(const std::string& ws, const std::string& key, con
     if (!guard) return Result(Error(400, "if_match_version must be a non-negative integer"));
   }
   const WriteResult w = store_->Delete(ws, key, guard);
-  return WriteReply(w, guard, R"({"status":"deleted"})");
+  return WriteReply(w, ws, key, guard, R"({"status":"deleted"})");
 }
 
 ListStream::ListStream(Store* store, std::string workspace, std::string prefix,

@@ -48,12 +48,22 @@ class ListStream {
   bool done_ = false;
 };
 
+// What a write did to its key, for the server's ConflictTurns.
+enum class KeyEvent {
+  kNone,
+  kCommitted,      // the key changed
+  kStaleConflict,  // a guard older than the key's current version lost
+};
+
 struct HandlerResult {
   HttpResponse response;
   uint64_t visible_lsn = 0;
   std::unique_ptr<ListStream> stream;  // set: send the body chunked from it
   Route route = Route::kUnknown;
   bool is_write = false;
+  KeyEvent key_event = KeyEvent::kNone;
+  std::string workspace, key;  // set with key_event
+  uint64_t guard = 0;          // kStaleConflict: the if_match_version that lost
 };
 
 class Handler {
@@ -62,6 +72,10 @@ class Handler {
 
   Handler(Store* store, Metrics* metrics) : store_(store), metrics_(metrics) {}
   HandlerResult Handle(const HttpRequest& req);
+
+  // The 409 for a stale loser whose turn has come (ConflictTurns): built
+  // from the key's state now, so that a retry from it can win.
+  HandlerResult ConflictNow(const std::string& ws, const std::string& key, uint64_t guard);
 
   static HttpResponse ServiceUnavailable();
   static HttpResponse Error(int status, std::string_view message);
@@ -73,7 +87,8 @@ class Handler {
   HandlerResult Delete(const std::string& ws, const std::string& key, const Target& t);
   // The reply to a put or delete: `ok_body` on success, 409 with the
   // current state, 503, or 400.
-  HandlerResult WriteReply(const WriteResult& w, std::optional<uint64_t> guard, std::string ok_body);
+  HandlerResult WriteReply(const WriteResult& w, const std::string& ws, std::string_view key,
+                           std::optional<uint64_t> guard, std::string ok_body);
 
   Store* store_;
   Metrics* metrics_;

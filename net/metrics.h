@@ -34,6 +34,8 @@ class Metrics {
   Metrics();
   void CountRequest(Route route, int status);
   void CountConflict() { conflicts_.fetch_add(1, std::memory_order_relaxed); }
+  // A stale 409 held for its key's turn (ConflictTurns).
+  void CountConflictHeld() { conflicts_held_.fetch_add(1, std::memory_order_relaxed); }
   void ObserveWriteSeconds(double s) { write_latency_.Observe(s); }
   void ObserveFsyncSeconds(double s) { fsync_latency_.Observe(s); }
   void ObserveBatchRecords(uint64_t n) { batch_records_.Observe(static_cast<double>(n)); }
@@ -45,6 +47,7 @@ class Metrics {
   std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
              static_cast<size_t>(Route::kCount)> requests_{};
   std::atomic<uint64_t> conflicts_{0};
+  std::atomic<uint64_t> conflicts_held_{0};
   Histogram write_latency_;
   Histogram fsync_latency_;
   Histogram batch_records_;

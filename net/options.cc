@@ -16,6 +16,10 @@ bool ParseDuration(const std::string& s, std::chrono::milliseconds* out) {
   auto n = ParseUnsigned(std::string_view(s).substr(0, i));
   const std::string unit = s.substr(i);
   if (!n) return false;
+  if (*n == 0 && unit.empty()) {  // zero needs no unit
+    *out = std::chrono::milliseconds(0);
+    return true;
+  }
   int64_t ms;
   if (unit == "ms") ms = static_cast<int64_t>(*n);
   else if (unit == "s") ms = static_cast<int64_t>(*n) * 1000;
@@ -61,10 +65,11 @@ std::vector<Option> Table() {
   DaemonOptions d;  // defaults
   d.store.data_dir = "./data";
   d.server.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto duration = [](auto field) {
-    return [field](const std::string& v, DaemonOptions* o) {
+  // A duration option; values below `min_ms` are refused.
+  auto duration = [](auto field, int64_t min_ms = 0) {
+    return [field, min_ms](const std::string& v, DaemonOptions* o) {
       std::chrono::milliseconds ms;
-      if (!ParseDuration(v, &ms)) return false;
+      if (!ParseDuration(v, &ms) || ms.count() < min_ms) return false;
       field(o) = ms;
       return true;
     };
@@ -141,10 +146,10 @@ std::vector<Option> Table() {
        }},
       {"--read-timeout", "DURATION", "time allowed to receive a request once it has begun",
        Ms(d.server.read_timeout),
-       duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.read_timeout; })},
+       duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.read_timeout; }, 1)},
       {"--idle-timeout", "DURATION", "close a keep-alive connection idle this long",
        Ms(d.server.idle_timeout),
-       duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.idle_timeout; })},
+       duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.idle_timeout; }, 1)},
       {"--max-connections", "N", "connections beyond this are answered 503 and closed",
        std::to_string(d.server.max_connections),
        [](const std::string& v, DaemonOptions* o) {
@@ -153,6 +158,11 @@ std::vector<Option> Table() {
          o->server.max_connections = static_cast<size_t>(*n);
          return true;
        }},
+      {"--conflict-turn", "DURATION",
+       "on a hot key, answer stale compare-and-set losers one per commit, each holding the "
+       "key's turn at most this long (0: answer every 409 at once)",
+       Ms(d.server.conflict_turn),
+       duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.conflict_turn; })},
       {"--log-level", "LEVEL", "debug, info, warn or error", "info",
        [](const std::string& v, DaemonOptions* o) { return ParseLogLevel(v, &o->log_level); }},
   };

@@ -20,6 +20,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "engine/conflict_turns.h"
 #include "net/handler.h"
 #include "wal/logger.h"
 
@@ -35,7 +36,9 @@ class Session;
 struct Server::Impl {
   Impl(Store* s, Metrics* m, const ServerOptions& o)
       : store(s), metrics(m), opts(o), handler(s, m), contexts(MakeContexts(o.threads)),
-        ioc(*contexts[0]), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {}
+        ioc(*contexts[0]), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {
+    if (o.conflict_turn.count() > 0) turns = std::make_unique<ConflictTurns>(o.conflict_turn);
+  }
   static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
     std::vector<std::unique_ptr<asio::io_context>> v;
     for (int i = 0; i < std::max(1, n); ++i) v.push_back(std::make_unique<asio::io_context>(1));
@@ -50,6 +53,9 @@ struct Server::Impl {
   // before the Impl is destroyed: callbacks post to this io_context.
 
   void DoAccept();
+  // Keeps a timer passing run-out turns while ConflictTurns tracks a key.
+  void ArmTurnTimer();
+  void TurnTick();
   void BeginStop();
   void Drain(std::chrono::steady_clock::time_point deadline);
   void RejectBusy(tcp::socket socket);
@@ -76,6 +82,12 @@ struct Server::Impl {
   asio::signal_set signals;
   std::optional<asio::steady_timer> drain_timer;
   std::optional<asio::steady_timer> accept_backoff;
+  // Null with --conflict-turn 0. Declared after the contexts so it is
+  // destroyed first: its queued releases hold Sessions, whose sockets
+  // belong to the contexts.
+  std::unique_ptr<ConflictTurns> turns;
+  asio::steady_timer turn_timer{ioc};
+  std::atomic<bool> turn_timer_armed{false};
 };
 
 namespace {
@@ -228,6 +240,39 @@ class Session : public std::enable_shared_from_this<Session> {
       srv_->metrics->CountRequest(hr.route, 200);
       return MaybeWrite();
     }
+    if (ConflictTurns* turns = srv_->turns.get()) {
+      if (hr.key_event == KeyEvent::kCommitted) {
+        turns->Committed(hr.workspace, hr.key, start);
+      } else if (hr.key_event == KeyEvent::kStaleConflict && !srv_->stopping.load()) {
+        const bool now = turns->Enqueue(hr.workspace, hr.key, start, HeldConflict(p, hr, start));
+        srv_->ArmTurnTimer();
+        if (!now) {
+          srv_->metrics->CountConflictHeld();
+          return;  // answered when the key's turn comes to it
+        }
+      }
+    }
+    Deliver(p, std::move(hr), start);
+  }
+
+  // What a queued stale loser runs when its turn comes (on any thread):
+  // back on the connection's thread, the 409 is rebuilt from the key's
+  // state at that moment and delivered like any response.
+  ConflictTurns::Release HeldConflict(const std::shared_ptr<Pending>& p, const HandlerResult& hr,
+                                      std::chrono::steady_clock::time_point start) {
+    return [self = shared_from_this(), p, ws = hr.workspace, key = hr.key, guard = hr.guard,
+            route = hr.route, start] {
+      asio::post(self->stream_.get_executor(), [self, p, ws, key, guard, route, start] {
+        HandlerResult fresh = self->srv_->handler.ConflictNow(ws, key, guard);
+        fresh.route = route;
+        self->Deliver(p, std::move(fresh), start);
+      });
+    };
+  }
+
+  // Marks `p` ready once the result may be revealed (visibility contract).
+  void Deliver(const std::shared_ptr<Pending>& p, HandlerResult hr,
+               std::chrono::steady_clock::time_point start) {
     p->res = ToBeast(std::move(hr.response), p->version);
     const Route route = hr.route;
     const bool is_write = hr.is_write;
@@ -369,6 +414,26 @@ void Server::Impl::DoAccept() {
   });
 }
 
+void Server::Impl::ArmTurnTimer() {
+  if (!turn_timer_armed.exchange(true)) asio::post(ioc, [this] { TurnTick(); });
+}
+
+void Server::Impl::TurnTick() {
+  // Half a turn: a run-out turn passes at most 1.5 turns after it began.
+  turn_timer.expires_after(std::max<std::chrono::microseconds>(
+      std::chrono::microseconds(500), turns->turn() / 2));
+  turn_timer.async_wait([this](beast::error_code ec) {
+    if (ec) {
+      turn_timer_armed = false;
+      return;
+    }
+    if (turns->ReleaseExpired(std::chrono::steady_clock::now()) > 0) return TurnTick();
+    turn_timer_armed = false;
+    // A key tracked between the check and the store above re-arms here.
+    if (turns->tracked_keys() > 0 && !turn_timer_armed.exchange(true)) TurnTick();
+  });
+}
+
 void Server::Impl::RejectBusy(tcp::socket socket) {
   static const std::string kBody = R"({"error":"too many connections"})";
   static const std::string kResponse =
@@ -397,6 +462,8 @@ void Server::Impl::BeginStop() {
   }
   for (auto& s : live) s->Shutdown();
   live.clear();
+  // Held 409s are answered now; no more are held from here on.
+  if (turns) turns->ReleaseAll();
   Drain(std::chrono::steady_clock::now() + opts.shutdown_grace);
 }
 

@@ -29,6 +29,10 @@ struct ServerOptions {
   uint64_t max_body_bytes = (1 << 20) + (64 << 10);
   size_t max_pipelined = 16;  // requests read ahead of their responses, per connection
   std::chrono::milliseconds shutdown_grace{10'000};
+  // ConflictTurns on hot keys: a stale compare-and-set loser holds the
+  // key's turn this long at most; later losers wait for their turn. 0 =
+  // every 409 is answered as soon as it is visible.
+  std::chrono::milliseconds conflict_turn{10};
 };
 
 class Server {

@@ -364,7 +364,10 @@ RunResult Run_::Go() {
 
   // Summaries.
   const uint64_t end = stop_at_ ? stop_at_ : NowNs();
-  result_.seconds = end > measure_start_ ? static_cast<double>(end - measure_start_) / 1e9 : 0;
+  // measure_start_ stays 0 when the run never began (a connect failed).
+  result_.seconds = measure_start_ != 0 && end > measure_start_
+                        ? static_cast<double>(end - measure_start_) / 1e9
+                        : 0;
   result_.commits = measured_commits_;
   const double secs = std::max(result_.seconds, 1e-9);
   result_.commits_per_s = static_cast<double>(result_.commits) / secs;

@@ -76,6 +76,53 @@ TEST_F(HandlerTest, GuardedSetMatchMismatchCreateOnlyAndAbsent) {
   EXPECT_EQ(Post(R"({"key":"k","value":1,"if_match_version":0})").status, 409);
 }
 
+// What the server's ConflictTurns is told: only a guard behind the key's
+// current version is a stale loser worth a turn; only a change commits.
+TEST_F(HandlerTest, WritesReportWhatTheyDidToTheirKey) {
+  auto event = [&](std::string_view method, std::string_view target, std::string_view body = "") {
+    HandlerResult r = handler->Handle(HttpRequest{method, target, body});
+    EXPECT_TRUE(store->WaitVisible(r.visible_lsn).ok());
+    return r;
+  };
+  HandlerResult r = event("POST", "/workspaces/w/memory", R"({"key":"k","value":1})");
+  EXPECT_EQ(r.key_event, KeyEvent::kCommitted);
+  EXPECT_EQ(r.workspace, "w");
+  EXPECT_EQ(r.key, "k");
+  event("POST", "/workspaces/w/memory", R"({"key":"k","value":2})");  // version 2
+  r = event("POST", "/workspaces/w/memory", R"({"key":"k","value":3,"if_match_version":1})");
+  EXPECT_EQ(r.response.status, 409);
+  EXPECT_EQ(r.key_event, KeyEvent::kStaleConflict);
+  EXPECT_EQ(r.guard, 1u);
+  r = event("DELETE", "/workspaces/w/memory/k?if_match_version=1");
+  EXPECT_EQ(r.key_event, KeyEvent::kStaleConflict);
+  EXPECT_EQ(r.key, "k");
+  // Losers that waiting cannot help: ahead of the key, create-only on a
+  // live key, a guard on an absent key.
+  EXPECT_EQ(event("POST", "/workspaces/w/memory", R"({"key":"k","value":3,"if_match_version":7})").key_event,
+            KeyEvent::kNone);
+  EXPECT_EQ(event("POST", "/workspaces/w/memory", R"({"key":"k","value":3,"if_match_version":0})").key_event,
+            KeyEvent::kNone);
+  EXPECT_EQ(event("POST", "/workspaces/w/memory", R"({"key":"new","value":3,"if_match_version":1})").key_event,
+            KeyEvent::kNone);
+  // Reads and a delete of an absent key change nothing.
+  EXPECT_EQ(event("GET", "/workspaces/w/memory/k").key_event, KeyEvent::kNone);
+  EXPECT_EQ(event("DELETE", "/workspaces/w/memory/absent").key_event, KeyEvent::kNone);
+  EXPECT_EQ(event("DELETE", "/workspaces/w/memory/k").key_event, KeyEvent::kCommitted);
+}
+
+// A held loser's 409 reports the key as it is when its turn comes.
+TEST_F(HandlerTest, ConflictNowReportsTheCurrentState) {
+  Post(R"({"key":"k","value":"a"})");
+  Post(R"({"key":"k","value":"b"})");
+  HandlerResult r = handler->ConflictNow("default", "k", 1);
+  ASSERT_TRUE(store->WaitVisible(r.visible_lsn).ok());
+  EXPECT_EQ(r.response.status, 409);
+  EXPECT_EQ(r.response.body, ConflictJson(1, 2, std::string("\"b\"")));
+  Call("DELETE", "/memory/k");
+  r = handler->ConflictNow("default", "k", 1);
+  EXPECT_EQ(r.response.body, ConflictJson(1, std::nullopt, std::nullopt));
+}
+
 TEST_F(HandlerTest, NullGuardAndNullTtlMeanNotGiven) {
   Post(R"({"key":"k","value":1})");
   EXPECT_EQ(Post(R"({"key":"k","value":2,"if_match_version":null,"ttl_seconds":null})").status, 200);

@@ -268,6 +268,76 @@ TEST_F(ServerTest, RestartAfterSigtermKeepsKeysVersionsTtlsAndTombstones) {
             R"({"status":"ok","key":"gone","version":2})");
 }
 
+// ConflictTurns end to end: on a hot key the first stale loser is answered
+// at once; later ones wait, in arrival order, one per commit, and each
+// gets the key's state as of its release.
+TEST_F(ServerTest, StaleLosersOnAHotKeyAreAnsweredOnePerCommitInArrivalOrder) {
+  Start({"--conflict-turn", "30s"});
+  auto writer = Client();
+  writer->Request("POST", "/memory", R"({"key":"hot","value":1})");
+  writer->Request("POST", "/memory", R"({"key":"hot","value":2})");
+  auto a = Client(), b = Client(), c = Client();
+  HttpReply r = a->Request("POST", "/memory", R"({"key":"hot","value":"a","if_match_version":1})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.find(R"("current_version":2)"), std::string::npos) << r.body;
+  ASSERT_TRUE(b->SendRaw(RawRequest("POST", "/memory", R"({"key":"hot","value":"b","if_match_version":1})")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(c->SendRaw(RawRequest("POST", "/memory", R"({"key":"hot","value":"c","if_match_version":1})")));
+  HttpReply rb, rc;
+  EXPECT_FALSE(b->Read(&rb, 300)) << "b was answered before its turn: " << rb.body;
+  // Other keys and reads are not held.
+  EXPECT_EQ(writer->Request("POST", "/memory", R"({"key":"cold","value":1,"if_match_version":5})").status, 409);
+  EXPECT_EQ(writer->Request("GET", "/memory/hot").status, 200);
+  // a commits from its 409; the turn passes to b with version 3 in it.
+  EXPECT_EQ(a->Request("POST", "/memory", R"({"key":"hot","value":"a","if_match_version":2})").body,
+            R"({"status":"ok","key":"hot","version":3})");
+  ASSERT_TRUE(b->Read(&rb, 5000));
+  EXPECT_EQ(rb.status, 409);
+  EXPECT_EQ(rb.body, R"({"error":"if_match_version mismatch","expected_version":1,"current_version":3,"current_value":"a"})");
+  EXPECT_FALSE(c->Read(&rc, 300)) << "c was answered before its turn: " << rc.body;
+  EXPECT_EQ(b->Request("POST", "/memory", R"({"key":"hot","value":"b","if_match_version":3})").status, 200);
+  ASSERT_TRUE(c->Read(&rc, 5000));
+  EXPECT_NE(rc.body.find(R"("current_version":4,"current_value":"b")"), std::string::npos) << rc.body;
+  EXPECT_NE(writer->Request("GET", "/metrics").body.find("casmem_conflicts_held_total 2\n"), std::string::npos);
+}
+
+TEST_F(ServerTest, AHeldLoserIsAnsweredWhenTheTurnRunsOutOrAtShutdown) {
+  Start({"--conflict-turn", "200ms"});
+  auto writer = Client();
+  writer->Request("POST", "/memory", R"({"key":"hot","value":1})");
+  writer->Request("POST", "/memory", R"({"key":"hot","value":2})");
+  auto a = Client(), b = Client();
+  EXPECT_EQ(a->Request("POST", "/memory", R"({"key":"hot","value":0,"if_match_version":1})").status, 409);
+  // a never retries: b gets the turn when a's runs out.
+  ASSERT_TRUE(b->SendRaw(RawRequest("POST", "/memory", R"({"key":"hot","value":0,"if_match_version":1})")));
+  HttpReply rb;
+  ASSERT_TRUE(b->Read(&rb, 5000));
+  EXPECT_NE(rb.body.find(R"("current_version":2)"), std::string::npos) << rb.body;
+  EXPECT_EQ(server->Terminate(), 0);
+
+  // A shutdown answers whoever still waits.
+  Start({"--conflict-turn", "30s"});
+  a = Client();
+  b = Client();
+  EXPECT_EQ(a->Request("POST", "/memory", R"({"key":"hot","value":0,"if_match_version":1})").status, 409);
+  ASSERT_TRUE(b->SendRaw(RawRequest("POST", "/memory", R"({"key":"hot","value":0,"if_match_version":1})")));
+  EXPECT_FALSE(b->Read(&rb, 300));
+  EXPECT_EQ(server->Terminate(), 0) << server->Stderr();
+  ASSERT_TRUE(b->Read(&rb, 1000));
+  EXPECT_EQ(rb.status, 409);
+}
+
+TEST_F(ServerTest, ConflictTurnZeroAnswersEveryLoserAtOnce) {
+  Start({"--conflict-turn", "0"});
+  auto c = Client();
+  c->Request("POST", "/memory", R"({"key":"hot","value":1})");
+  c->Request("POST", "/memory", R"({"key":"hot","value":2})");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c->Request("POST", "/memory", R"({"key":"hot","value":0,"if_match_version":1})").status, 409);
+  }
+  EXPECT_NE(c->Request("GET", "/metrics").body.find("casmem_conflicts_held_total 0\n"), std::string::npos);
+}
+
 TEST_F(ServerTest, SigkillUnderConcurrentLoadLosesNoAcknowledgedWrite) {
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));

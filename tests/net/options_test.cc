@@ -1,0 +1,48 @@
+// casmemd's command line: defaults, durations with and without units,
+// values refused with a message naming the option.
+#include "net/options.h"
+
+#include <gtest/gtest.h>
+
+namespace casmem::net {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(Options, DefaultsAreTheDocumentedOnes) {
+  DaemonOptions o;
+  std::string error;
+  ASSERT_TRUE(ParseOptions({}, &o, &error)) << error;
+  EXPECT_EQ(o.store.data_dir, "./data");
+  EXPECT_EQ(o.server.port, 7070);
+  EXPECT_EQ(o.server.conflict_turn, milliseconds(10));
+  EXPECT_EQ(o.server.read_timeout, milliseconds(30'000));
+  EXPECT_NE(UsageText().find("--conflict-turn DURATION"), std::string::npos);
+}
+
+TEST(Options, DurationsTakeUnitsAndZeroNeedsNone) {
+  DaemonOptions o;
+  std::string error;
+  ASSERT_TRUE(ParseOptions({"--conflict-turn", "0", "--read-timeout=2s", "--idle-timeout", "1m"}, &o, &error))
+      << error;
+  EXPECT_EQ(o.server.conflict_turn, milliseconds(0));
+  EXPECT_EQ(o.server.read_timeout, milliseconds(2000));
+  EXPECT_EQ(o.server.idle_timeout, milliseconds(60'000));
+  ASSERT_TRUE(ParseOptions({"--conflict-turn", "250ms"}, &o, &error)) << error;
+  EXPECT_EQ(o.server.conflict_turn, milliseconds(250));
+}
+
+TEST(Options, BadValuesAreRefusedByName) {
+  DaemonOptions o;
+  std::string error;
+  EXPECT_FALSE(ParseOptions({"--read-timeout", "0"}, &o, &error));  // would drop every connection
+  EXPECT_EQ(error, "bad value '0' for --read-timeout (expected DURATION)");
+  EXPECT_FALSE(ParseOptions({"--conflict-turn", "10"}, &o, &error));  // a unit is required
+  EXPECT_FALSE(ParseOptions({"--conflict-turn"}, &o, &error));
+  EXPECT_EQ(error, "--conflict-turn needs a value DURATION");
+  EXPECT_FALSE(ParseOptions({"--no-such"}, &o, &error));
+  EXPECT_EQ(error, "unknown option --no-such (see --help)");
+}
+
+}  // namespace
+}  // namespace casmem::net
