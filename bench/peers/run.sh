@@ -3,14 +3,15 @@
 # its peers, each started here on loopback with its data in a temporary
 # directory and durable settings, stopped by its own PID afterwards.
 #   bench/peers/run.sh [seconds-per-run] [system...]
-#   systems: casmem redis etcd postgres (default: all four)
+#   systems: casmem casmem-noturns postgres etcd redis (default: all;
+#   casmem-noturns is casmemd with --conflict-turn 0, every 409 at once)
 # Writes docs/benchmarks/contention.csv and the plots beside it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 secs=${1:-5}
 shift || true
-systems=${*:-casmem postgres etcd redis}
+systems=${*:-casmem casmem-noturns postgres etcd redis}
 bench="$top/build/bin/casmem-bench"
 out="$top/docs/benchmarks"
 [ -x "$bench" ] && [ -x "$top/build/bin/casmemd" ] || { echo "build first: make build" >&2; exit 1; }
@@ -31,13 +32,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_casmem() {
-  "$top/build/bin/casmemd" --listen 127.0.0.1:17080 --data-dir "$work/casmem" --fsync always \
-    --log-level warn > "$work/casmemd.out" &
+start_casmemd() {  # port, name, extra options
+  local port=$1 name=$2; shift 2
+  "$top/build/bin/casmemd" --listen 127.0.0.1:$port --data-dir "$work/$name" --fsync always \
+    --log-level warn "$@" > "$work/$name.out" &
   pids+=($!)
-  for _ in $(seq 100); do grep -q listening "$work/casmemd.out" 2>/dev/null && return; sleep 0.1; done
-  echo "casmemd did not start" >&2; exit 1
+  for _ in $(seq 100); do grep -q listening "$work/$name.out" 2>/dev/null && return; sleep 0.1; done
+  echo "casmemd ($name) did not start" >&2; exit 1
 }
+start_casmem() { start_casmemd 17080 casmem; }
+start_casmem-noturns() { start_casmemd 17081 casmem-noturns --conflict-turn 0; }
 start_redis() {
   mkdir -p "$work/redis"
   redis-server --port 16380 --bind 127.0.0.1 --dir "$work/redis" --appendonly yes \
@@ -75,6 +79,7 @@ start_postgres() {
 target_of() {
   case $1 in
     casmem) echo casmem://127.0.0.1:17080 ;;
+    casmem-noturns) echo casmem://127.0.0.1:17081 ;;
     redis) echo redis://127.0.0.1:16380 ;;
     etcd) echo etcd://127.0.0.1:23790 ;;
     postgres) echo postgres://postgres@127.0.0.1:15432/postgres ;;
@@ -87,7 +92,10 @@ echo "system,workload,agents,keys,seconds,commits_per_s,attempts_per_s,conflicts
 run() {  # system, then casmem-bench arguments
   local sys=$1; shift
   echo "  $sys $*" >&2
-  "$bench" --target "$(target_of "$sys")" --csv --no-header --seconds "$secs" "$@" >> "$csv" || true
+  # The csv names the system as run.sh does (casmem-noturns is casmem to
+  # casmem-bench).
+  "$bench" --target "$(target_of "$sys")" --csv --no-header --seconds "$secs" "$@" |
+    sed "s/^[^,]*,/$sys,/" >> "$csv" || true
 }
 date -u +"# sweep started %Y-%m-%dT%H:%M:%SZ, $secs s per run" >&2
 for sys in $systems; do
@@ -99,33 +107,10 @@ for sys in $systems; do
   run "$sys" --workload create --agents 64 --keys 1000
   run "$sys" --workload read --agents 64 --keys 100000
   run "$sys" --workload write --agents 64 --keys 100000
+  # One agent's durable write round trip: the ceiling of commits on one key.
+  run "$sys" --workload write --agents 1 --keys 100000
 done
 date -u +"# sweep ended %Y-%m-%dT%H:%M:%SZ" >&2
 
-# Plots: committed updates/s and p99 commit latency against agents (cas, one key).
-# pngcairo when gnuplot has it, else the plain png terminal.
-png_term="pngcairo size 800,480"
-gnuplot -e "set terminal pngcairo" >/dev/null 2>&1 || png_term="png size 800,480"
-for fmt in svg png; do
-  term=$([ $fmt = svg ] && echo "svg size 800,480" || echo "$png_term")
-  plot_tp="" plot_lat=""
-  for sys in $systems; do
-    awk -F, -v s="$sys" '$1==s && $2=="cas" && $4==1 {print $3, $6, $13}' "$csv" > "$work/$sys.dat"
-    plot_tp="$plot_tp${plot_tp:+, }'$work/$sys.dat' using 1:2 with linespoints title '$sys'"
-    plot_lat="$plot_lat${plot_lat:+, }'$work/$sys.dat' using 1:3 with linespoints title '$sys'"
-  done
-  gnuplot <<GP
-set terminal $term
-set logscale xy
-set grid
-set key top right
-set xlabel "agents on one key"
-set output "$out/contention-throughput.$fmt"
-set ylabel "committed updates/s"
-plot $plot_tp
-set output "$out/contention-p99.$fmt"
-set ylabel "p99 commit latency (ms)"
-plot $plot_lat
-GP
-done
+bash "$here/plot.sh" "$csv" $systems
 column -s, -t < "$csv" | cut -c1-200
