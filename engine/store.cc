@@ -56,13 +56,15 @@ Shard& Store::ShardFor(std::string_view workspace, std::string_view key, uint64_
       (static_cast<unsigned __int128>(*hash) * shards_.size()) >> 64)];
 }
 
-uint64_t Store::Log(wal::Record* r, std::string* error) {
+uint64_t Store::Log(wal::Record* r, Outcome* outcome, std::string* error) {
   if (!wal_) return 0;
-  if (wal_->Append(r) == 0) {
-    *error = wal_->health().message();
-    if (error->empty()) *error = "storage unavailable";
+  Status why;
+  const uint64_t lsn = wal_->Append(r, &why);
+  if (lsn == 0) {
+    *outcome = why.IsBusy() ? Outcome::kBusy : Outcome::kStorageFailed;
+    *error = why.message().empty() ? "storage unavailable" : why.message();
   }
-  return r->lsn;
+  return lsn;
 }
 
 GetResult Store::Get(std::string_view workspace, std::string_view key) {
@@ -123,11 +125,8 @@ WriteResult Store::Put(const PutRequest& req) {
   r.workspace = req.workspace;
   r.key = req.key;
   r.value = req.value;
-  const uint64_t lsn = Log(&r, &res.error);
-  if (wal_ && lsn == 0) {
-    res.outcome = Outcome::kStorageFailed;
-    return res;
-  }
+  const uint64_t lsn = Log(&r, &res.outcome, &res.error);
+  if (wal_ && lsn == 0) return res;  // nothing applied
   sh.ApplyPut(ref, n, req.value, NodeState{lsn, r.version, r.updated_at_ms, r.expires_at_ms});
   res.version = r.version;
   res.applied = true;
@@ -166,11 +165,8 @@ WriteResult Store::Delete(std::string_view workspace, std::string_view key,
   r.updated_at_ms = now;
   r.workspace = workspace;
   r.key = key;
-  const uint64_t lsn = Log(&r, &res.error);
-  if (wal_ && lsn == 0) {
-    res.outcome = Outcome::kStorageFailed;
-    return res;
-  }
+  const uint64_t lsn = Log(&r, &res.outcome, &res.error);
+  if (wal_ && lsn == 0) return res;  // nothing applied
   sh.ApplyTombstone(ref, n, NodeState{lsn, r.version, now, 0});
   res.version = r.version;
   res.applied = true;

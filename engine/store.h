@@ -42,6 +42,8 @@ struct StoreOptions {
   wal::FsyncMode fsync = wal::FsyncMode::kAlways;
   std::chrono::microseconds fsync_interval{10'000};
   uint64_t wal_segment_bytes = 64ULL << 20;
+  // Writes are refused (kBusy) while this many log bytes wait for the disk.
+  uint64_t wal_max_pending_bytes = 64ULL << 20;
   uint64_t snapshot_every_bytes = 256ULL << 20;
   std::chrono::milliseconds tombstone_retention{24LL * 3600 * 1000};
   // How often the background sweep expires TTLs, collects tombstones and
@@ -67,6 +69,7 @@ enum class Outcome {
   kConflict,       // guard did not match
   kInvalid,        // argument refused (error says why)
   kStorageFailed,  // the log failed or is closed: nothing was applied
+  kBusy,           // the log is too far behind the disk: nothing was applied; retry
 };
 
 struct GetResult {
@@ -84,7 +87,7 @@ struct WriteResult {
   std::optional<uint64_t> current_version;
   std::optional<std::string> current_value;
   uint64_t visible_lsn = 0;
-  std::string error;  // kInvalid / kStorageFailed
+  std::string error;  // kInvalid / kStorageFailed / kBusy
 };
 
 struct ListResult {
@@ -164,7 +167,10 @@ class Store {
   Status Recover();
   void ApplyRecovered(const wal::Record& r);
   Shard& ShardFor(std::string_view workspace, std::string_view key, uint64_t* hash);
-  uint64_t Log(wal::Record* r, std::string* error);
+  // Appends `r` to the log. Returns its lsn, or 0 with the outcome to
+  // report (kStorageFailed or kBusy) and why. A memory-only store returns 0
+  // and kOk.
+  uint64_t Log(wal::Record* r, Outcome* outcome, std::string* error);
   void MaintenanceLoop();
 
   const StoreOptions options_;

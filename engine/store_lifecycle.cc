@@ -115,6 +115,7 @@ Status Store::Recover() {
   wo.dir = wal::JoinPath(options_.data_dir, "wal");
   wo.fs = fs;
   wo.segment_bytes = options_.wal_segment_bytes;
+  wo.max_pending_bytes = options_.wal_max_pending_bytes;
   wo.fsync = options_.fsync;
   wo.fsync_interval = options_.fsync_interval;
   wal::ScanResult scan;

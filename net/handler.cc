@@ -199,6 +199,11 @@ HandlerResult Handler::WriteReply(const WriteResult& w, const std::string& ws,
     case Outcome::kStorageFailed:
       r.response = ServiceUnavailable();
       break;
+    case Outcome::kBusy:
+      // Transient, unlike "storage unavailable": the disk is behind.
+      r.response = Error(503, "storage busy: " + w.error);
+      r.response.headers.emplace_back("Retry-After", "1");
+      break;
     default:
       r.response = Error(400, w.error);
       break;

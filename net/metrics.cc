@@ -99,10 +99,11 @@ std::string Metrics::Render(const Store& store) const {
   fsync_latency_.Render("casmem_wal_fsync_seconds", "Duration of each WAL fdatasync.", &out);
   batch_records_.Render("casmem_wal_group_commit_records", "Records written per group-commit batch.",
                         &out);
-  uint64_t wal_bytes = 0, fsyncs = 0;
+  uint64_t wal_bytes = 0, fsyncs = 0, refused = 0;
   if (const wal::Wal* w = store.wal()) {
     wal_bytes = w->stats().bytes_written.load();
     fsyncs = w->stats().fsyncs.load();
+    refused = w->stats().appends_refused_busy.load();
   }
   const StoreCounters c = store.counters();
   std::snprintf(line, sizeof line,
@@ -122,6 +123,13 @@ std::string Metrics::Render(const Store& store) const {
                 "# HELP casmem_storage_healthy 1 while the log accepts writes, 0 after a failure.\n"
                 "# TYPE casmem_storage_healthy gauge\ncasmem_storage_healthy %d\n",
                 store.health().ok() ? 1 : 0);
+  out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP casmem_wal_writes_refused_busy_total Writes refused (503, retry) while the log "
+                "was --wal-max-pending behind the disk.\n"
+                "# TYPE casmem_wal_writes_refused_busy_total counter\n"
+                "casmem_wal_writes_refused_busy_total %llu\n",
+                static_cast<unsigned long long>(refused));
   out += line;
   return out;
 }

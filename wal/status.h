@@ -17,6 +17,7 @@ class Status {
     kInvalidArgument,  // the caller passed something the layer refuses
     kStorageFailed,    // sticky: the log failed earlier; no write is accepted
     kShutdown,         // the component is closing
+    kBusy,             // transient: refused for now (the log is behind the disk); retry
   };
 
   Status() = default;
@@ -30,12 +31,14 @@ class Status {
     return Status(Code::kStorageFailed, std::move(msg));
   }
   static Status Shutdown(std::string msg) { return Status(Code::kShutdown, std::move(msg)); }
+  static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsStorageFailed() const { return code_ == Code::kStorageFailed; }
+  bool IsBusy() const { return code_ == Code::kBusy; }
   std::string ToString() const;
 
  private:
@@ -52,6 +55,7 @@ inline std::string Status::ToString() const {
     case Code::kInvalidArgument: return "invalid argument: " + message_;
     case Code::kStorageFailed: return "storage failed: " + message_;
     case Code::kShutdown: return "shutdown: " + message_;
+    case Code::kBusy: return "busy: " + message_;
   }
   return message_;
 }

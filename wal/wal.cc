@@ -96,9 +96,20 @@ Wal::Wal(const WalOptions& options, const ScanResult& scan, std::unique_ptr<File
 
 Wal::~Wal() { Close(); }
 
-uint64_t Wal::Append(Record* r) {
+uint64_t Wal::Append(Record* r, Status* why) {
   std::lock_guard lk(mu_);
-  if (failed_.load(std::memory_order_relaxed) || closing_) return 0;
+  if (failed_.load(std::memory_order_relaxed) || closing_) {
+    if (why != nullptr) *why = !failure_.ok() ? failure_ : Status::Shutdown("log is closed");
+    return 0;
+  }
+  if (options_.max_pending_bytes != 0 && pending_.size() >= options_.max_pending_bytes) {
+    stats_.appends_refused_busy.fetch_add(1, std::memory_order_relaxed);
+    if (why != nullptr) {
+      *why = Status::Busy("the log is " + std::to_string(pending_.size() >> 10) +
+                          " KiB behind the disk; retry later");
+    }
+    return 0;
+  }
   r->lsn = ++last_lsn_;
   const size_t before = pending_.size();
   AppendRecord(*r, &pending_);

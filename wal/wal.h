@@ -48,6 +48,10 @@ struct WalOptions {
   uint64_t segment_bytes = kDefaultSegmentBytes;
   FsyncMode fsync = FsyncMode::kAlways;
   std::chrono::microseconds fsync_interval{10'000};  // `batch` mode
+  // Back-pressure: while this many encoded bytes wait for the writer (the
+  // disk is slower than the appends, or stalled), Append refuses with
+  // Busy instead of letting memory grow. 0 = no limit.
+  uint64_t max_pending_bytes = 64ULL << 20;
 };
 
 // Counters for benchmarks and /metrics. Monotonic; read with relaxed loads.
@@ -58,6 +62,7 @@ struct WalStats {
   std::atomic<uint64_t> fsync_nanos{0};
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> segments_created{0};
+  std::atomic<uint64_t> appends_refused_busy{0};
 };
 
 // Observer hooks, called on the writer thread (no locks held). For metrics.
@@ -79,8 +84,10 @@ class Wal {
   Wal& operator=(const Wal&) = delete;
 
   // Assigns the next LSN to `r` (r->lsn) and queues its encoding. Returns
-  // the LSN, or 0 when the log has failed or is closed (see health()).
-  uint64_t Append(Record* r);
+  // the LSN, or 0 with *why set: StorageFailed or Shutdown (see health()),
+  // or Busy when max_pending_bytes wait for the writer (nothing queued;
+  // the log stays healthy, a later Append may succeed).
+  uint64_t Append(Record* r, Status* why = nullptr);
 
   // Runs `cb` once `lsn` is acknowledged (OK) or can never be (error).
   // Inline when already decided, else on the writer thread: `cb` must not

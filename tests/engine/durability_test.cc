@@ -3,6 +3,7 @@
 // acknowledged write; failed fsyncs are never acknowledged; no reader sees
 // a write before it is durable; damaged snapshots refuse to open.
 #include <atomic>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -211,6 +212,40 @@ TEST(Durability, FailedFsyncIsNeverAcknowledgedAndStopsWritesButNotReads) {
   EXPECT_FALSE(store->WaitVisible(store->Get("ws", "doomed").visible_lsn).ok())
       << "the un-synced write may never be revealed";
   EXPECT_TRUE(store->health().IsStorageFailed());
+}
+
+TEST(Durability, AStalledDiskRefusesWritesAsBusyAndAppliesNothing) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  StoreOptions o = DurableOptions(&fs, &clock);
+  o.wal_max_pending_bytes = 4096;
+  auto store = MustOpen(o);
+  ASSERT_EQ(Put(*store, "k", "1").version, 1u);
+  std::mutex gate;
+  gate.lock();  // every fsync stalls until released
+  fs.SetSyncHook([&] { std::lock_guard lk(gate); });
+  const std::string value = "\"" + std::string(200, 'x') + "\"";
+  WriteResult w;
+  uint64_t last_lsn = 0;
+  int accepted = 0;
+  for (; accepted < 1000; ++accepted) {
+    w = store->Put(PutRequest{"ws", "k", value, std::nullopt, 0});
+    if (w.outcome != Outcome::kOk) break;
+    last_lsn = w.visible_lsn;
+  }
+  ASSERT_EQ(w.outcome, Outcome::kBusy) << w.error;
+  EXPECT_NE(w.error.find("behind the disk"), std::string::npos) << w.error;
+  EXPECT_GT(accepted, 5);
+  EXPECT_TRUE(store->health().ok()) << "slow is not failed";
+  // The refused write left no trace: the key is at the last accepted version.
+  EXPECT_EQ(store->Get("ws", "k").entry.version, static_cast<uint64_t>(1 + accepted));
+  EXPECT_EQ(store->Delete("ws", "k", std::nullopt).outcome, Outcome::kBusy);
+  EXPECT_EQ(store->Get("ws", "k").outcome, Outcome::kOk);
+  gate.unlock();
+  ASSERT_TRUE(store->WaitVisible(last_lsn).ok());
+  // Accepted again, and the version continues from the last accepted write.
+  EXPECT_EQ(Put(*store, "k", "2").version, static_cast<uint64_t>(2 + accepted));
+  fs.SetSyncHook(nullptr);
 }
 
 TEST(Durability, NoReaderObservesAWriteBeforeItIsDurable) {

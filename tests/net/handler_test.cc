@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include "engine/store.h"
+#include "tests/support/mem_fs.h"
 #include "net/json_out.h"
 
 namespace casmem::net {
@@ -317,6 +320,36 @@ TEST_F(HandlerTest, MetricsExposeTheSeriesTheSpecNames) {
         "casmem_wal_bytes_written_total", "casmem_live_keys 1", "casmem_tombstones 0"}) {
     EXPECT_NE(m.find(series), std::string::npos) << series;
   }
+}
+
+// A disk that stalls: writes past --wal-max-pending are a retryable 503,
+// distinct from the sticky "storage unavailable".
+TEST(HandlerBusy, AStalledLogAnswers503StorageBusyWithRetryAfter) {
+  testing::MemFs fs;
+  StoreOptions o;
+  o.data_dir = "/data";
+  o.fs = &fs;
+  o.sweep_interval = std::chrono::milliseconds(0);
+  o.wal_max_pending_bytes = 2048;
+  std::unique_ptr<Store> store;
+  ASSERT_TRUE(Store::Open(o, &store).ok());
+  Metrics metrics;
+  Handler handler(store.get(), &metrics);
+  std::mutex gate;
+  gate.lock();
+  fs.SetSyncHook([&] { std::lock_guard lk(gate); });
+  HandlerResult r;
+  for (int i = 0; i < 1000; ++i) {
+    r = handler.Handle(HttpRequest{"POST", "/memory", R"({"key":"k","value":")" + std::string(100, 'v') + "\"}"});
+    if (r.response.status != 200) break;
+  }
+  EXPECT_EQ(r.response.status, 503);
+  EXPECT_EQ(r.response.body.rfind(R"({"error":"storage busy: the log is )", 0), 0u) << r.response.body;
+  ASSERT_EQ(r.response.headers.size(), 1u);
+  EXPECT_EQ(r.response.headers[0], (std::pair<std::string, std::string>{"Retry-After", "1"}));
+  EXPECT_NE(metrics.Render(*store).find("casmem_wal_writes_refused_busy_total 1\n"), std::string::npos);
+  gate.unlock();
+  fs.SetSyncHook(nullptr);
 }
 
 TEST(Timestamp, Rfc3339WithMilliseconds) {

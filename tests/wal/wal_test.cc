@@ -2,6 +2,7 @@
 // segment removal.
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "tests/wal/wal_helpers.h"
@@ -126,6 +127,62 @@ TEST(Wal, AlwaysModeAcknowledgesOnlyAfterFsync) {
   EXPECT_TRUE(acked.load());
   EXPECT_GE(wal->durable_lsn(), lsn);
   fs.SetSyncHook(nullptr);
+}
+
+// Back-pressure: a stalled disk lets at most max_pending_bytes pile up;
+// later appends are refused with Busy (no lsn used, nothing queued) while
+// the log stays healthy, and accepted again once the writer catches up.
+TEST(Wal, AStalledDiskRefusesAppendsWithBusyAndRecovers) {
+  testing::MemFs fs;
+  auto opts = MemOptions(&fs);
+  opts.max_pending_bytes = 4096;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  std::mutex gate;
+  gate.lock();  // the disk stalls in every fsync until released
+  fs.SetSyncHook([&] { std::lock_guard lk(gate); });
+  const uint64_t batches = wal->stats().batches.load();
+  const uint64_t first = AppendKV(wal.get(), "first", ValueOf(0, 100));
+  ASSERT_NE(first, 0u);
+  // The writer has taken the first record and now sits in its fsync.
+  for (int i = 0; i < 2000 && wal->stats().batches.load() == batches; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_GT(wal->stats().batches.load(), batches);
+  uint64_t last = first;
+  Status why;
+  int accepted = 0;
+  for (int i = 1; i < 1000; ++i) {
+    Record r;
+    r.workspace = "ws";
+    r.key = "k" + std::to_string(i);
+    const std::string value = ValueOf(i, 100);
+    r.value = value;
+    r.version = 1;
+    const uint64_t lsn = wal->Append(&r, &why);
+    if (lsn == 0) break;
+    EXPECT_EQ(lsn, last + 1);
+    last = lsn;
+    ++accepted;
+  }
+  ASSERT_TRUE(why.IsBusy()) << why.ToString();
+  EXPECT_GT(accepted, 10);    // ~4 KiB of ~150-byte records
+  EXPECT_LT(accepted, 100);   // ...and no more
+  EXPECT_TRUE(wal->health().ok());
+  EXPECT_EQ(wal->stats().appends_refused_busy.load(), 1u);
+  EXPECT_EQ(wal->last_lsn(), last);  // the refused append used no lsn
+  gate.unlock();
+  ASSERT_TRUE(wal->WaitAcked(last).ok());
+  const uint64_t after = AppendKV(wal.get(), "after", "1");
+  EXPECT_EQ(after, last + 1);
+  ASSERT_TRUE(wal->WaitAcked(after).ok());
+  fs.SetSyncHook(nullptr);
+  wal.reset();
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  ASSERT_EQ(got.size(), static_cast<size_t>(accepted) + 2);
+  EXPECT_EQ(got.back().key, "after");
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].lsn, first + i);
 }
 
 TEST(Wal, BatchModeAcknowledgesOnWriteAndSyncsWithinTheInterval) {
