@@ -1,6 +1,7 @@
-// casmemd: opens (recovering) the store, serves the memory API over HTTP,
-// prints the ready line, and on SIGTERM/SIGINT finishes in-flight
-// requests, makes everything durable, snapshots and exits 0.
+// casmemd: checks its address, opens (recovering) the store, serves the
+// memory API over HTTP, prints the ready line, and on SIGTERM/SIGINT
+// finishes in-flight requests, makes everything durable, snapshots and
+// exits 0.
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -46,8 +47,10 @@ int main(int argc, char** argv) {
           wal::FsyncModeName(opts.store.fsync) + ", " + std::to_string(opts.store.shards) +
           " shards, " + std::to_string(opts.server.threads) + " I/O threads");
 
+  Status s = net::Server::ProbeListen(opts.server);
+  if (!s.ok()) return Die(s.message());
   std::unique_ptr<Store> store;
-  Status s = Store::Open(opts.store, &store);
+  s = Store::Open(opts.store, &store);
   if (!s.ok()) return Die("cannot open data directory " + opts.store.data_dir + ": " + s.ToString());
 
   net::Metrics metrics;

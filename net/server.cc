@@ -482,18 +482,36 @@ Server::Server(Store* store, Metrics* metrics, const ServerOptions& options)
 
 Server::~Server() = default;
 
-Status Server::Listen() {
+namespace {
+
+// Opens, binds and listens `acc` on host:port.
+Status BindAndListen(const ServerOptions& o, tcp::acceptor& acc) {
   beast::error_code ec;
-  const auto address = asio::ip::make_address(impl_->opts.host == "localhost" ? "127.0.0.1" : impl_->opts.host, ec);
-  if (ec) return Status::InvalidArgument("bad listen host '" + impl_->opts.host + "': " + ec.message());
-  const tcp::endpoint ep(address, impl_->opts.port);
-  const std::string where = impl_->opts.host + ":" + std::to_string(impl_->opts.port);
-  auto& acc = impl_->acceptor;
+  const auto address = asio::ip::make_address(o.host == "localhost" ? "127.0.0.1" : o.host, ec);
+  if (ec) return Status::InvalidArgument("bad listen host '" + o.host + "': " + ec.message());
+  const tcp::endpoint ep(address, o.port);
   acc.open(ep.protocol(), ec);
   if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acc.bind(ep, ec);
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::IOError("cannot listen on " + where + ": " + ec.message());
+  if (ec) {
+    return Status::IOError("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " +
+                           ec.message());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Server::ProbeListen(const ServerOptions& options) {
+  asio::io_context ctx(1);
+  tcp::acceptor acc(ctx);
+  return BindAndListen(options, acc);  // closed again when `acc` goes
+}
+
+Status Server::Listen() {
+  auto& acc = impl_->acceptor;
+  if (Status s = BindAndListen(impl_->opts, acc); !s.ok()) return s;
   const auto local = acc.local_endpoint();
   impl_->bound = local.address().to_string() + ":" + std::to_string(local.port());
   return Status::OK();

@@ -42,6 +42,10 @@ class Server {
 
   // Binds and listens. Errors (address in use, bad host) come back here.
   Status Listen();
+  // Binds options.host:port and lets go at once, so that a busy port or a
+  // bad host is reported before the store is opened (recovery can be long).
+  // Listen() can still fail if another process takes the port in between.
+  static Status ProbeListen(const ServerOptions& options);
   // "HOST:PORT" actually bound (after Listen).
   std::string bound_address() const;
   // Serves until SIGTERM/SIGINT or Stop(): then stops accepting, lets

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "tests/support/http_client.h"
@@ -336,6 +338,65 @@ TEST_F(ServerTest, ConflictTurnZeroAnswersEveryLoserAtOnce) {
     EXPECT_EQ(c->Request("POST", "/memory", R"({"key":"hot","value":0,"if_match_version":1})").status, 409);
   }
   EXPECT_NE(c->Request("GET", "/metrics").body.find("casmem_conflicts_held_total 0\n"), std::string::npos);
+}
+
+// Startup errors: one line on stderr after the log lines, exit status 1,
+// and a busy port is found before the data directory is touched.
+std::string LastLine(const std::string& text) {
+  const size_t end = text.size() > 0 && text.back() == '\n' ? text.size() - 1 : text.size();
+  const size_t begin = text.rfind('\n', end == 0 ? 0 : end - 1);
+  return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
+}
+
+TEST_F(ServerTest, BusyPortUnusableDirAndLogDamageStopItWithOneLine) {
+  Start();
+  const std::string other = dir + "-other";
+  std::filesystem::remove_all(other);
+  {
+    Casmemd second(other, {"--listen", "127.0.0.1:" + std::to_string(server->port())});
+    EXPECT_EQ(second.port(), 0);
+    EXPECT_EQ(second.Terminate(), 1);
+    EXPECT_EQ(LastLine(second.Stderr()), "casmemd: cannot listen on 127.0.0.1:" +
+                                             std::to_string(server->port()) + ": Address already in use");
+    EXPECT_FALSE(std::filesystem::exists(other)) << "the data dir was opened before the port check";
+  }
+  {
+    // A data directory that cannot be one: a regular file is in the way.
+    { std::ofstream(other) << "not a directory"; }
+    Casmemd bad(other);
+    EXPECT_EQ(bad.port(), 0);
+    EXPECT_EQ(bad.Terminate(), 1);
+    const std::string err = LastLine(bad.Stderr());
+    EXPECT_EQ(err.rfind("casmemd: cannot open data directory " + other + ": ", 0), 0u) << err;
+    std::filesystem::remove(other);
+  }
+  std::filesystem::remove(other + ".stderr");
+  // Damage in the middle of the log (not a torn tail) refuses to start and
+  // names the file and offset.
+  auto c = Client();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(c->Request("POST", "/memory", R"({"key":"k)" + std::to_string(i) + R"(","value":1})").status, 200);
+  }
+  server->Kill();  // no clean-shutdown snapshot: the log holds the records
+  std::string segment;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/wal")) {
+    if (e.path().extension() == ".wal" && e.path().filename().string().rfind("spare", 0) != 0) {
+      segment = e.path().string();
+    }
+  }
+  ASSERT_FALSE(segment.empty());
+  {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(32 + 40);  // inside the first record, after the 32-byte segment header
+    f.put('\x7f');
+  }
+  Casmemd damaged(dir);
+  EXPECT_EQ(damaged.port(), 0);
+  EXPECT_EQ(damaged.Terminate(), 1);
+  const std::string err = LastLine(damaged.Stderr());
+  EXPECT_EQ(err.rfind("casmemd: ", 0), 0u) << err;
+  EXPECT_NE(err.find(std::filesystem::path(segment).filename().string()), std::string::npos) << err;
+  EXPECT_NE(err.find("offset 32"), std::string::npos) << err;
 }
 
 TEST_F(ServerTest, SigkillUnderConcurrentLoadLosesNoAcknowledgedWrite) {
