@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/clock.h"
 #include "engine/store.h"
 
 namespace casmem {
@@ -155,6 +156,43 @@ void BM_MemoryPerKey(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_MemoryPerKey)->Arg(1'000'000)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// The background sweep over 1M live keys, once per --sweep-interval: when
+// nothing can be due (no TTL expiring yet, no tombstone past retention) it
+// returns without scanning; when one key per shard has expired it scans
+// every shard (what every sweep cost before the bounds).
+void BM_Sweep1M(benchmark::State& state) {
+  const bool due = state.range(0) != 0;
+  ManualClock clock(1'800'000'000'000);
+  StoreOptions o;
+  o.sweep_interval = std::chrono::milliseconds(0);
+  o.clock = &clock;
+  std::unique_ptr<Store> store;
+  if (!Store::Open(o, &store).ok()) std::abort();
+  for (int i = 0; i < 1'000'000; ++i) {
+    // One key in 1000 has a TTL far in the future.
+    store->Put(PutRequest{"ws", "task:" + std::to_string(i), kValue, std::nullopt,
+                          i % 1000 == 0 ? 3'600'000 : 0});
+  }
+  int round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (due) {
+      // 64 fresh 1 ms TTLs, then 1 ms passes: something is due in most shards.
+      for (int i = 0; i < 64; ++i) {
+        store->Put(PutRequest{"ws", "due:" + std::to_string(round) + ":" + std::to_string(i), kValue,
+                              std::nullopt, 1});
+      }
+      ++round;
+    }
+    clock.Advance(1);
+    state.ResumeTiming();
+    store->Sweep();
+  }
+  state.counters["shard_scans_per_sweep"] =
+      static_cast<double>(store->counters().sweep_scans) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_Sweep1M)->ArgName("due")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace casmem

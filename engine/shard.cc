@@ -3,6 +3,8 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
+
 #include "engine/shard_of.h"
 
 namespace casmem {
@@ -93,6 +95,7 @@ EntryNode* Shard::ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value
   n->version = state.version;
   n->set_updated_at_ms(state.updated_at_ms);
   n->set_expires_at_ms(state.expires_at_ms);
+  if (state.expires_at_ms != 0) next_expiry_ms_ = std::min(next_expiry_ms_, state.expires_at_ms);
   return n;
 }
 
@@ -114,10 +117,17 @@ EntryNode* Shard::ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState&
   n->version = state.version;
   n->set_updated_at_ms(state.updated_at_ms);
   n->set_expires_at_ms(0);
+  oldest_tombstone_ms_ = std::min(oldest_tombstone_ms_, state.updated_at_ms);
   return n;
 }
 
-void Shard::Sweep(int64_t now_ms, int64_t retention_ms) {
+bool Shard::Sweep(int64_t now_ms, int64_t retention_ms) {
+  const bool expiry_due = now_ms >= next_expiry_ms_;
+  const bool collection_due =
+      oldest_tombstone_ms_ != kNever && now_ms - oldest_tombstone_ms_ >= retention_ms;
+  if (!expiry_due && !collection_due) return false;
+  // The scan recomputes both bounds exactly.
+  int64_t next_expiry = kNever, oldest_tombstone = kNever;
   std::vector<EntryNode*> expired;
   boost::unordered::erase_if(nodes_, [&](EntryNode* n) {
     if (!n->tombstone && n->ExpiredAt(now_ms)) {
@@ -129,19 +139,28 @@ void Shard::Sweep(int64_t now_ms, int64_t retention_ms) {
       --tombstones_;
       return true;
     }
+    if (n->tombstone) {
+      oldest_tombstone = std::min(oldest_tombstone, n->updated_at_ms());
+    } else if (n->expires_at_ms() != 0) {
+      next_expiry = std::min(next_expiry, n->expires_at_ms());
+    }
     return false;
   });
+  next_expiry_ms_ = next_expiry;
+  oldest_tombstone_ms_ = oldest_tombstone;
   for (EntryNode* n : expired) {
     Unlink(n);
     n->tombstone = true;
     ++tombstones_;
     n->set_updated_at_ms(n->expires_at_ms());
+    oldest_tombstone_ms_ = std::min(oldest_tombstone_ms_, n->expires_at_ms());
     n->set_expires_at_ms(0);
     const std::string_view key = n->key();
     const KeyRef ref{n->ws_index, key,
                      XXH3_64bits_withSeed(key.data(), key.size(), ws_hash(n->ws_index))};
     Relocate(ref, n, WithValue(n, {}));
   }
+  return true;
 }
 
 void Shard::ForEach(const std::function<void(const EntryNode&)>& fn) const {

@@ -85,8 +85,9 @@ class alignas(64) Shard {
   EntryNode* ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state);
 
   // Expired live entries become tombstones (dead since their expiry);
-  // tombstones dead for at least `retention_ms` are forgotten.
-  void Sweep(int64_t now_ms, int64_t retention_ms);
+  // tombstones dead for at least `retention_ms` are forgotten. Returns at
+  // once, without scanning, when nothing can be due yet. True if it scanned.
+  bool Sweep(int64_t now_ms, int64_t retention_ms);
 
   // Visits every node, live or tombstone, in no particular order.
   void ForEach(const std::function<void(const EntryNode&)>& fn) const;
@@ -109,6 +110,12 @@ class alignas(64) Shard {
   std::vector<std::unique_ptr<Workspace>> workspaces_;
   size_t linked_ = 0;
   size_t tombstones_ = 0;
+  // What lets Sweep skip its scan. Invariant: no live entry expires before
+  // next_expiry_ms_ and no tombstone died before oldest_tombstone_ms_
+  // (kNever: there is none). Exact after a scan; only lowered in between.
+  static constexpr int64_t kNever = INT64_MAX;
+  int64_t next_expiry_ms_ = kNever;
+  int64_t oldest_tombstone_ms_ = kNever;
 };
 
 }  // namespace casmem

@@ -263,6 +263,7 @@ StoreCounters Store::counters() const {
     c.live_keys += sh->linked_count();
     c.tombstones += sh->tombstone_count();
   }
+  c.sweep_scans = sweep_scans_.load(std::memory_order_relaxed);
   return c;
 }
 

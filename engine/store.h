@@ -107,6 +107,7 @@ struct PutRequest {
 struct StoreCounters {
   uint64_t live_keys = 0;  // includes expired keys the sweep has not reached
   uint64_t tombstones = 0;
+  uint64_t sweep_scans = 0;  // shard scans by Sweep (skipped when nothing is due)
 };
 
 struct RecoveryInfo {
@@ -186,6 +187,7 @@ class Store {
   std::atomic<uint64_t> bytes_at_last_snapshot_{0};
   std::atomic<uint64_t> replayed_bytes_{0};
 
+  std::atomic<uint64_t> sweep_scans_{0};
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;
   bool stopping_ = false;

@@ -219,7 +219,7 @@ void Store::Sweep() {
   const int64_t retention = options_.tombstone_retention.count();
   for (auto& sh : shards_) {
     std::lock_guard lk(sh->mu);
-    sh->Sweep(now, retention);
+    if (sh->Sweep(now, retention)) sweep_scans_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 

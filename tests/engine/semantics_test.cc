@@ -149,6 +149,52 @@ TEST_F(Semantics, TombstonesAreForgottenAfterRetentionAndTheKeyRestartsAtOne) {
   EXPECT_EQ(Put(*store, "k", "new").version, 1u);
 }
 
+// The sweep scans a shard only when something in it can be due, and never
+// misses what is: bounds lowered by later writes, recomputed after a scan.
+TEST_F(Semantics, SweepScansOnlyWhenSomethingIsDueAndMissesNothing) {
+  for (int i = 0; i < 100; ++i) Put(*store, "plain" + std::to_string(i), "1");
+  store->Sweep();
+  EXPECT_EQ(store->counters().sweep_scans, 0u) << "no TTL, no tombstone: nothing to scan";
+  Put(*store, "late", "1", std::nullopt, 10'000);
+  clock.Advance(5'000);
+  store->Sweep();
+  EXPECT_EQ(store->counters().sweep_scans, 0u) << "the only TTL is 5 s away";
+  // A later write with an earlier expiry lowers the bound.
+  Put(*store, "soon", "1", std::nullopt, 1'000);
+  Put(*store, "soon2", "1", std::nullopt, 3'000);
+  clock.Advance(1'000);
+  store->Sweep();
+  StoreCounters c = store->counters();
+  EXPECT_EQ(c.sweep_scans, 1u);
+  EXPECT_EQ(c.tombstones, 1u);  // soon
+  EXPECT_EQ(c.live_keys, 102u);
+  // The scan recomputed the bound: soon2 (2 s away), then late (4 s).
+  clock.Advance(1'000);
+  store->Sweep();
+  EXPECT_EQ(store->counters().sweep_scans, 1u);
+  clock.Advance(1'000);
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 2u);
+  clock.Advance(2'000);
+  store->Sweep();
+  c = store->counters();
+  EXPECT_EQ(c.tombstones, 3u);
+  EXPECT_EQ(c.live_keys, 100u);
+  // Tombstones: nothing to do until the oldest one reaches the retention.
+  const uint64_t scans = c.sweep_scans;
+  store->Delete("ws", "plain0", std::nullopt);
+  clock.Advance(1'000);
+  store->Sweep();
+  EXPECT_EQ(store->counters().sweep_scans, scans);
+  clock.Advance(24LL * 3600 * 1000);
+  store->Sweep();
+  c = store->counters();
+  EXPECT_GT(c.sweep_scans, scans);
+  EXPECT_LE(c.sweep_scans, scans + 4);  // the shards of the 4 tombstones
+  EXPECT_EQ(c.tombstones, 0u);
+  EXPECT_EQ(c.live_keys, 99u);
+}
+
 TEST_F(Semantics, DeleteOfAbsentKeySucceedsAndLogsNothing) {
   WriteResult r = store->Delete("ws", "ghost", std::nullopt);
   EXPECT_EQ(r.outcome, Outcome::kOk);
