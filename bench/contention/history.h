@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,9 @@ class History {
   void AddRead(const ReadEvent& e);
   void AddCommit(const CommitEvent& e);
   // Checks every rule; `initial_counter` / `final_counter` are the counter
-  // field before the run and as read after it.
-  std::vector<Violation> Check(int64_t initial_counter, int64_t final_counter) const;
+  // field before the run and as read after it. Without a final counter
+  // (the final read failed) rule 4 cannot be checked and is skipped.
+  std::vector<Violation> Check(int64_t initial_counter, std::optional<int64_t> final_counter) const;
   size_t commits() const;
   size_t reads() const;
 

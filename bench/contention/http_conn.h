@@ -1,8 +1,12 @@
 // HttpConn: one keep-alive HTTP/1.1 client connection (Beast), one request
 // at a time, for the drivers that speak HTTP (casmem, etcd's gateway).
+// Once a request fails the connection is closed for good: every later
+// Send completes at once with the first error, so a dead server ends a run
+// instead of leaving requests pending.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <functional>
@@ -31,6 +35,9 @@ class HttpConn {
   void Send(boost::beast::http::verb verb, const std::string& target, std::string body,
             std::function<void(std::string)> done) {
     namespace http = boost::beast::http;
+    if (!broken_.empty()) {
+      return boost::asio::post(stream_.get_executor(), [done, e = broken_] { done(e); });
+    }
     req_ = {};
     req_.method(verb);
     req_.target(target);
@@ -43,10 +50,10 @@ class HttpConn {
     }
     req_.prepare_payload();
     http::async_write(stream_, req_, [this, done](boost::beast::error_code ec, size_t) {
-      if (ec) return done("send: " + ec.message());
+      if (ec) return done(Broken("send: " + ec.message()));
       res_ = {};
-      http::async_read(stream_, buf_, res_, [done](boost::beast::error_code ec, size_t) {
-        done(ec ? "receive: " + ec.message() : "");
+      http::async_read(stream_, buf_, res_, [this, done](boost::beast::error_code ec, size_t) {
+        done(ec ? Broken("receive: " + ec.message()) : "");
       });
     });
   }
@@ -54,7 +61,14 @@ class HttpConn {
   const boost::beast::http::response<boost::beast::http::string_body>& response() const { return res_; }
 
  private:
+  std::string Broken(std::string error) {
+    broken_ = error;
+    stream_.close();
+    return error;
+  }
+
   boost::beast::tcp_stream stream_;
+  std::string broken_;  // the error that closed the connection
   boost::beast::flat_buffer buf_;
   boost::beast::http::request<boost::beast::http::string_body> req_;
   boost::beast::http::response<boost::beast::http::string_body> res_;

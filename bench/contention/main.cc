@@ -1,6 +1,7 @@
 // casmem-bench: N agents contending on K keys of casmem (or a peer), with
-// a history check on single-key runs. Exit status: 0 clean, 1 usage or
-// connection error, 2 a correctness violation.
+// a history check on single-key runs. Exit status: 0 clean; 1 usage error,
+// or no verdict (a connection could not be opened, or the final values
+// could not be read back); 2 a correctness violation.
 //
 //   casmem-bench --target casmem://127.0.0.1:7070 --workload cas --agents 64 --keys 1
 #include <sys/resource.h>
@@ -69,7 +70,11 @@ void PrintTable(const RunResult& r) {
               static_cast<unsigned long long>(r.agent_min), static_cast<unsigned long long>(r.agent_median),
               static_cast<unsigned long long>(r.agent_max));
   if (r.workload == "cas" || r.workload == "lww") {
-    std::printf("  lost updates   %lld\n", static_cast<long long>(r.lost_updates));
+    if (r.final_read_ok) {
+      std::printf("  lost updates   %lld\n", static_cast<long long>(r.lost_updates));
+    } else {
+      std::printf("  lost updates   unknown: the final values could not be read\n");
+    }
   }
   if (r.workload == "create") {
     std::printf("  create         %llu keys raced, %llu without exactly one winner\n",
@@ -80,20 +85,25 @@ void PrintTable(const RunResult& r) {
   for (const auto& v : r.violations) std::printf("  VIOLATION %s: %s\n", v.rule.c_str(), v.detail.c_str());
 }
 
+// The lost-update count, or `unknown` when the final values were not read.
+std::string LostUpdatesText(const RunResult& r, const char* unknown) {
+  return r.final_read_ok ? std::to_string(r.lost_updates) : unknown;
+}
+
 void PrintJson(const RunResult& r) {
   std::printf(
       "{\"system\":%s,\"workload\":%s,\"agents\":%d,\"keys\":%d,\"seconds\":%.3f,"
       "\"commits\":%llu,\"commits_per_s\":%.1f,\"attempts_per_s\":%.1f,\"conflicts_per_s\":%.1f,"
       "\"retries_mean\":%.3f,\"retries_p99\":%.0f,\"retries_max\":%.0f,"
       "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},"
-      "\"agent_commits\":{\"min\":%llu,\"median\":%llu,\"max\":%llu},\"lost_updates\":%lld,"
+      "\"agent_commits\":{\"min\":%llu,\"median\":%llu,\"max\":%llu},\"lost_updates\":%s,"
       "\"create_keys\":%llu,\"create_bad_keys\":%llu,\"history_checked\":%s,\"errors\":%s,\"violations\":[",
       JsonString(r.system).c_str(), JsonString(r.workload).c_str(), r.agents, r.keys, r.seconds,
       static_cast<unsigned long long>(r.commits), r.commits_per_s, r.attempts_per_s, r.conflicts_per_s,
       r.retries_mean, r.retries_p99, r.retries_max, r.lat_p50_ms, r.lat_p90_ms, r.lat_p99_ms,
       r.lat_p999_ms, r.lat_max_ms, static_cast<unsigned long long>(r.agent_min),
       static_cast<unsigned long long>(r.agent_median), static_cast<unsigned long long>(r.agent_max),
-      static_cast<long long>(r.lost_updates), static_cast<unsigned long long>(r.create_keys),
+      LostUpdatesText(r, "null").c_str(), static_cast<unsigned long long>(r.create_keys),
       static_cast<unsigned long long>(r.create_bad_keys), r.history_checked ? "true" : "false",
       JsonString(ErrorsText(r)).c_str());
   for (size_t i = 0; i < r.violations.size(); ++i) {
@@ -109,12 +119,12 @@ void PrintCsv(const RunResult& r, bool header) {
                 "retries_mean,retries_p99,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,"
                 "agent_min,agent_median,agent_max,lost_updates,violations,errors\n");
   }
-  std::printf("%s,%s,%d,%d,%.3f,%.1f,%.1f,%.1f,%.3f,%.0f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%lld,%zu,%s\n",
+  std::printf("%s,%s,%d,%d,%.3f,%.1f,%.1f,%.1f,%.3f,%.0f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%s,%zu,%s\n",
               r.system.c_str(), r.workload.c_str(), r.agents, r.keys, r.seconds, r.commits_per_s,
               r.attempts_per_s, r.conflicts_per_s, r.retries_mean, r.retries_p99, r.lat_p50_ms, r.lat_p90_ms,
               r.lat_p99_ms, r.lat_p999_ms, r.lat_max_ms, static_cast<unsigned long long>(r.agent_min),
               static_cast<unsigned long long>(r.agent_median), static_cast<unsigned long long>(r.agent_max),
-              static_cast<long long>(r.lost_updates), r.violations.size(),
+              LostUpdatesText(r, "").c_str(), r.violations.size(),
               JsonString(ErrorsText(r)).c_str());
 }
 
@@ -203,8 +213,10 @@ int main(int argc, char** argv) {
   if (format == "json") PrintJson(r);
   else if (format == "csv") PrintCsv(r, header);
   else PrintTable(r);
+  if (!r.violations.empty()) return 2;
+  // No verdict: the run could not start, or its final values are unknown.
   for (const auto& [k, v] : r.errors) {
     if (k.rfind("connect", 0) == 0) return 1;
   }
-  return r.violations.empty() ? 0 : 2;
+  return r.final_read_ok ? 0 : 1;
 }

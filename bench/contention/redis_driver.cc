@@ -3,10 +3,13 @@
 // stays on the connection); a guarded write = MULTI, HSET value and
 // version+1, EXEC, which Redis aborts (nil) if the key changed since the
 // WATCH: that is the 409. hiredis encodes commands and parses replies;
-// the socket is driven by Asio like every other driver.
+// the socket is driven by Asio like every other driver. An I/O error closes
+// the connection for good (Asio does not report further events on a socket
+// after an error), and every later command fails at once with that error.
 #include <hiredis/hiredis.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
@@ -121,6 +124,9 @@ class RedisConnection final : public Connection {
 
   void Pipeline(std::vector<Command> cmds,
                 std::function<void(std::shared_ptr<Replies>, std::string)> done) {
+    if (!broken_.empty()) {
+      return asio::post(sock_.get_executor(), [done, e = broken_] { done(nullptr, e); });
+    }
     out_.clear();
     for (const Command& c : cmds) {
       std::vector<const char*> argv;
@@ -137,7 +143,7 @@ class RedisConnection final : public Connection {
     }
     const size_t expect = cmds.size();
     asio::async_write(sock_, asio::buffer(out_), [this, expect, done](boost::system::error_code ec, size_t) {
-      if (ec) return done(nullptr, "send: " + ec.message());
+      if (ec) return done(nullptr, Broken("send: " + ec.message()));
       Collect(std::make_shared<Replies>(), expect, done);
     });
   }
@@ -146,7 +152,7 @@ class RedisConnection final : public Connection {
                std::function<void(std::shared_ptr<Replies>, std::string)> done) {
     while (got->r.size() < expect) {
       void* reply = nullptr;
-      if (redisReaderGetReply(reader_, &reply) != REDIS_OK) return done(nullptr, "protocol error");
+      if (redisReaderGetReply(reader_, &reply) != REDIS_OK) return done(nullptr, Broken("protocol error"));
       if (reply == nullptr) break;
       auto* r = static_cast<redisReply*>(reply);
       got->r.push_back(r);
@@ -163,13 +169,21 @@ class RedisConnection final : public Connection {
       return done(got, "");
     }
     sock_.async_read_some(asio::buffer(buf_), [this, got, expect, done](boost::system::error_code ec, size_t n) {
-      if (ec) return done(nullptr, "receive: " + ec.message());
+      if (ec) return done(nullptr, Broken("receive: " + ec.message()));
       redisReaderFeed(reader_, buf_, n);
       Collect(got, expect, done);
     });
   }
 
+  std::string Broken(std::string error) {
+    broken_ = error;
+    boost::system::error_code ignored;
+    sock_.close(ignored);
+    return error;
+  }
+
   tcp::socket sock_;
+  std::string broken_;  // the error that closed the connection
   redisReader* reader_;
   std::string out_;
   char buf_[16384];

@@ -311,6 +311,7 @@ void Run_::FinalCheck(std::function<void()> then) {
       auto v = r.ok ? AppValue::FromJson(r.value) : std::nullopt;
       if (!v) {
         result_.errors["final read: " + (r.ok ? std::string("unreadable value") : r.error)]++;
+        result_.final_read_ok = false;
       } else {
         final_counter_sum_ += v->counter;
       }
@@ -395,14 +396,14 @@ RunResult Run_::Go() {
     result_.agent_median = per_agent[per_agent.size() / 2];
     result_.agent_max = per_agent.back();
   }
-  if (cfg_.workload == "cas" || cfg_.workload == "lww") {
-    result_.lost_updates = static_cast<int64_t>(total_commits_) - final_counter_sum_;
-  }
+  const bool counted = (cfg_.workload == "cas" || cfg_.workload == "lww") && result_.final_read_ok;
+  if (counted) result_.lost_updates = static_cast<int64_t>(total_commits_) - final_counter_sum_;
   if (cfg_.workload == "cas") {
     if (single_key()) {
       result_.history_checked = true;
-      result_.violations = history_.Check(0, final_counter_sum_);
-    } else if (result_.lost_updates != 0) {
+      result_.violations =
+          history_.Check(0, counted ? std::optional<int64_t>(final_counter_sum_) : std::nullopt);
+    } else if (counted && result_.lost_updates != 0) {
       result_.violations.push_back({"lost-update", std::to_string(result_.lost_updates) +
                                                        " acknowledged updates are missing"});
     }

@@ -46,6 +46,7 @@ struct RunResult {
   uint64_t agent_min = 0, agent_median = 0, agent_max = 0;  // commits per agent
   std::map<std::string, uint64_t> errors;                  // by kind
   int64_t lost_updates = 0;  // cas / lww: acknowledged updates missing from the final values
+  bool final_read_ok = true;  // false: the final values could not be read, lost_updates unknown
   uint64_t create_keys = 0, create_bad_keys = 0;  // create: keys without exactly one winner
   std::vector<Violation> violations;
   bool history_checked = false;

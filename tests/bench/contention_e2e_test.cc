@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "tests/support/http_client.h"
 
@@ -17,8 +18,9 @@ struct BenchRun {
   std::string json;
 };
 
+// `timeout 60` turns a hung run into exit status 124 instead of a hung test.
 BenchRun RunBench(int port, const std::string& args) {
-  const std::string cmd = std::string(CASMEM_BENCH_PATH) + " --target casmem://127.0.0.1:" +
+  const std::string cmd = "timeout 60 " + std::string(CASMEM_BENCH_PATH) + " --target casmem://127.0.0.1:" +
                           std::to_string(port) + " --json " + args + " 2>&1";
   BenchRun r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -74,6 +76,22 @@ TEST_F(ContentionE2E, LwwLosesUpdatesUnderContentionButIsNotAViolation) {
   EXPECT_NE(r.json.find("\"violations\":[]"), std::string::npos) << r.json;
   // Sixteen agents overwriting one key without a guard lose updates.
   EXPECT_EQ(r.json.find("\"lost_updates\":0,"), std::string::npos) << r.json;
+}
+
+// The server goes away mid-run: the run still ends on time, reports the
+// errors, claims no violation it cannot know, and exits 1 (no verdict).
+TEST_F(ContentionE2E, AServerThatDiesMidRunEndsTheRunWithoutAVerdict) {
+  BenchRun r;
+  std::thread bench([&] {
+    r = RunBench(server_->port(), "--workload cas --agents 8 --keys 1 --seconds 2 --warmup 0");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  server_->Kill();
+  bench.join();
+  EXPECT_EQ(r.exit_code, 1) << r.json;
+  EXPECT_NE(r.json.find("\"lost_updates\":null,"), std::string::npos) << r.json;
+  EXPECT_NE(r.json.find("\"violations\":[]"), std::string::npos) << r.json;
+  EXPECT_NE(r.json.find("final read: "), std::string::npos) << r.json;
 }
 
 TEST_F(ContentionE2E, BadArgumentsAndUnreachableTargetsFail) {

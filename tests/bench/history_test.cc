@@ -35,6 +35,16 @@ TEST(History, EmptyHistoryIsValid) {
   EXPECT_TRUE(h.Check(7, 7).empty());
 }
 
+// When the final value could not be read (the server went away), the
+// lost-update rule has nothing to check; the other rules still apply.
+TEST(History, WithoutAFinalValueOnlyTheFinalRuleIsSkipped) {
+  EXPECT_TRUE(Valid().Check(0, std::nullopt).empty());
+  History h = Valid();
+  h.AddCommit({70, 80, 4, 6, 0});
+  EXPECT_EQ(Rules(h.Check(0, std::nullopt)), (std::vector<std::string>{"version-step"}));
+  EXPECT_EQ(Rules(Valid().Check(0, 2)), (std::vector<std::string>{"lost-update"}));
+}
+
 TEST(History, AWriteThatSkippedAVersionIsReported) {
   History h = Valid();
   h.AddCommit({70, 80, 4, 6, 0});
