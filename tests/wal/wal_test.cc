@@ -154,9 +154,10 @@ TEST(Wal, AStalledDiskRefusesAppendsWithBusyAndRecovers) {
   Status why;
   int accepted = 0;
   for (int i = 1; i < 1000; ++i) {
-    Record r;
+    Record r;  // its fields are views: the strings must outlive the Append
+    const std::string key = "k" + std::to_string(i);
     r.workspace = "ws";
-    r.key = "k" + std::to_string(i);
+    r.key = key;
     const std::string value = ValueOf(i, 100);
     r.value = value;
     r.version = 1;
