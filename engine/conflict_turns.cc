@@ -68,8 +68,10 @@ bool ConflictTurns::Enqueue(std::string_view workspace, std::string_view key, Ti
 }
 
 void ConflictTurns::Committed(std::string_view workspace, std::string_view key, TimePoint now) {
+  // The common case on every write: no contended key anywhere, so not even
+  // the hash is computed; then none in this key's stripe.
+  if (tracked_.load(std::memory_order_relaxed) == 0) return;
   Stripe& s = StripeFor(workspace, key);
-  // The common case on every write: no contended key in this stripe.
   if (s.size.load(std::memory_order_relaxed) == 0) return;
   std::vector<Release> released;
   {

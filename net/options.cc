@@ -132,12 +132,7 @@ std::vector<Option> Table() {
        duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->store.tombstone_retention; })},
       {"--sweep-interval", "DURATION", "how often TTLs are expired and old tombstones collected",
        Ms(d.store.sweep_interval),
-       [](const std::string& v, DaemonOptions* o) {
-         std::chrono::milliseconds ms;
-         if (!ParseDuration(v, &ms) || ms.count() < 1) return false;
-         o->store.sweep_interval = ms;
-         return true;
-       }},
+       duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->store.sweep_interval; }, 1)},
       {"--max-value-bytes", "SIZE", "largest value (compact JSON); bodies may be 64K larger", "1M",
        size([](DaemonOptions* o) -> uint64_t& { return o->store.max_value_bytes; })},
       {"--threads", "N", "HTTP I/O threads", std::to_string(d.server.threads),
