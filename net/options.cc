@@ -15,14 +15,11 @@ bool ParseDuration(const std::string& s, std::chrono::milliseconds* out) {
   while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
   auto n = ParseUnsigned(std::string_view(s).substr(0, i));
   const std::string unit = s.substr(i);
-  if (!n) return false;
-  if (*n == 0 && unit.empty()) {  // zero needs no unit
-    *out = std::chrono::milliseconds(0);
-    return true;
-  }
+  // Beyond ~292 years nothing is meant; refusing keeps the products below exact.
+  if (!n || *n > 9'000'000'000ULL) return false;
   int64_t ms;
   if (unit == "ms") ms = static_cast<int64_t>(*n);
-  else if (unit == "s") ms = static_cast<int64_t>(*n) * 1000;
+  else if (unit == "s" || unit.empty()) ms = static_cast<int64_t>(*n) * 1000;  // bare = seconds (spec §3)
   else if (unit == "m") ms = static_cast<int64_t>(*n) * 60'000;
   else if (unit == "h") ms = static_cast<int64_t>(*n) * 3'600'000;
   else return false;
@@ -61,10 +58,25 @@ std::string Ms(std::chrono::milliseconds d) {
   return std::to_string(ms) + "ms";
 }
 
-std::vector<Option> Table() {
-  DaemonOptions d;  // defaults
+// Sizes as --help shows them: the largest binary unit that divides them.
+std::string SizeText(uint64_t n) {
+  if (n != 0 && n % (1ULL << 30) == 0) return std::to_string(n >> 30) + "G";
+  if (n != 0 && n % (1ULL << 20) == 0) return std::to_string(n >> 20) + "M";
+  if (n != 0 && n % (1ULL << 10) == 0) return std::to_string(n >> 10) + "K";
+  return std::to_string(n);
+}
+
+// The daemon's defaults: the option structs' own, plus what only the
+// daemon decides (a data directory, one I/O thread per core).
+DaemonOptions Defaults() {
+  DaemonOptions d;
   d.store.data_dir = "./data";
   d.server.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return d;
+}
+
+std::vector<Option> Table() {
+  const DaemonOptions d = Defaults();
   // A duration option; values below `min_ms` are refused.
   auto duration = [](auto field, int64_t min_ms = 0) {
     return [field, min_ms](const std::string& v, DaemonOptions* o) {
@@ -84,7 +96,7 @@ std::vector<Option> Table() {
   };
   return {
       {"--listen", "HOST:PORT", "address to serve HTTP on; port 0 picks a free port",
-       "127.0.0.1:7070",
+       d.server.host + ":" + std::to_string(d.server.port),
        [](const std::string& v, DaemonOptions* o) {
          const size_t colon = v.rfind(':');
          if (colon == std::string::npos || colon == 0) return false;
@@ -94,7 +106,7 @@ std::vector<Option> Table() {
          o->server.port = static_cast<uint16_t>(*port);
          return true;
        }},
-      {"--data-dir", "DIR", "where the log (DIR/wal) and snapshots (DIR/snap) live", "./data",
+      {"--data-dir", "DIR", "where the log (DIR/wal) and snapshots (DIR/snap) live", d.store.data_dir,
        [](const std::string& v, DaemonOptions* o) {
          if (v.empty()) return false;
          o->store.data_dir = v;
@@ -103,14 +115,14 @@ std::vector<Option> Table() {
       {"--fsync", "MODE",
        "always: acknowledge after fdatasync; batch: after write, fsync every --fsync-interval; "
        "never: leave it to the OS (batch and never can lose recent writes on power loss)",
-       "always",
+       wal::FsyncModeName(d.store.fsync),
        [](const std::string& v, DaemonOptions* o) { return wal::ParseFsyncMode(v, &o->store.fsync); }},
       {"--fsync-interval", "DURATION", "longest time between fsyncs with --fsync batch",
        Ms(std::chrono::duration_cast<std::chrono::milliseconds>(d.store.fsync_interval)),
        [](const std::string& v, DaemonOptions* o) {
          std::chrono::milliseconds ms;
          if (!ParseDuration(v, &ms) || ms.count() < 1) return false;
-         o->store.fsync_interval = ms;
+         o->store.fsync_interval = ms;  // microseconds in the store
          return true;
        }},
       {"--shards", "N", "hash partitions of the store (1-65536)", std::to_string(d.store.shards),
@@ -120,20 +132,24 @@ std::vector<Option> Table() {
          o->store.shards = static_cast<uint32_t>(*n);
          return true;
        }},
-      {"--wal-segment-bytes", "SIZE", "start a new log segment past this size (at least 64K)", "64M",
+      {"--wal-segment-bytes", "SIZE", "start a new log segment past this size (at least 64K)",
+       SizeText(d.store.wal_segment_bytes),
        size([](DaemonOptions* o) -> uint64_t& { return o->store.wal_segment_bytes; })},
       {"--wal-max-pending", "SIZE",
        "refuse writes with a 503 (retry) while this much log waits for a slow disk (0: no limit)",
-       "64M", size([](DaemonOptions* o) -> uint64_t& { return o->store.wal_max_pending_bytes; })},
+       SizeText(d.store.wal_max_pending_bytes),
+       size([](DaemonOptions* o) -> uint64_t& { return o->store.wal_max_pending_bytes; })},
       {"--snapshot-every-bytes", "SIZE", "write a snapshot when the log since the last one passes this",
-       "256M", size([](DaemonOptions* o) -> uint64_t& { return o->store.snapshot_every_bytes; })},
+       SizeText(d.store.snapshot_every_bytes),
+       size([](DaemonOptions* o) -> uint64_t& { return o->store.snapshot_every_bytes; })},
       {"--tombstone-retention", "DURATION",
        "keep deleted and expired keys' versions at least this long", Ms(d.store.tombstone_retention),
        duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->store.tombstone_retention; })},
       {"--sweep-interval", "DURATION", "how often TTLs are expired and old tombstones collected",
        Ms(d.store.sweep_interval),
        duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->store.sweep_interval; }, 1)},
-      {"--max-value-bytes", "SIZE", "largest value (compact JSON); bodies may be 64K larger", "1M",
+      {"--max-value-bytes", "SIZE", "largest value (compact JSON); bodies may be 64K larger",
+       SizeText(d.store.max_value_bytes),
        size([](DaemonOptions* o) -> uint64_t& { return o->store.max_value_bytes; })},
       {"--threads", "N", "HTTP I/O threads", std::to_string(d.server.threads),
        [](const std::string& v, DaemonOptions* o) {
@@ -161,7 +177,7 @@ std::vector<Option> Table() {
        "key's turn at most this long (0: answer every 409 at once)",
        Ms(d.server.conflict_turn),
        duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.conflict_turn; })},
-      {"--log-level", "LEVEL", "debug, info, warn or error", "info",
+      {"--log-level", "LEVEL", "debug, info, warn or error", LogLevelName(d.log_level),
        [](const std::string& v, DaemonOptions* o) { return ParseLogLevel(v, &o->log_level); }},
   };
 }
@@ -172,11 +188,11 @@ std::string UsageText() {
   std::string out =
       "usage: casmemd [OPTION VALUE]...\n"
       "casmem: a durable key-value memory server with compare-and-set versions.\n\n"
-      "DURATION is a number with a unit: ms, s, m or h (10ms, 30s, 24h).\n"
+      "DURATION is a number with a unit: ms, s, m or h (10ms, 30s, 24h); a bare number is seconds.\n"
       "SIZE is bytes, or a number with K, M or G (binary units).\n\n";
   for (const Option& o : Table()) {
     std::string left = std::string("  ") + o.name + " " + o.arg;
-    if (left.size() < 32) left.resize(32, ' ');
+    left.resize(std::max<size_t>(left.size() + 1, 32), ' ');
     out += left + o.help + " (default " + o.default_text + ")\n";
   }
   out += "  --help                        print this and exit\n";
@@ -184,9 +200,7 @@ std::string UsageText() {
 }
 
 bool ParseOptions(const std::vector<std::string>& args, DaemonOptions* out, std::string* error) {
-  DaemonOptions o;
-  o.store.data_dir = "./data";
-  o.server.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  DaemonOptions o = Defaults();
   const std::vector<Option> table = Table();
   for (size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i], value;
@@ -219,7 +233,7 @@ bool ParseOptions(const std::vector<std::string>& args, DaemonOptions* out, std:
       return false;
     }
   }
-  o.server.max_body_bytes = o.store.max_value_bytes + (64 << 10);
+  o.server.max_body_bytes = o.store.max_value_bytes + kBodyOverheadBytes;
   *out = o;
   return true;
 }

@@ -11,6 +11,10 @@
 
 namespace casmem::net {
 
+// A request body may exceed --max-value-bytes by this much (the other
+// fields, whitespace, escapes the compact value loses); past it, 413.
+inline constexpr uint64_t kBodyOverheadBytes = 64 << 10;
+
 struct DaemonOptions {
   StoreOptions store;
   ServerOptions server;

@@ -35,6 +35,16 @@ bool ParseLogLevel(std::string_view name, LogLevel* out) {
   return true;
 }
 
+const char* LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
 void SetLogSink(std::function<void(LogLevel, std::string_view)> sink) {
   std::lock_guard lk(g_mu);
   g_sink = std::move(sink);

@@ -12,6 +12,7 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 void SetLogLevel(LogLevel level);
 bool ParseLogLevel(std::string_view name, LogLevel* out);
+const char* LogLevelName(LogLevel level);  // what ParseLogLevel reads back
 // Replaces the output (nullptr restores stderr). For tests.
 void SetLogSink(std::function<void(LogLevel, std::string_view)> sink);
 void Log(LogLevel level, std::string_view message);

@@ -18,6 +18,10 @@ TEST(Options, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(o.server.conflict_turn, milliseconds(10));
   EXPECT_EQ(o.server.read_timeout, milliseconds(30'000));
   EXPECT_NE(UsageText().find("--conflict-turn DURATION"), std::string::npos);
+  // --help shows the structs' own defaults.
+  EXPECT_NE(UsageText().find("(default 64M)"), std::string::npos);
+  EXPECT_NE(UsageText().find("(default 127.0.0.1:7070)"), std::string::npos);
+  EXPECT_EQ(o.server.max_body_bytes, o.store.max_value_bytes + kBodyOverheadBytes);
 }
 
 TEST(Options, DurationsTakeUnitsAndZeroNeedsNone) {
@@ -30,6 +34,10 @@ TEST(Options, DurationsTakeUnitsAndZeroNeedsNone) {
   EXPECT_EQ(o.server.idle_timeout, milliseconds(60'000));
   ASSERT_TRUE(ParseOptions({"--conflict-turn", "250ms"}, &o, &error)) << error;
   EXPECT_EQ(o.server.conflict_turn, milliseconds(250));
+  // A bare number is seconds (memory-api.md §3).
+  ASSERT_TRUE(ParseOptions({"--idle-timeout", "15", "--tombstone-retention=2"}, &o, &error)) << error;
+  EXPECT_EQ(o.server.idle_timeout, milliseconds(15'000));
+  EXPECT_EQ(o.store.tombstone_retention, milliseconds(2'000));
 }
 
 TEST(Options, BadValuesAreRefusedByName) {
@@ -37,7 +45,6 @@ TEST(Options, BadValuesAreRefusedByName) {
   std::string error;
   EXPECT_FALSE(ParseOptions({"--read-timeout", "0"}, &o, &error));  // would drop every connection
   EXPECT_EQ(error, "bad value '0' for --read-timeout (expected DURATION)");
-  EXPECT_FALSE(ParseOptions({"--conflict-turn", "10"}, &o, &error));  // a unit is required
   EXPECT_FALSE(ParseOptions({"--conflict-turn"}, &o, &error));
   EXPECT_EQ(error, "--conflict-turn needs a value DURATION");
   EXPECT_FALSE(ParseOptions({"--no-such"}, &o, &error));
