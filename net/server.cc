@@ -14,6 +14,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <netinet/tcp.h>
+
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -113,6 +115,8 @@ constexpr Clock::time_point kNever = Clock::time_point::max();
 constexpr size_t kLingerBytes = 8 << 20;
 constexpr std::chrono::seconds kLingerTime{5};
 constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr int kNotSentLowWatermark = 256 * 1024;
+using NotSentLowWatermark = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
 constexpr size_t kReadSize = 16 * 1024;
 
 // Transfer-Encoding per RFC 9112 §6.1 and §6.3. Empty when the framing is
@@ -630,6 +634,12 @@ void Server::Impl::DoAccept() {
       // Responses are written whole; do not let Nagle hold the last segment.
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
+      // At most this much unsent data is queued in the kernel per
+      // connection: a slow reader then lets each partial write complete
+      // (renewing its write deadline) as it drains a little, instead of
+      // the socket staying unwritable until a third of a multi-MiB send
+      // buffer is gone. Small responses are not affected.
+      socket.set_option(NotSentLowWatermark(kNotSentLowWatermark), ignored);
       std::make_shared<Session>(std::move(socket), this)->Start();
     }
     DoAccept();
