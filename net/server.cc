@@ -410,6 +410,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // What a queued stale loser runs when its turn comes (on any thread; the
   // queue has claimed its ticket): back on the connection's thread, the
   // 409 is rebuilt from the key's state at that moment and delivered.
+  // It keeps the session alive while queued; a closed session's waiter is
+  // withdrawn (Close) and freed when the queue skips it.
   ConflictTurns::Release HeldConflict(const std::shared_ptr<Pending>& p) {
     return [self = shared_from_this(), p] {
       asio::post(self->socket_.get_executor(), [self, p] { self->AnswerHeld(p); });
@@ -499,7 +501,9 @@ class Session : public std::enable_shared_from_this<Session> {
     write_deadline_ = kNever;
     if (ec) return Close();
     queue_.pop_front();
-    if (close || (closing_ && queue_.empty())) return linger_on_close_ ? Linger() : Close();
+    if (close || (closing_ && queue_.empty())) {
+      return linger_on_close_ && !srv_->stopping.load() ? Linger() : Close();
+    }
     if (queue_.empty()) idle_since_ = Clock::now();
     MaybeWrite();
     DoRead();
