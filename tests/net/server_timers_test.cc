@@ -65,7 +65,7 @@ TEST_F(ServerTest, AResponsePendingLongerThanTheIdleTimeoutIsDelivered) {
 // more than the socket buffers hold, so the server's writes wait on the
 // slow reader for much longer than --read-timeout and --idle-timeout.
 TEST_F(ServerTest, AStreamReadSlowlyForLongerThanTheTimeoutsCompletes) {
-  Start({"--read-timeout", "200ms", "--idle-timeout", "200ms"});
+  Start({"--read-timeout", "400ms", "--idle-timeout", "400ms"});
   constexpr int kKeys = 4000;
   Fill(Client().get(), "big", kKeys, 2000);
   auto slow = Client(64 * 1024);
@@ -109,7 +109,7 @@ TEST_F(ServerTest, AGoneWaiterDoesNotHoldTheKeysTurn) {
   ASSERT_TRUE(live->SendRaw(stale));
   EXPECT_FALSE(live->Read(&r, 200));
   gone.reset();  // queued first, then the client closes
-  Pause(200);
+  Pause(500);     // for the server to see the EOF (no event to wait for)
   EXPECT_EQ(writer->Request("POST", "/memory", R"({"key":"hot","value":3,"if_match_version":2})").status, 200);
   ASSERT_TRUE(live->Read(&r, 5000)) << "the gone waiter took the turn";
   EXPECT_NE(r.body.find(R"("current_version":3)"), std::string::npos) << r.body;
