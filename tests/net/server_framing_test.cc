@@ -44,6 +44,7 @@ TEST_F(ServerTest, TransferEncodingNotEndingInChunkedIs400AndNothingAfterItIsRea
   EXPECT_EQ(r.status, 400);
   EXPECT_TRUE(old->ClosedByPeer());
   EXPECT_EQ(Client()->Request("GET", "/memory/smuggled").status, 404);
+  EXPECT_EQ(server->Terminate(), 0) << server->Stderr();
 }
 
 TEST_F(ServerTest, TransferCodingsBeforeChunkedAre501ButPlainChunkedWorks) {
@@ -107,6 +108,7 @@ TEST_F(ServerTest, ABodyRefusedEarlyIsAnsweredToAClientThatSendsItWhole) {
     EXPECT_TRUE(c->ClosedByPeer());
   }
   EXPECT_EQ(Client()->Request("GET", "/healthz").status, 200);
+  EXPECT_EQ(server->Terminate(), 0) << server->Stderr();
 }
 
 }  // namespace
