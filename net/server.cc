@@ -1,8 +1,9 @@
 // The Beast/Asio side of casmemd: acceptor, per-connection sessions with
 // pipelining, HTTP framing checks, timers, lingering close, connection
-// limit, streaming of large listings, held 409s and graceful shutdown. Requests are answered by the pure Handler; responses
-// are released by the store's durability callbacks (Redis-style: a reply
-// leaves only after the fsync that covers it).
+// limit, streaming of large listings, held 409s and graceful shutdown.
+// Requests are answered by the pure Handler; responses are released by the
+// store's durability callbacks (Redis-style: a reply leaves only after the
+// fsync that covers it).
 #include "net/server.h"
 
 #include <boost/asio/dispatch.hpp>
@@ -131,7 +132,7 @@ std::optional<HttpResponse> TransferEncodingError(const http::request<http::stri
   if (req.version() < 11) {
     return Handler::Error(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
   }
-  std::string last;
+  std::string_view last;  // views into the header, which outlives it
   size_t codings = 0;
   for (auto it = range.first; it != range.second; ++it) {
     const std::string_view v = View(it->value());
@@ -145,12 +146,12 @@ std::optional<HttpResponse> TransferEncodingError(const http::request<http::stri
       while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
       if (!coding.empty()) {
         ++codings;
-        last.assign(coding);
+        last = coding;
       }
       pos = comma + 1;
     }
   }
-  if (!beast::iequals(last, "chunked")) {
+  if (!beast::iequals(beast::string_view(last.data(), last.size()), "chunked")) {
     return Handler::Error(400, "Transfer-Encoding must end with chunked");
   }
   if (codings > 1) return Handler::Error(501, "transfer codings other than chunked are not supported");
