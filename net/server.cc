@@ -1,8 +1,9 @@
 // The Beast/Asio side of casmemd: acceptor, per-connection sessions with
-// pipelining, timeouts, connection limit, streaming of large listings and
-// graceful shutdown. Requests are answered by the pure Handler; responses
-// are released by the store's durability callbacks (Redis-style: a reply
-// leaves only after the fsync that covers it).
+// pipelining, HTTP framing checks, timers, lingering close, connection
+// limit, streaming of large listings, held 409s and graceful shutdown.
+// Requests are answered by the pure Handler; responses are released by the
+// store's durability callbacks (Redis-style: a reply leaves only after the
+// fsync that covers it).
 #include "net/server.h"
 
 #include <boost/asio/dispatch.hpp>
@@ -14,13 +15,15 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <netinet/tcp.h>
+
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 
-#include "engine/conflict_turns.h"
+#include "net/conflict_turns.h"
 #include "net/handler.h"
 #include "wal/logger.h"
 
@@ -104,13 +107,85 @@ http::response<http::string_body> ToBeast(HttpResponse r, unsigned version) {
   return res;
 }
 
+using Clock = std::chrono::steady_clock;
+constexpr Clock::time_point kNever = Clock::time_point::max();
+
+// Lingering close (nginx's): after a request refused before its body was
+// read, what the client still sends is read and discarded up to this many
+// bytes or this long, so that it reads the answer instead of a reset.
+constexpr size_t kLingerBytes = 8 << 20;
+constexpr std::chrono::seconds kLingerTime{5};
+constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr int kNotSentLowWatermark = 256 * 1024;
+using NotSentLowWatermark = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
+constexpr size_t kReadSize = 16 * 1024;
+
+// Transfer-Encoding per RFC 9112 §6.1 and §6.3. Empty when the framing is
+// acceptable (no field, or exactly `chunked`); else the refusal, whose
+// status is 400 for framing that cannot be delimited (last coding not
+// chunked, or an HTTP/1.0 request) and 501 for codings before `chunked`.
+// Beast 1.81 reads `chunked, gzip` as a request without a body, so the
+// chunk bytes would be parsed as a second request: this check comes first.
+std::optional<HttpResponse> TransferEncodingError(const http::request<http::string_body>& req) {
+  auto range = req.equal_range(http::field::transfer_encoding);
+  if (range.first == range.second) return std::nullopt;
+  if (req.version() < 11) {
+    return Handler::Error(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
+  }
+  std::string_view last;  // views into the header, which outlives it
+  size_t codings = 0;
+  for (auto it = range.first; it != range.second; ++it) {
+    const std::string_view v = View(it->value());
+    size_t pos = 0;
+    while (pos <= v.size()) {
+      size_t comma = v.find(',', pos);
+      if (comma == std::string_view::npos) comma = v.size();
+      std::string_view coding = v.substr(pos, comma - pos);
+      coding = coding.substr(0, coding.find(';'));  // transfer parameters
+      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
+      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
+      if (!coding.empty()) {
+        ++codings;
+        last = coding;
+      }
+      pos = comma + 1;
+    }
+  }
+  if (!beast::iequals(beast::string_view(last.data(), last.size()), "chunked")) {
+    return Handler::Error(400, "Transfer-Encoding must end with chunked");
+  }
+  if (codings > 1) return Handler::Error(501, "transfer codings other than chunked are not supported");
+  return std::nullopt;
+}
+
 }  // namespace
 
 // One connection. All members are touched only on the connection's thread
 // (its io_context runs on exactly one thread).
+//
+// Timers: one steady_timer per connection, always armed while it is open,
+// never moved earlier on the request path. Each phase sets a deadline field
+// (a clock read, no timer-queue update):
+// - idle: nothing being served (no response pending or being written, no
+//   request partly read) since idle_since_: --idle-timeout;
+// - read: a request has begun arriving: --read-timeout to receive it whole;
+// - write: a socket write is in progress: it must make progress (the client
+//   accepts some bytes) within --read-timeout; each partial write renews it,
+//   so a stream read slowly but steadily is never cut;
+// - nothing while a response waits on the server (fsync, a conflict turn,
+//   the next page of a stream).
+// The timer fires at least every min(idle, read) timeout, checks the
+// effective deadline and re-arms at min(deadline, now + that minimum).
+// Invariant: a deadline set at time t is >= t + that minimum >= the timer's
+// expiry, so setting one never needs to re-arm; only the lingering close
+// (shorter) re-arms.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Server::Impl* srv) : stream_(std::move(socket)), srv_(srv) {
+  Session(tcp::socket&& socket, Server::Impl* srv)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        srv_(srv),
+        tick_(std::min(srv->opts.idle_timeout, srv->opts.read_timeout)) {
     srv_->active.fetch_add(1);
   }
   ~Session() {
@@ -126,25 +201,39 @@ class Session : public std::enable_shared_from_this<Session> {
       std::lock_guard lk(srv_->sessions_mu);
       srv_->sessions.emplace(this, weak_from_this());
     }
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      self->idle_since_ = Clock::now();
+      self->ArmTimer(self->idle_since_ + self->tick_);
+      self->DoRead();
+    });
   }
 
   // Server shutdown: answer what was read, then close.
   void Shutdown() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->closing_ = true;
-      if (self->queue_.empty() && !self->writing_) self->Close();
+      if (self->lingering_ || (self->queue_.empty() && !self->writing_)) self->Close();
     });
   }
 
  private:
+  // A 409 held for its key's turn (ConflictTurns).
+  struct Held {
+    std::shared_ptr<TurnTicket> ticket;
+    std::string workspace, key;
+    uint64_t guard = 0;
+    Route route = Route::kUnknown;
+    Clock::time_point start;
+  };
   // A response slot, in request order. `ready` once it may be sent.
   struct Pending {
     bool ready = false;
     bool keep_alive = true;
     unsigned version = 11;
     http::response<http::string_body> res;
+    std::optional<http::response_serializer<http::string_body>> sr;
     std::unique_ptr<ListStream> stream;
+    std::unique_ptr<Held> held;  // set while waiting for a conflict turn
   };
   struct StreamState {
     http::response<http::empty_body> res;
@@ -152,30 +241,58 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string chunk;
   };
 
+  // ---- timers ----
+
+  void ArmTimer(Clock::time_point at) {
+    timer_.expires_at(at);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
+  }
+
+  Clock::time_point Deadline() const {
+    Clock::time_point d = std::min(read_deadline_, write_deadline_);
+    if (queue_.empty() && !writing_ && read_deadline_ == kNever) {
+      d = std::min(d, idle_since_ + srv_->opts.idle_timeout);
+    }
+    if (lingering_) d = std::min(d, linger_deadline_);
+    return d;
+  }
+
+  void OnTimer(beast::error_code ec) {
+    // Aborted: Close() cancelled it, or a newer wait replaced this one.
+    if (ec || closed_) return;
+    const auto now = Clock::now();
+    const auto deadline = Deadline();
+    if (deadline <= now) return Close();
+    ArmTimer(std::min(deadline, now + tick_));
+  }
+
+  // Starts a socket write's (or a partial write's) progress deadline.
+  void WriteProgress() { write_deadline_ = Clock::now() + srv_->opts.read_timeout; }
+
+  // ---- reading ----
+
   void DoRead() {
     if (reading_ || closing_ || closed_ || queue_.size() >= srv_->opts.max_pipelined) return;
     reading_ = true;
     parser_.emplace();
-    parser_->header_limit(16 * 1024);
+    parser_->header_limit(kHeaderLimit);
     parser_->body_limit(srv_->opts.max_body_bytes);
-    parser_->eager(true);
+    // Not eager until the header is checked (Transfer-Encoding), so that
+    // no body byte is parsed under framing we refuse.
+    parser_->eager(false);
+    header_checked_ = false;
     if (buffer_.size() > 0) return ParseBuffered();
-    // Between requests: the idle timeout, until the first bytes arrive.
-    stream_.expires_after(srv_->opts.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(16 * 1024),
+    socket_.async_read_some(buffer_.prepare(kReadSize),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              if (ec) {
-                                self->reading_ = false;
-                                return self->Close();
-                              }
+                              if (ec) return self->OnRead(ec);
                               self->buffer_.commit(n);
                               self->ParseBuffered();
                             });
   }
 
   // Feeds what is buffered to the parser. A request that arrived whole (the
-  // usual case) is handled at once; otherwise the rest is read with the
-  // read timeout.
+  // usual case) is handled at once; otherwise the rest is read under the
+  // read timeout, which starts now.
   void ParseBuffered() {
     beast::error_code ec;
     while (buffer_.size() > 0 && !parser_->is_done()) {
@@ -186,44 +303,77 @@ class Session : public std::enable_shared_from_this<Session> {
         break;
       }
       if (ec) break;
+      if (parser_->is_header_done() && !header_checked_ && !CheckHeader()) return;
     }
-    if (!ec && parser_->is_done()) return OnRead(ec);
-    if (ec) return OnRead(ec);
-    stream_.expires_after(srv_->opts.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
+    if (ec || parser_->is_done()) return OnRead(ec);
+    if (read_deadline_ == kNever) read_deadline_ = Clock::now() + srv_->opts.read_timeout;
+    if (!parser_->is_header_done()) {
+      http::async_read_header(socket_, buffer_, *parser_,
+                              [self = shared_from_this()](beast::error_code ec, size_t) {
+                                if (ec) return self->OnRead(ec);
+                                if (!self->CheckHeader()) return;
+                                self->ParseBuffered();
+                              });
+      return;
+    }
+    http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  // Runs once per request, when its header is parsed. False: refused (the
+  // error reply is queued and nothing more is read).
+  bool CheckHeader() {
+    header_checked_ = true;
+    if (auto err = TransferEncodingError(parser_->get())) {
+      reading_ = false;
+      read_deadline_ = kNever;
+      Reply(*err, 11);
+      return false;
+    }
+    parser_->eager(true);
+    return true;
   }
 
   void OnRead(beast::error_code ec) {
     reading_ = false;
-    if (ec == http::error::body_limit) {
-      return Reply(Handler::Error(413, "request body too large"), 11, false);
+    read_deadline_ = kNever;
+    if (closed_) return;
+    if (ec == http::error::body_limit) return Reply(Handler::Error(413, "request body too large"), 11);
+    if (ec == http::error::header_limit) {
+      return Reply(Handler::Error(431, "request header fields too large"), 11);
     }
-    if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == http::error::partial_message) {
+      // The client will send no more. A held 409 is answered now: its
+      // client may have gone (it must not hold the key's turn) or only
+      // half-closed (it still reads).
       closing_ = true;
+      AnswerHeldNow();
       if (queue_.empty() && !writing_) Close();
       return;
     }
-    if (ec) return Reply(Handler::Error(400, "malformed HTTP request: " + ec.message()), 11, false);
+    if (ec == asio::error::operation_aborted || ec == asio::error::connection_reset) return Close();
+    if (ec) return Reply(Handler::Error(400, "malformed HTTP request: " + ec.message()), 11);
     http::request<http::string_body> req = parser_->release();
     Handle(req);
     DoRead();
   }
 
-  // A response decided without the handler (protocol errors); the
-  // connection closes after it.
-  void Reply(const HttpResponse& r, unsigned version, bool keep_alive) {
+  // A response decided without the handler (protocol errors). Nothing more
+  // is read as requests; after it, the connection lingers, then closes.
+  void Reply(const HttpResponse& r, unsigned version) {
     auto p = std::make_shared<Pending>();
     p->res = ToBeast(r, version);
-    p->keep_alive = keep_alive;
+    p->keep_alive = false;
     p->ready = true;
     closing_ = true;
+    linger_on_close_ = true;
     queue_.push_back(p);
     srv_->metrics->CountRequest(Route::kUnknown, r.status);
     MaybeWrite();
   }
+
+  // ---- handling ----
 
   void Handle(const http::request<http::string_body>& req) {
     auto p = std::make_shared<Pending>();
@@ -231,7 +381,7 @@ class Session : public std::enable_shared_from_this<Session> {
     p->version = req.version();
     if (!p->keep_alive) closing_ = true;  // no more requests on this connection
     queue_.push_back(p);
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = Clock::now();
     HandlerResult hr = srv_->handler.Handle(
         HttpRequest{View(req.method_string()), View(req.target()), req.body()});
     if (hr.stream) {
@@ -244,35 +394,58 @@ class Session : public std::enable_shared_from_this<Session> {
       if (hr.key_event == KeyEvent::kCommitted) {
         turns->Committed(hr.workspace, hr.key, start);
       } else if (hr.key_event == KeyEvent::kStaleConflict && !srv_->stopping.load()) {
-        const bool now = turns->Enqueue(hr.workspace, hr.key, start, HeldConflict(p, hr, start));
+        p->held = std::make_unique<Held>(
+            Held{std::make_shared<TurnTicket>(), hr.workspace, hr.key, hr.guard, hr.route, start});
+        const bool now = turns->Enqueue(hr.workspace, hr.key, start, HeldConflict(p), p->held->ticket);
         srv_->ArmTurnTimer();
         if (!now) {
           srv_->metrics->CountConflictHeld();
           return;  // answered when the key's turn comes to it
         }
+        p->held.reset();
       }
     }
     Deliver(p, std::move(hr), start);
   }
 
-  // What a queued stale loser runs when its turn comes (on any thread):
-  // back on the connection's thread, the 409 is rebuilt from the key's
-  // state at that moment and delivered like any response.
-  ConflictTurns::Release HeldConflict(const std::shared_ptr<Pending>& p, const HandlerResult& hr,
-                                      std::chrono::steady_clock::time_point start) {
-    return [self = shared_from_this(), p, ws = hr.workspace, key = hr.key, guard = hr.guard,
-            route = hr.route, start] {
-      asio::post(self->stream_.get_executor(), [self, p, ws, key, guard, route, start] {
-        HandlerResult fresh = self->srv_->handler.ConflictNow(ws, key, guard);
-        fresh.route = route;
-        self->Deliver(p, std::move(fresh), start);
-      });
+  // What a queued stale loser runs when its turn comes (on any thread; the
+  // queue has claimed its ticket): back on the connection's thread, the
+  // 409 is rebuilt from the key's state at that moment and delivered.
+  // It keeps the session alive while queued; a closed session's waiter is
+  // withdrawn (Close) and freed when the queue skips it.
+  ConflictTurns::Release HeldConflict(const std::shared_ptr<Pending>& p) {
+    return [self = shared_from_this(), p] {
+      asio::post(self->socket_.get_executor(), [self, p] { self->AnswerHeld(p); });
     };
   }
 
+  void AnswerHeld(const std::shared_ptr<Pending>& p) {
+    if (closed_) return;
+    std::unique_ptr<Held> held = std::move(p->held);
+    HandlerResult fresh = srv_->handler.ConflictNow(held->workspace, held->key, held->guard);
+    fresh.route = held->route;
+    Deliver(p, std::move(fresh), held->start);
+  }
+
+  // The client will read no more (or no longer waits): every held 409 whose
+  // ticket this side claims leaves the key's queue (the turn skips it).
+  // `answer`: reply with the key's state now; else drop it.
+  void WithdrawHeld(bool answer) {
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      auto p = queue_[i];  // a copy: AnswerHeld may write, not pop
+      if (p->held && p->held->ticket->Claim()) {
+        if (answer) {
+          AnswerHeld(p);
+        } else {
+          p->held.reset();
+        }
+      }
+    }
+  }
+  void AnswerHeldNow() { WithdrawHeld(true); }
+
   // Marks `p` ready once the result may be revealed (visibility contract).
-  void Deliver(const std::shared_ptr<Pending>& p, HandlerResult hr,
-               std::chrono::steady_clock::time_point start) {
+  void Deliver(const std::shared_ptr<Pending>& p, HandlerResult hr, Clock::time_point start) {
     p->res = ToBeast(std::move(hr.response), p->version);
     const Route route = hr.route;
     const bool is_write = hr.is_write;
@@ -286,18 +459,20 @@ class Session : public std::enable_shared_from_this<Session> {
     srv_->store->WhenVisible(hr.visible_lsn, [self = shared_from_this(), p, route, is_write,
                                               start](const Status& s) {
       // Runs on the log's writer thread: hop back to the connection's thread.
-      asio::post(self->stream_.get_executor(), [self, p, route, is_write, start, ok = s.ok()] {
+      asio::post(self->socket_.get_executor(), [self, p, route, is_write, start, ok = s.ok()] {
         if (!ok) p->res = ToBeast(Handler::ServiceUnavailable(), p->version);
         self->srv_->metrics->CountRequest(route, p->res.result_int());
         if (is_write) {
           self->srv_->metrics->ObserveWriteSeconds(
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+              std::chrono::duration<double>(Clock::now() - start).count());
         }
         p->ready = true;
         self->MaybeWrite();
       });
     });
   }
+
+  // ---- writing ----
 
   void MaybeWrite() {
     if (writing_ || closed_ || queue_.empty() || !queue_.front()->ready) return;
@@ -307,25 +482,30 @@ class Session : public std::enable_shared_from_this<Session> {
     if (p->stream) return WriteStream(p, keep_alive);
     p->res.keep_alive(keep_alive);
     p->res.prepare_payload();
-    ArmWriteTimer();
-    http::async_write(stream_, p->res,
-                      [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t) {
-                        self->OnWritten(ec, !keep_alive);
-                      });
+    p->sr.emplace(p->res);
+    WriteSome(p, keep_alive);
   }
 
-  // A write to a client that stopped reading must time out too. While a
-  // read is pending its timer covers the connection; re-arming the timer
-  // costs a timer-queue update, so it is done only when no read is pending.
-  void ArmWriteTimer() {
-    if (!reading_) stream_.expires_after(srv_->opts.read_timeout);
+  // One write_some per step (a small response is one step), so that each
+  // bit of progress renews the write deadline.
+  void WriteSome(const std::shared_ptr<Pending>& p, bool keep_alive) {
+    WriteProgress();
+    http::async_write_some(socket_, *p->sr,
+                           [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t) {
+                             if (!ec && !p->sr->is_done()) return self->WriteSome(p, keep_alive);
+                             self->OnWritten(ec, !keep_alive);
+                           });
   }
 
   void OnWritten(beast::error_code ec, bool close) {
     writing_ = false;
+    write_deadline_ = kNever;
     if (ec) return Close();
     queue_.pop_front();
-    if (close || (closing_ && queue_.empty())) return Close();
+    if (close || (closing_ && queue_.empty())) {
+      return linger_on_close_ && !srv_->stopping.load() ? Linger() : Close();
+    }
+    if (queue_.empty()) idle_since_ = Clock::now();
     MaybeWrite();
     DoRead();
   }
@@ -338,31 +518,42 @@ class Session : public std::enable_shared_from_this<Session> {
     st->res.set(http::field::content_type, "application/json");
     st->res.keep_alive(keep_alive);
     st->res.chunked(true);
-    ArmWriteTimer();
-    http::async_write_header(stream_, st->sr,
+    WriteProgress();
+    http::async_write_header(socket_, st->sr,
                              [self = shared_from_this(), p, st, keep_alive](beast::error_code ec, size_t) {
+                               self->write_deadline_ = kNever;
                                if (ec) return self->Close();
                                self->NextChunk(p, st, keep_alive);
                              });
   }
 
+  // asio::async_write's completion condition, asked before each
+  // write_some: renews the write deadline on every bit of progress.
+  auto Progress() {
+    return [this](const beast::error_code& ec, size_t) -> size_t {
+      if (ec) return 0;
+      WriteProgress();
+      return 64 * 1024;
+    };
+  }
+
   void NextChunk(std::shared_ptr<Pending> p, std::shared_ptr<StreamState> st, bool keep_alive) {
     uint64_t lsn = 0;
     if (!p->stream->Next(&st->chunk, &lsn)) {
-      ArmWriteTimer();
-      asio::async_write(stream_, http::make_chunk_last(),
+      asio::async_write(socket_, http::make_chunk_last(), Progress(),
                         [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                           self->OnWritten(ec, !keep_alive);
                         });
       return;
     }
+    // While the page waits for its fsync, no deadline runs: the wait is ours.
     srv_->store->WhenVisible(lsn, [self = shared_from_this(), p, st, keep_alive](const Status& s) {
-      asio::post(self->stream_.get_executor(), [self, p, st, keep_alive, ok = s.ok()] {
+      asio::post(self->socket_.get_executor(), [self, p, st, keep_alive, ok = s.ok()] {
         // Mid-stream there is no status left to send: abort the connection.
-        if (!ok) return self->Close();
-        self->ArmWriteTimer();
-        asio::async_write(self->stream_, http::make_chunk(asio::buffer(st->chunk)),
+        if (!ok || self->closed_) return self->Close();
+        asio::async_write(self->socket_, http::make_chunk(asio::buffer(st->chunk)), self->Progress(),
                           [self, p, st, keep_alive](beast::error_code ec, size_t) {
+                            self->write_deadline_ = kNever;
                             if (ec) return self->Close();
                             self->NextChunk(p, st, keep_alive);
                           });
@@ -370,22 +561,62 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // ---- closing ----
+
+  // Half-closes, then reads and discards what the client still sends, up
+  // to kLingerBytes or kLingerTime, then closes. A client that wrote its
+  // whole body before reading (no `Expect: 100-continue`) gets the reply
+  // instead of a reset from closing with unread data.
+  void Linger() {
+    lingering_ = true;
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Close();
+    buffer_.clear();
+    linger_deadline_ = Clock::now() + kLingerTime;
+    if (linger_deadline_ < timer_.expiry()) ArmTimer(linger_deadline_);
+    LingerRead();
+  }
+
+  void LingerRead() {
+    socket_.async_read_some(buffer_.prepare(64 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->lingered_ += n;
+                              if (ec || self->closed_ || self->lingered_ >= kLingerBytes) {
+                                return self->Close();
+                              }
+                              self->LingerRead();
+                            });
+  }
+
   void Close() {
     if (closed_) return;
     closed_ = true;
+    WithdrawHeld(false);  // the turns skip this connection's held 409s
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
+    timer_.cancel();
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
   Server::Impl* srv_;
+  const std::chrono::milliseconds tick_;  // min(idle, read) timeout
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<std::shared_ptr<Pending>> queue_;
+  Clock::time_point idle_since_{};
+  Clock::time_point read_deadline_ = kNever;   // a request partly received
+  Clock::time_point write_deadline_ = kNever;  // a socket write in progress
+  Clock::time_point linger_deadline_ = kNever;
+  size_t lingered_ = 0;
   bool reading_ = false;
-  bool writing_ = false;
+  bool header_checked_ = false;
+  bool writing_ = false;  // a response is being sent (a stream: until its last chunk)
   bool closing_ = false;  // read no more requests; close once the queue drains
+  bool linger_on_close_ = false;  // a request was refused early: linger at the close
+  bool lingering_ = false;
   bool closed_ = false;
 };
 
@@ -408,6 +639,12 @@ void Server::Impl::DoAccept() {
       // Responses are written whole; do not let Nagle hold the last segment.
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
+      // At most this much unsent data is queued in the kernel per
+      // connection: a slow reader then lets each partial write complete
+      // (renewing its write deadline) as it drains a little, instead of
+      // the socket staying unwritable until a third of a multi-MiB send
+      // buffer is gone. Small responses are not affected.
+      socket.set_option(NotSentLowWatermark(kNotSentLowWatermark), ignored);
       std::make_shared<Session>(std::move(socket), this)->Start();
     }
     DoAccept();

@@ -23,8 +23,12 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7070;  // 0 = any free port
   int threads = 2;
-  std::chrono::milliseconds read_timeout{30'000};  // to receive a whole request once begun
-  std::chrono::milliseconds idle_timeout{60'000};  // between requests on a keep-alive connection
+  // To receive a whole request once its first byte arrived; also the most
+  // a socket write may go without progress (a client that stopped reading).
+  std::chrono::milliseconds read_timeout{30'000};
+  // While nothing is being served: no response pending or being written,
+  // no request partly read. Never cuts a held or streaming response.
+  std::chrono::milliseconds idle_timeout{60'000};
   size_t max_connections = 10'000;
   uint64_t max_body_bytes = (1 << 20) + (64 << 10);
   size_t max_pipelined = 16;  // requests read ahead of their responses, per connection

@@ -1,6 +1,7 @@
 // casmemd end to end: the real binary on an ephemeral port, spoken to over
 // sockets. The seed's cases, pipelining, slow clients, Connection: close,
-// limits, streaming, restart after SIGTERM and SIGKILL under load.
+// limits, streaming, restart after SIGTERM and SIGKILL under load. HTTP
+// framing errors are in server_framing_test.cc, timers in server_timers_test.cc.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,37 +11,10 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/support/http_client.h"
+#include "tests/net/server_fixture.h"
 
 namespace casmem::testing {
 namespace {
-
-std::string FreshDir(const std::string& name) {
-  const std::string dir =
-      ::testing::TempDir() + "casmemd-" + name + "-" + std::to_string(::getpid());
-  std::filesystem::remove_all(dir);
-  return dir;
-}
-
-class ServerTest : public ::testing::Test {
- protected:
-  void Start(const std::vector<std::string>& args = {}) {
-    server = std::make_unique<Casmemd>(dir, args);
-    ASSERT_GT(server->port(), 0) << server->Stderr();
-  }
-  std::unique_ptr<HttpClient> Client() {
-    auto c = HttpClient::Connect(server->port());
-    EXPECT_TRUE(c);
-    return c;
-  }
-  void TearDown() override {
-    server.reset();
-    std::filesystem::remove_all(dir);
-    std::filesystem::remove(dir + ".stderr");
-  }
-  std::string dir = FreshDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-  std::unique_ptr<Casmemd> server;
-};
 
 TEST_F(ServerTest, SeedCases) {
   Start();

@@ -8,19 +8,24 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 namespace casmem::testing {
 
-std::unique_ptr<HttpClient> HttpClient::Connect(int port) {
+std::unique_ptr<HttpClient> HttpClient::Connect(int port, int rcvbuf) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return nullptr;
+  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  timeval send_timeout{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -40,7 +45,10 @@ bool HttpClient::SendRaw(const std::string& bytes) {
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-    if (n <= 0) return false;
+    if (n <= 0) {
+      last_errno_ = errno;
+      return false;
+    }
     done += static_cast<size_t>(n);
   }
   return true;
@@ -51,14 +59,19 @@ bool HttpClient::Fill(int timeout_ms) {
   pollfd p{fd_, POLLIN, 0};
   if (::poll(&p, 1, timeout_ms) <= 0) return false;
   char tmp[65536];
-  ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+  const size_t want = pace_bytes_ > 0 ? std::min(pace_bytes_, sizeof tmp) : sizeof tmp;
+  ssize_t n = ::recv(fd_, tmp, want, 0);
   if (n <= 0) {
+    if (n < 0) last_errno_ = errno;
     eof_ = true;
     return false;
   }
   buf_.append(tmp, static_cast<size_t>(n));
+  if (pace_ms_ > 0) ::poll(nullptr, 0, pace_ms_);
   return true;
 }
+
+void HttpClient::ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
 
 bool HttpClient::ClosedByPeer(int timeout_ms) {
   while (!eof_) {

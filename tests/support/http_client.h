@@ -25,10 +25,22 @@ struct HttpReply {
 
 class HttpClient {
  public:
-  // Connects to 127.0.0.1:port; nullptr on failure.
-  static std::unique_ptr<HttpClient> Connect(int port);
+  // Connects to 127.0.0.1:port; nullptr on failure. `rcvbuf` > 0 fixes the
+  // socket's receive buffer (no autotuning), so that a slow reader really
+  // holds the server back. A send blocked for 30 s fails (no test hangs).
+  static std::unique_ptr<HttpClient> Connect(int port, int rcvbuf = 0);
   ~HttpClient();
+  // Sends all of `bytes` (blocking). False on error: last_error() says why.
   bool SendRaw(const std::string& bytes);
+  // From now on each receive takes at most `bytes` and is followed by a
+  // pause of `pause_ms`: a client that reads, but slowly.
+  void SetReadPace(size_t bytes, int pause_ms) {
+    pace_bytes_ = bytes;
+    pace_ms_ = pause_ms;
+  }
+  // Half-closes: the server sees EOF, this side can still read.
+  void ShutdownWrite();
+  int last_error() const { return last_errno_; }  // errno of the last failed send/recv
   // Reads one response; false on EOF, error or `timeout_ms` without one.
   bool Read(HttpReply* out, int timeout_ms = 10'000);
   // True when the server closed the connection (EOF) within timeout_ms.
@@ -42,6 +54,9 @@ class HttpClient {
   int fd_;
   std::string buf_;
   bool eof_ = false;
+  size_t pace_bytes_ = 0;  // 0: no pacing
+  int pace_ms_ = 0;
+  int last_errno_ = 0;
 };
 
 // Builds the bytes of one request (Content-Length set when body is given).

@@ -1,10 +1,10 @@
 // ConflictTurns: per-key FIFO of stale compare-and-set losers, striped by
 // the same hash that places keys in shards. See conflict_turns.h.
-#include "engine/conflict_turns.h"
+#include "net/conflict_turns.h"
 
 #include "engine/shard_of.h"
 
-namespace casmem {
+namespace casmem::net {
 
 namespace {
 
@@ -32,19 +32,28 @@ ConflictTurns::Stripe& ConflictTurns::StripeFor(std::string_view workspace, std:
   return *stripes_[ShardOf(workspace, key, static_cast<uint32_t>(stripes_.size()))];
 }
 
-bool ConflictTurns::PassTurn(KeyTurn& t, TimePoint now, std::vector<Release>* out) {
-  if (t.waiters.empty()) return false;
-  out->push_back(std::move(t.waiters.front()));
-  t.waiters.pop_front();
-  waiting_.fetch_sub(1, std::memory_order_relaxed);
-  t.turn_ends = now + turn_;
-  return true;
+bool ConflictTurns::PassTurn(KeyTurn& t, TimePoint now, std::vector<Release>* out,
+                             std::vector<Release>* dropped) {
+  while (!t.waiters.empty()) {
+    Waiter w = std::move(t.waiters.front());
+    t.waiters.pop_front();
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
+    // Claimed by its owner: the client is gone; the turn goes on at once.
+    if (w.ticket && !w.ticket->Claim()) {
+      dropped->push_back(std::move(w.release));
+      continue;
+    }
+    out->push_back(std::move(w.release));
+    t.turn_ends = now + turn_;
+    return true;
+  }
+  return false;
 }
 
 bool ConflictTurns::Enqueue(std::string_view workspace, std::string_view key, TimePoint now,
-                            Release release) {
+                            Release release, std::shared_ptr<TurnTicket> ticket) {
   Stripe& s = StripeFor(workspace, key);
-  std::vector<Release> released;
+  std::vector<Release> released, dropped;
   {
     std::lock_guard lk(s.mu);
     auto [it, inserted] = s.keys.try_emplace(TurnKey(workspace, key));
@@ -57,11 +66,12 @@ bool ConflictTurns::Enqueue(std::string_view workspace, std::string_view key, Ti
       t.turn_ends = now + turn_;
       return true;
     }
-    t.waiters.push_back(std::move(release));
+    t.waiters.push_back(Waiter{std::move(release), std::move(ticket)});
     waiting_.fetch_add(1, std::memory_order_relaxed);
     // A holder that ran out of time yields to the head (FIFO even when the
-    // timer has not fired yet).
-    if (t.turn_ends <= now) PassTurn(t, now, &released);
+    // timer has not fired yet). The queue is not empty, so someone (maybe
+    // this very caller) gets the turn.
+    if (t.turn_ends <= now) PassTurn(t, now, &released, &dropped);
   }
   RunAll(&released);
   return false;
@@ -73,12 +83,12 @@ void ConflictTurns::Committed(std::string_view workspace, std::string_view key, 
   if (tracked_.load(std::memory_order_relaxed) == 0) return;
   Stripe& s = StripeFor(workspace, key);
   if (s.size.load(std::memory_order_relaxed) == 0) return;
-  std::vector<Release> released;
+  std::vector<Release> released, dropped;
   {
     std::lock_guard lk(s.mu);
     auto it = s.keys.find(TurnKey(workspace, key));
     if (it == s.keys.end()) return;
-    if (!PassTurn(it->second, now, &released)) {
+    if (!PassTurn(it->second, now, &released, &dropped)) {
       s.keys.erase(it);
       s.size.fetch_sub(1, std::memory_order_relaxed);
       tracked_.fetch_sub(1, std::memory_order_relaxed);
@@ -88,13 +98,13 @@ void ConflictTurns::Committed(std::string_view workspace, std::string_view key, 
 }
 
 size_t ConflictTurns::ReleaseExpired(TimePoint now) {
-  std::vector<Release> released;
+  std::vector<Release> released, dropped;
   for (auto& sp : stripes_) {
     Stripe& s = *sp;
     if (s.size.load(std::memory_order_relaxed) == 0) continue;
     std::lock_guard lk(s.mu);
     for (auto it = s.keys.begin(); it != s.keys.end();) {
-      if (it->second.turn_ends > now || PassTurn(it->second, now, &released)) {
+      if (it->second.turn_ends > now || PassTurn(it->second, now, &released, &dropped)) {
         ++it;
         continue;
       }
@@ -108,12 +118,14 @@ size_t ConflictTurns::ReleaseExpired(TimePoint now) {
 }
 
 void ConflictTurns::ReleaseAll() {
-  std::vector<Release> released;
+  std::vector<Release> released, dropped;
   for (auto& sp : stripes_) {
     Stripe& s = *sp;
     std::lock_guard lk(s.mu);
     for (auto& [k, t] : s.keys) {
-      for (auto& r : t.waiters) released.push_back(std::move(r));
+      for (auto& w : t.waiters) {
+        (!w.ticket || w.ticket->Claim() ? released : dropped).push_back(std::move(w.release));
+      }
       waiting_.fetch_sub(t.waiters.size(), std::memory_order_relaxed);
     }
     tracked_.fetch_sub(s.keys.size(), std::memory_order_relaxed);
@@ -123,4 +135,4 @@ void ConflictTurns::ReleaseAll() {
   RunAll(&released);
 }
 
-}  // namespace casmem
+}  // namespace casmem::net

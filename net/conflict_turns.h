@@ -12,10 +12,19 @@
 // timeout) releases exactly the head, which re-reads the key and gets a
 // 409 carrying the state current at that moment, so its retry can win.
 //
+// It decides when a 409 leaves, not what the store does, so it belongs to
+// the server (net/), not to the engine.
+//
 // Contract:
 // - Enqueue() either returns true (the caller holds the turn: reply now)
-//   or keeps `release` and calls it exactly once later, from whichever
+//   or keeps `release` and calls it at most once later, from whichever
 //   thread calls Committed/ReleaseExpired/ReleaseAll, outside any lock.
+// - A waiter may come with a TurnTicket shared with its owner (the
+//   connection). Exactly one side claims a ticket: the queue when the
+//   waiter's turn comes (then `release` runs), or the owner when its
+//   connection goes away (then `release` never runs). A turn that comes to
+//   a claimed waiter skips it at once, so a gone client never holds a
+//   key's turn. Without a ticket, `release` always runs exactly once.
 // - Progress: a waiter at position n is released after at most n turns,
 //   even if no holder ever commits; so holding never turns a 409 into a
 //   hang, it only orders the 409s.
@@ -35,7 +44,17 @@
 #include <unordered_map>
 #include <vector>
 
-namespace casmem {
+namespace casmem::net {
+
+// Who answers a held 409: the queue (its turn came) or its connection (it
+// went away first). Thread-safe; Claim() returns true exactly once.
+class TurnTicket {
+ public:
+  bool Claim() { return !claimed_.exchange(true, std::memory_order_acq_rel); }
+
+ private:
+  std::atomic<bool> claimed_{false};
+};
 
 class ConflictTurns {
  public:
@@ -47,7 +66,9 @@ class ConflictTurns {
   // A guarded write on (workspace, key) lost because its version was older
   // than the key's current one. True: nobody held the turn, the caller now
   // does and replies at once (`release` is dropped). False: queued.
-  bool Enqueue(std::string_view workspace, std::string_view key, TimePoint now, Release release);
+  // `ticket` (optional) lets the owner withdraw the waiter; see above.
+  bool Enqueue(std::string_view workspace, std::string_view key, TimePoint now, Release release,
+               std::shared_ptr<TurnTicket> ticket = nullptr);
   // A write changed (workspace, key): the current turn ends; the head
   // waiter, if any, is released and holds the next turn.
   void Committed(std::string_view workspace, std::string_view key, TimePoint now);
@@ -62,9 +83,13 @@ class ConflictTurns {
   std::chrono::microseconds turn() const { return turn_; }
 
  private:
+  struct Waiter {
+    Release release;
+    std::shared_ptr<TurnTicket> ticket;  // null: cannot be withdrawn
+  };
   struct KeyTurn {
     TimePoint turn_ends;
-    std::deque<Release> waiters;
+    std::deque<Waiter> waiters;  // may hold withdrawn waiters, skipped when reached
   };
   struct Stripe {
     std::mutex mu;
@@ -73,9 +98,11 @@ class ConflictTurns {
   };
 
   Stripe& StripeFor(std::string_view workspace, std::string_view key);
-  // Ends the turn of `t`: hands it to the head waiter (moved to `out`).
-  // Returns false when nobody waits, i.e. the entry can be dropped.
-  bool PassTurn(KeyTurn& t, TimePoint now, std::vector<Release>* out);
+  // Ends the turn of `t`: hands it to the first waiter whose ticket it can
+  // claim (its release is moved to `out`), dropping withdrawn ones on the
+  // way (moved to `dropped`, destroyed by the caller outside the lock).
+  // Returns false when no live waiter is left, i.e. the entry can go.
+  bool PassTurn(KeyTurn& t, TimePoint now, std::vector<Release>* out, std::vector<Release>* dropped);
 
   const std::chrono::microseconds turn_;
   std::vector<std::unique_ptr<Stripe>> stripes_;
@@ -83,4 +110,4 @@ class ConflictTurns {
   std::atomic<size_t> tracked_{0};
 };
 
-}  // namespace casmem
+}  // namespace casmem::net

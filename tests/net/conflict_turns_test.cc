@@ -1,7 +1,7 @@
 // ConflictTurns: who replies at once, FIFO release on commit and on turn
-// timeout, cleanup of idle keys, shutdown release, and exactly-once
-// release under concurrent use.
-#include "engine/conflict_turns.h"
+// timeout, cleanup of idle keys, shutdown release, waiters withdrawn by
+// their connection, and exactly-once release under concurrent use.
+#include "net/conflict_turns.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-namespace casmem {
+namespace casmem::net {
 namespace {
 
 using namespace std::chrono_literals;
@@ -104,6 +104,84 @@ TEST(ConflictTurns, ReleaseAllFreesEveryWaiter) {
   EXPECT_EQ(turns.tracked_keys(), 0u);
 }
 
+// A waiter whose connection went away (its owner claimed its ticket) must
+// not hold the key's turn: the turn skips it, on a commit, on a run-out
+// turn and at shutdown, and its release never runs.
+TEST(ConflictTurns, AGoneWaiterDoesNotDelayTheNextLiveOne) {
+  ConflictTurns turns(10ms);
+  const TP t0{};
+  std::vector<int> released;
+  ASSERT_TRUE(turns.Enqueue("ws", "k", t0, [] {}));
+  auto gone1 = std::make_shared<TurnTicket>(), live1 = std::make_shared<TurnTicket>();
+  auto gone2 = std::make_shared<TurnTicket>(), live2 = std::make_shared<TurnTicket>();
+  auto gone3 = std::make_shared<TurnTicket>(), live3 = std::make_shared<TurnTicket>();
+  ASSERT_FALSE(turns.Enqueue("ws", "k", t0, [&] { released.push_back(-1); }, gone1));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", t0, [&] { released.push_back(1); }, live1));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", t0, [&] { released.push_back(-2); }, gone2));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", t0, [&] { released.push_back(2); }, live2));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", t0, [&] { released.push_back(-3); }, gone3));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", t0, [&] { released.push_back(3); }, live3));
+  for (auto& t : {gone1, gone2, gone3}) ASSERT_TRUE(t->Claim());  // their clients left
+  // A commit passes the turn straight to the next live waiter.
+  turns.Committed("ws", "k", t0 + 1ms);
+  EXPECT_EQ(released, (std::vector<int>{1}));
+  EXPECT_FALSE(live1->Claim()) << "the queue claims the ticket of the waiter it released";
+  // So does a turn that runs out (live1 never retried).
+  turns.ReleaseExpired(t0 + 11ms);
+  EXPECT_EQ(released, (std::vector<int>{1, 2}));
+  // And shutdown.
+  turns.ReleaseAll();
+  EXPECT_EQ(released, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(turns.waiting(), 0u);
+}
+
+// With only withdrawn waiters left, the key's turn ends at the commit: the
+// next loser is answered at once instead of queueing behind ghosts.
+TEST(ConflictTurns, OnlyGoneWaitersLeftFreesTheKey) {
+  ConflictTurns turns(10ms);
+  const TP t0{};
+  bool ran = false;
+  ASSERT_TRUE(turns.Enqueue("ws", "k", t0, [] {}));
+  auto gone = std::make_shared<TurnTicket>();
+  ASSERT_FALSE(turns.Enqueue("ws", "k", t0, [&] { ran = true; }, gone));
+  ASSERT_TRUE(gone->Claim());
+  turns.Committed("ws", "k", t0 + 1ms);
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(turns.tracked_keys(), 0u);
+  EXPECT_TRUE(turns.Enqueue("ws", "k", t0 + 2ms, [] {}));
+}
+
+// The owner and the queue race for a ticket: exactly one wins each time,
+// and every waiter is either released by the queue or withdrawn.
+TEST(ConflictTurns, OwnerAndQueueClaimEachTicketExactlyOnce) {
+  ConflictTurns turns(1ms, 4);
+  constexpr int kWaiters = 4000;
+  std::vector<std::shared_ptr<TurnTicket>> tickets;
+  std::vector<std::atomic<int>> calls(kWaiters);
+  std::atomic<int> withdrawn{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(turns.Enqueue("ws", "k", t0, [] {}));
+  for (int i = 0; i < kWaiters; ++i) {
+    tickets.push_back(std::make_shared<TurnTicket>());
+    ASSERT_FALSE(turns.Enqueue("ws", "k", t0, [&, i] { calls[i].fetch_add(1); }, tickets.back()));
+  }
+  std::thread owner([&] {
+    for (int i = kWaiters - 1; i >= 0; --i) {
+      if (tickets[i]->Claim()) withdrawn.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < kWaiters / 2; ++i) turns.Committed("ws", "k", t0);
+  owner.join();
+  turns.ReleaseAll();
+  int released = 0;
+  for (auto& c : calls) {
+    ASSERT_LE(c.load(), 1);
+    released += c.load();
+  }
+  EXPECT_EQ(released + withdrawn.load(), kWaiters);
+  EXPECT_EQ(turns.waiting(), 0u);
+}
+
 TEST(ConflictTurns, ConcurrentUseReleasesEveryWaiterExactlyOnce) {
   ConflictTurns turns(1ms, 4);
   std::atomic<int> replied_at_once{0}, enqueued{0};
@@ -139,4 +217,4 @@ TEST(ConflictTurns, ConcurrentUseReleasesEveryWaiterExactlyOnce) {
 }
 
 }  // namespace
-}  // namespace casmem
+}  // namespace casmem::net

@@ -1,0 +1,115 @@
+// casmemd end to end, HTTP framing (RFC 9112): Transfer-Encoding that does
+// not end in chunked (a request-smuggling desync), headers over the limit,
+// and the lingering close that lets a client without `Expect:
+// 100-continue` read the 413 (or 400) sent before its body was read.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "tests/net/server_fixture.h"
+
+namespace casmem::testing {
+namespace {
+
+// The bytes that Beast 1.81 would parse as a second request if it took
+// `chunked, gzip` for a bodiless request.
+const std::string kSmuggled = RawRequest("POST", "/memory", R"({"key":"smuggled","value":1})");
+
+std::string WithTransferEncoding(const std::string& codings, const std::string& version = "1.1") {
+  return "POST /memory HTTP/" + version + "\r\nHost: x\r\nTransfer-Encoding: " + codings + "\r\n\r\n";
+}
+
+TEST_F(ServerTest, TransferEncodingNotEndingInChunkedIs400AndNothingAfterItIsRead) {
+  Start();
+  for (const std::string codings : {"chunked, gzip", "gzip", "chunked ,GZIP", "chunked\r\nTransfer-Encoding: gzip"}) {
+    SCOPED_TRACE(codings);
+    auto c = Client();
+    ASSERT_TRUE(c->SendRaw(WithTransferEncoding(codings) + kSmuggled));
+    HttpReply r;
+    ASSERT_TRUE(c->Read(&r));
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("Transfer-Encoding"), std::string::npos) << r.body;
+    EXPECT_EQ(r.Header("connection"), "close");
+    HttpReply second;
+    EXPECT_FALSE(c->Read(&second, 1000)) << "the body was parsed as a request: " << second.status;
+    EXPECT_TRUE(c->ClosedByPeer());
+  }
+  // Chunked in an HTTP/1.0 request cannot be trusted either.
+  auto old = Client();
+  ASSERT_TRUE(old->SendRaw(WithTransferEncoding("chunked", "1.0") + "0\r\n\r\n" + kSmuggled));
+  HttpReply r;
+  ASSERT_TRUE(old->Read(&r));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(old->ClosedByPeer());
+  EXPECT_EQ(Client()->Request("GET", "/memory/smuggled").status, 404);
+  EXPECT_EQ(server->Terminate(), 0) << server->Stderr();
+}
+
+TEST_F(ServerTest, TransferCodingsBeforeChunkedAre501ButPlainChunkedWorks) {
+  Start();
+  auto c = Client();
+  ASSERT_TRUE(c->SendRaw(WithTransferEncoding("gzip, chunked") + "0\r\n\r\n"));
+  HttpReply r;
+  ASSERT_TRUE(c->Read(&r));
+  EXPECT_EQ(r.status, 501);
+  EXPECT_NE(r.body.find("error"), std::string::npos);
+  EXPECT_TRUE(c->ClosedByPeer());
+  // Chunked alone, in any case, is read as the body, and the connection
+  // goes on.
+  const std::string body = R"({"key":"c","value":[1,2]})";
+  auto ok = Client();
+  char rest_size[16];
+  std::snprintf(rest_size, sizeof rest_size, "%zx", body.size() - 5);
+  ASSERT_TRUE(ok->SendRaw(WithTransferEncoding("Chunked") + "5\r\n" + body.substr(0, 5) + "\r\n" +
+                          rest_size + "\r\n" + body.substr(5) + "\r\n0\r\n\r\n"));
+  ASSERT_TRUE(ok->Read(&r));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ok->Request("GET", "/memory/c").status, 200);
+}
+
+TEST_F(ServerTest, HeadersOverTheLimitAre431) {
+  Start();
+  auto c = Client();
+  HttpReply r = c->Request("GET", "/healthz", "", "X-Big: " + std::string(20 * 1024, 'a') + "\r\n");
+  EXPECT_EQ(r.status, 431);
+  EXPECT_EQ(r.body, R"({"error":"request header fields too large"})");
+  EXPECT_TRUE(c->ClosedByPeer());
+  // Just under the limit is fine.
+  EXPECT_EQ(Client()->Request("GET", "/healthz", "", "X-Big: " + std::string(15 * 1024, 'a') + "\r\n").status,
+            200);
+}
+
+// Python's http.client, curl -H 'Expect:': the whole request is written
+// before the response is read. The refusal comes after the header; without
+// the lingering close the server closes with the body unread, the kernel
+// answers the rest with a reset, and the client sees ECONNRESET or EPIPE
+// instead of the answer.
+TEST_F(ServerTest, ABodyRefusedEarlyIsAnsweredToAClientThatSendsItWhole) {
+  Start({"--max-value-bytes", "1K"});
+  const std::string big(4 << 20, 'x');
+  struct Case {
+    std::string head;
+    int status;
+  };
+  const Case cases[] = {
+      {"POST /memory HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n", 413},
+      {"POST /memory HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.status);
+    auto c = Client();
+    ASSERT_TRUE(c->SendRaw(k.head + big)) << std::strerror(c->last_error());
+    HttpReply r;
+    ASSERT_TRUE(c->Read(&r)) << std::strerror(c->last_error());
+    EXPECT_EQ(r.status, k.status);
+    EXPECT_NE(r.body.find("error"), std::string::npos);
+    EXPECT_TRUE(c->ClosedByPeer());
+  }
+  EXPECT_EQ(Client()->Request("GET", "/healthz").status, 200);
+  EXPECT_EQ(server->Terminate(), 0) << server->Stderr();
+}
+
+}  // namespace
+}  // namespace casmem::testing
