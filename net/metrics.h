@@ -42,7 +42,7 @@ class Metrics {
   std::string Render(const Store& store) const;
 
  private:
-  static constexpr std::array<int, 9> kStatuses = {200, 400, 404, 405, 409, 413, 500, 503, 0};
+  static constexpr std::array<int, 11> kStatuses = {200, 400, 404, 405, 409, 413, 431, 500, 501, 503, 0};
   static size_t StatusIndex(int status);
   std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
              static_cast<size_t>(Route::kCount)> requests_{};

@@ -158,7 +158,7 @@ std::vector<Option> Table() {
          o->server.threads = static_cast<int>(*n);
          return true;
        }},
-      {"--read-timeout", "DURATION", "time allowed to receive a request once it has begun",
+      {"--read-timeout", "DURATION", "time allowed to receive a request once it has begun, and for a response write to make progress",
        Ms(d.server.read_timeout),
        duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.read_timeout; }, 1)},
       {"--idle-timeout", "DURATION", "close a keep-alive connection idle this long",

@@ -78,7 +78,9 @@ TEST_F(ServerTest, HeadersOverTheLimitAre431) {
   EXPECT_TRUE(c->ClosedByPeer());
   // Just under the limit is fine.
   EXPECT_EQ(Client()->Request("GET", "/healthz", "", "X-Big: " + std::string(15 * 1024, 'a') + "\r\n").status,
-            200);
+            200);  // Counted under its own status, not "other".
+  const std::string metrics = Client()->Request("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("status=\"431\"} 1"), std::string::npos) << metrics;
 }
 
 // Python's http.client, curl -H 'Expect:': the whole request is written
