@@ -15,6 +15,8 @@
 // result must not be revealed (the write was not acknowledged).
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -107,6 +109,8 @@ struct PutRequest {
 struct StoreCounters {
   uint64_t live_keys = 0;  // includes expired keys the sweep has not reached
   uint64_t tombstones = 0;
+  // Distinct workspaces holding a live key, an expired key or a tombstone.
+  uint64_t workspaces = 0;
   uint64_t sweep_scans = 0;  // shard scans by Sweep (skipped when nothing is due)
 };
 
@@ -168,6 +172,12 @@ class Store {
   Status Recover();
   void ApplyRecovered(const wal::Record& r);
   Shard& ShardFor(std::string_view workspace, std::string_view key, uint64_t* hash);
+  // Registers `workspace` in `sh` (whose lock is held) for a write about
+  // to be applied, counting it store-wide when it is new there.
+  uint32_t Register(Shard& sh, std::string_view workspace);
+  // Uncounts workspaces a shard released (called under that shard's lock,
+  // so a register and a release of one shard are counted in order).
+  void Unregister(const std::vector<std::string>& released);
   // Appends `r` to the log. Returns its lsn, or 0 with the outcome to
   // report (kStorageFailed or kBusy) and why. A memory-only store returns 0
   // and kOk.
@@ -188,6 +198,13 @@ class Store {
   std::atomic<uint64_t> replayed_bytes_{0};
 
   std::atomic<uint64_t> sweep_scans_{0};
+
+  // Workspace name -> number of shards where it is registered; lock order:
+  // a shard's mu, then ws_names_mu_. Only first writes of a workspace to a
+  // shard and releases take it.
+  std::mutex ws_names_mu_;
+  boost::unordered_flat_map<std::string, uint32_t> ws_names_;
+  std::atomic<uint64_t> workspaces_{0};  // ws_names_.size()
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;
   bool stopping_ = false;

@@ -214,6 +214,199 @@ TEST(Durability, FailedFsyncIsNeverAcknowledgedAndStopsWritesButNotReads) {
   EXPECT_TRUE(store->health().IsStorageFailed());
 }
 
+// Whether a listing may be revealed, decided now (it never will be when
+// the write it depends on failed).
+bool Revealed(Store& s, const ListResult& r) { return s.WaitVisible(r.visible_lsn).ok(); }
+
+std::vector<std::string> KeysOf(const ListResult& r) {
+  std::vector<std::string> keys;
+  for (const auto& e : r.entries) keys.push_back(e.key);
+  return keys;
+}
+
+// Holds the log's fsyncs at a gate, so that several writes are appended
+// before the next one fails (FailSyncsAfter(1)) and all of them fail.
+class SyncGate {
+ public:
+  explicit SyncGate(testing::MemFs& fs) : fs_(fs) {
+    mu_->lock();
+    // The writer thread may still be leaving the hook after the gate is
+    // gone: it keeps the mutex alive.
+    fs_.SetSyncHook([mu = mu_] { std::lock_guard lk(*mu); });
+  }
+  void Open() {
+    if (held_) mu_->unlock();
+    held_ = false;
+  }
+  ~SyncGate() {
+    Open();
+    fs_.SetSyncHook(nullptr);
+  }
+
+ private:
+  testing::MemFs& fs_;
+  std::shared_ptr<std::mutex> mu_ = std::make_shared<std::mutex>();
+  bool held_ = true;
+};
+
+TEST(Durability, AFailedPutBlocksOnlyTheListingsThatShowIt) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  Put(*store, "stable:1", "1");
+  Put(*store, "stable:2", "2");
+  Put(*store, "a", "1", std::nullopt, 0, "m");
+  Put(*store, "x", "1", std::nullopt, 0, "other");
+  {
+    SyncGate gate(fs);
+    fs.FailSyncsAfter(1, ".wal");
+    ASSERT_EQ(store->Put(PutRequest{"ws", "doomed", "3", std::nullopt, 0}).outcome, Outcome::kOk);
+    ASSERT_EQ(store->Put(PutRequest{"m", "doomed", "3", std::nullopt, 0}).outcome, Outcome::kOk);
+  }
+  ASSERT_FALSE(store->WaitVisible(store->wal()->last_lsn()).ok());
+  ASSERT_TRUE(store->health().IsStorageFailed());
+
+  // Another workspace, and keys of this one written before the failure.
+  ListResult other = store->List("other", "", "", 100);
+  EXPECT_EQ(KeysOf(other), std::vector<std::string>{"x"});
+  EXPECT_TRUE(Revealed(*store, other)) << "a failed write elsewhere must not stop reads";
+  ListResult stable = store->List("ws", "stable:", "", 100);
+  EXPECT_EQ(KeysOf(stable), (std::vector<std::string>{"stable:1", "stable:2"}));
+  EXPECT_TRUE(Revealed(*store, stable));
+  // A listing that returns the failed write is never revealed...
+  ListResult all = store->List("ws", "", "", 100);
+  ASSERT_EQ(KeysOf(all), (std::vector<std::string>{"doomed", "stable:1", "stable:2"}));
+  EXPECT_FALSE(Revealed(*store, all));
+  // ...nor one whose `more` flag exists only because of it.
+  ListResult first = store->List("m", "", "", 1);
+  ASSERT_EQ(KeysOf(first), std::vector<std::string>{"a"});
+  ASSERT_TRUE(first.more);
+  EXPECT_FALSE(Revealed(*store, first));
+}
+
+TEST(Durability, AFailedDeleteOrExpiryBlocksTheListingsThatOmitTheKey) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  Put(*store, "gone", "1");
+  Put(*store, "ttl", "1", std::nullopt, 0, "t");  // durable without a TTL
+  Put(*store, "x", "1", std::nullopt, 0, "other");
+  {
+    SyncGate gate(fs);
+    fs.FailSyncsAfter(1, ".wal");
+    ASSERT_EQ(store->Delete("ws", "gone", std::nullopt).outcome, Outcome::kOk);
+    ASSERT_EQ(store->Put(PutRequest{"t", "ttl", "2", std::nullopt, 10}).outcome, Outcome::kOk);
+  }
+  ASSERT_FALSE(store->WaitVisible(store->wal()->last_lsn()).ok());
+  EXPECT_TRUE(store->List("ws", "", "", 100).entries.empty());
+  EXPECT_FALSE(Revealed(*store, store->List("ws", "", "", 100))) << "reveals the failed delete";
+  EXPECT_TRUE(Revealed(*store, store->List("other", "", "", 100)));
+  // Once the TTL runs out, the absence of "ttl" reveals the failed put
+  // (after a restart "ttl" is back, at version 1, without a TTL): expiry
+  // is not logged, so the absence depends on the put that set the TTL.
+  clock.Advance(10);
+  EXPECT_TRUE(store->List("t", "", "", 100).entries.empty());
+  EXPECT_FALSE(Revealed(*store, store->List("t", "", "", 100)));
+  store->Sweep();  // now a tombstone, out of the tree
+  EXPECT_TRUE(store->List("t", "", "", 100).entries.empty());
+  EXPECT_FALSE(Revealed(*store, store->List("t", "", "", 100)));
+}
+
+TEST(Durability, AnExpiredPutThatWasAcknowledgedDoesNotBlockListings) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  Put(*store, "ttl", "1", std::nullopt, 10);
+  Put(*store, "gone", "1");
+  ASSERT_TRUE(store->WaitVisible(store->Delete("ws", "gone", std::nullopt).visible_lsn).ok());
+  Put(*store, "k", "1", std::nullopt, 0, "unrelated");
+  fs.FailSyncsAfter(1, ".wal");
+  WriteResult w = store->Put(PutRequest{"unrelated", "k", "2", std::nullopt, 0});
+  ASSERT_EQ(w.outcome, Outcome::kOk);
+  ASSERT_FALSE(store->WaitVisible(w.visible_lsn).ok());
+  clock.Advance(10);
+  EXPECT_TRUE(store->List("ws", "", "", 100).entries.empty());
+  EXPECT_TRUE(Revealed(*store, store->List("ws", "", "", 100)));
+  store->Sweep();
+  EXPECT_TRUE(Revealed(*store, store->List("ws", "", "", 100)));
+}
+
+TEST(Durability, SweepNeverPurgesATombstoneBeforeItsDeleteIsAcknowledged) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  StoreOptions o = DurableOptions(&fs, &clock);
+  o.tombstone_retention = std::chrono::milliseconds(0);
+  auto store = MustOpen(o);
+  Put(*store, "k", "1");
+  std::mutex gate;
+  gate.lock();  // the log's fsyncs wait here: a very slow disk
+  std::atomic<bool> syncing{false};
+  fs.SetSyncHook([&] {
+    syncing = true;
+    std::lock_guard lk(gate);
+  });
+  WriteResult d = store->Delete("ws", "k", std::nullopt);
+  ASSERT_EQ(d.outcome, Outcome::kOk);
+  while (!syncing) std::this_thread::yield();
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 1u) << "kept until the delete is acknowledged";
+  GetResult g = store->Get("ws", "k");
+  EXPECT_EQ(g.outcome, Outcome::kNotFound);
+  EXPECT_GE(g.visible_lsn, d.visible_lsn);
+  EXPECT_FALSE(store->IsVisible(g.visible_lsn)) << "the 404 would reveal the delete early";
+  gate.unlock();
+  fs.SetSyncHook(nullptr);
+  ASSERT_TRUE(store->WaitVisible(d.visible_lsn).ok());
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 0u);
+  EXPECT_EQ(store->counters().workspaces, 0u);
+  g = store->Get("ws", "k");
+  EXPECT_EQ(g.outcome, Outcome::kNotFound);
+  EXPECT_TRUE(store->IsVisible(g.visible_lsn));
+}
+
+TEST(Durability, PurgedAndUnacknowledgedTombstonesRecoverRight) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  StoreOptions o = DurableOptions(&fs, &clock);
+  o.tombstone_retention = std::chrono::milliseconds(0);
+  auto store = MustOpen(o);
+  for (std::string k : {"a", "b", "c"}) Put(*store, k, "1");
+  ASSERT_TRUE(store->WaitVisible(store->Delete("ws", "a", std::nullopt).visible_lsn).ok());
+  Put(*store, "b", "2");
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 0u) << "the acknowledged delete is purged";
+  fs.FailSyncsAfter(1, ".wal");
+  WriteResult d = store->Delete("ws", "c", std::nullopt);
+  ASSERT_EQ(d.outcome, Outcome::kOk);
+  ASSERT_FALSE(store->WaitVisible(d.visible_lsn).ok());
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 1u) << "the failed delete is not purged";
+  GetResult g = store->Get("ws", "c");
+  EXPECT_EQ(g.outcome, Outcome::kNotFound);
+  EXPECT_FALSE(store->WaitVisible(g.visible_lsn).ok()) << "so its 404 is never revealed";
+  // Power loss: the failed delete is gone, and nobody was told otherwise.
+  fs.Freeze();
+  store.reset();
+  fs.PowerLoss();
+  store = MustOpen(o);
+  EXPECT_EQ(store->Get("ws", "a").outcome, Outcome::kNotFound);
+  EXPECT_EQ(store->Get("ws", "b").entry.version, 2u);
+  g = store->Get("ws", "c");
+  ASSERT_EQ(g.outcome, Outcome::kOk);
+  EXPECT_EQ(g.entry.version, 1u);
+  EXPECT_EQ(KeysOf(store->List("ws", "", "", 100)), (std::vector<std::string>{"b", "c"}));
+  // Purged again after recovery, then a snapshot without it: still right.
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 0u);
+  ASSERT_TRUE(store->Snapshot().ok());
+  store.reset();
+  store = MustOpen(o);
+  EXPECT_EQ(store->Get("ws", "a").outcome, Outcome::kNotFound);
+  EXPECT_EQ(KeysOf(store->List("ws", "", "", 100)), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(store->counters().workspaces, 1u);
+}
+
 TEST(Durability, AStalledDiskRefusesWritesAsBusyAndAppliesNothing) {
   testing::MemFs fs;
   ManualClock clock{kT0};
