@@ -382,6 +382,10 @@ TEST(Durability, PurgedAndUnacknowledgedTombstonesRecoverRight) {
   ASSERT_FALSE(store->WaitVisible(d.visible_lsn).ok());
   store->Sweep();
   EXPECT_EQ(store->counters().tombstones, 1u) << "the failed delete is not purged";
+  const uint64_t scans = store->counters().sweep_scans;
+  store->Sweep();
+  store->Sweep();
+  EXPECT_EQ(store->counters().sweep_scans, scans) << "nor does it make every sweep scan";
   GetResult g = store->Get("ws", "c");
   EXPECT_EQ(g.outcome, Outcome::kNotFound);
   EXPECT_FALSE(store->WaitVisible(g.visible_lsn).ok()) << "so its 404 is never revealed";
