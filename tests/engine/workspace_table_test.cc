@@ -40,6 +40,14 @@ TEST(WorkspaceTable, AMillionRefusedWritesToDistinctWorkspacesRegisterNone) {
       ASSERT_EQ(store->Delete(ws, "k", std::nullopt).outcome, Outcome::kOk);  // absent: a no-op
     }
   }
+  // 400s: refused by the store's own checks.
+  for (int i = 0; i < 1000; ++i) {
+    const std::string too_big(store->options().max_value_bytes + 1, '1');
+    ASSERT_EQ(store->Put(PutRequest{Name(i), "k", too_big, std::nullopt, 0}).outcome,
+              Outcome::kInvalid);
+    ASSERT_EQ(store->Put(PutRequest{Name(i), "k", "1", std::nullopt, -5}).outcome,
+              Outcome::kInvalid);
+  }
   EXPECT_EQ(store->counters().workspaces, 0u);
   EXPECT_EQ(store->List(Name(5), "", "", 10).entries.size(), 0u);
   if (!kSanitized) {  // the sanitizers' allocators do not report through mallinfo2
