@@ -41,8 +41,8 @@ TEST(WorkspaceTable, AMillionRefusedWritesToDistinctWorkspacesRegisterNone) {
     }
   }
   // 400s: refused by the store's own checks.
+  const std::string too_big(store->options().max_value_bytes + 1, '1');
   for (int i = 0; i < 1000; ++i) {
-    const std::string too_big(store->options().max_value_bytes + 1, '1');
     ASSERT_EQ(store->Put(PutRequest{Name(i), "k", too_big, std::nullopt, 0}).outcome,
               Outcome::kInvalid);
     ASSERT_EQ(store->Put(PutRequest{Name(i), "k", "1", std::nullopt, -5}).outcome,
