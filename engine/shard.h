@@ -92,7 +92,6 @@ class alignas(64) Shard {
   // absence of every key it does not return, so it depends on this lsn
   // as well as on the entries it returns.
   uint64_t RemovedLsn(uint32_t ws_index) const { return workspaces_[ws_index]->removed_lsn; }
-  size_t workspace_count() const { return ws_ids_.size(); }
 
   EntryNode* Find(const KeyRef& k) const;
 
