@@ -91,11 +91,34 @@ EntryNode* Shard::Relocate(const KeyRef& k, EntryNode* from, EntryNode* to) {
   return to;
 }
 
-void Shard::Unlink(EntryNode* n, uint64_t lsn) {
+void Shard::Unlink(EntryNode* n, uint64_t lsn, uint64_t acked_lsn) {
   Workspace& ws = *workspaces_[n->ws_index];
   ws.tree.erase(ws.tree.iterator_to(*n));
-  ws.removed_lsn = std::max(ws.removed_lsn, lsn);
   --linked_;
+  const std::string_view key = n->key();
+  if (!ws.window) ws.window = std::make_unique<Workspace::Window>();
+  Workspace::Window& w = *ws.window;
+  if (w.lo.empty() || ws.removed_lsn <= acked_lsn) {
+    // Every earlier removal is acknowledged: the window restarts here.
+    w.lo.assign(key);
+    w.hi.assign(key);
+  } else if (key < w.lo) {
+    w.lo.assign(key);
+  } else if (key > w.hi) {
+    w.hi.assign(key);
+  }
+  ws.removed_lsn = std::max(ws.removed_lsn, lsn);
+}
+
+Shard::Removals Shard::RemovalsFrom(uint32_t ws_index, std::string_view prefix,
+                                    std::string_view start) const {
+  const Workspace& ws = *workspaces_[ws_index];
+  if (!ws.window || ws.window->lo.empty()) return {};
+  const std::string_view lo = ws.window->lo, hi = ws.window->hi;
+  // Every key of the window is below the range, or above every key with
+  // the prefix (lo > prefix without starting with it): nothing to reveal.
+  if (hi < start || (lo > prefix && !lo.starts_with(prefix))) return {};
+  return {ws.removed_lsn, lo};
 }
 
 EntryNode* Shard::ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value,
@@ -119,12 +142,13 @@ EntryNode* Shard::ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value
   return n;
 }
 
-EntryNode* Shard::ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state) {
+EntryNode* Shard::ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state,
+                                 uint64_t acked_lsn) {
   if (n == nullptr) {
     n = NewNode(k, {});
   } else {
     if (!n->tombstone) {
-      Unlink(n, state.lsn);
+      Unlink(n, state.lsn, acked_lsn);
       n->tombstone = true;
       ++tombstones_;
     }
@@ -181,7 +205,7 @@ bool Shard::Sweep(int64_t now_ms, int64_t retention_ms, uint64_t purge_through_l
   for (EntryNode* n : expired) {
     // The absence now depends on the put that set the TTL (not on a
     // record of its own: expiry is a function of time, never logged).
-    Unlink(n, n->lsn);
+    Unlink(n, n->lsn, purge_through_lsn);
     n->tombstone = true;
     ++tombstones_;
     n->set_updated_at_ms(n->expires_at_ms());

@@ -87,11 +87,17 @@ class alignas(64) Shard {
   uint32_t AddWorkspace(std::string_view name, bool* added = nullptr);
   std::string_view WorkspaceName(uint32_t ws_index) const { return workspaces_[ws_index]->name; }
   WorkspaceTree& Tree(uint32_t ws_index) { return workspaces_[ws_index]->tree; }
-  // The newest lsn whose record took a key out of this workspace's tree
-  // (a delete, or the put whose TTL ran out). A listing reveals the
-  // absence of every key it does not return, so it depends on this lsn
-  // as well as on the entries it returns.
-  uint64_t RemovedLsn(uint32_t ws_index) const { return workspaces_[ws_index]->removed_lsn; }
+  // What a listing of keys >= `start` with `prefix` may reveal the absence
+  // of: lsn is the newest record that took a key of this workspace out of
+  // its tree (a delete, or the put whose TTL ran out), and every such key
+  // not yet known acknowledged is >= `lo`. lsn 0: every removal that could
+  // fall in that range was already acknowledged. `lo` stays valid until
+  // the lock is released.
+  struct Removals {
+    uint64_t lsn = 0;
+    std::string_view lo;
+  };
+  Removals RemovalsFrom(uint32_t ws_index, std::string_view prefix, std::string_view start) const;
 
   EntryNode* Find(const KeyRef& k) const;
 
@@ -99,7 +105,9 @@ class alignas(64) Shard {
   // (nullptr for a new key). Returns the node now holding the key.
   EntryNode* ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value, const NodeState& state);
   // Makes the key a tombstone (creating one when `n` is null: recovery).
-  EntryNode* ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state);
+  // `acked_lsn`: the log's acknowledged lsn now (see RemovalsFrom).
+  EntryNode* ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state,
+                            uint64_t acked_lsn);
 
   // Expired live entries become tombstones (dead since their expiry);
   // tombstones dead for at least `retention_ms` and whose lsn is at most
@@ -124,7 +132,15 @@ class alignas(64) Shard {
     uint64_t hash;  // WorkspaceHash(name): the seed of its keys' hashes
     WorkspaceTree tree;
     size_t nodes = 0;  // live + expired + tombstones; 0 only while being registered
-    uint64_t removed_lsn = 0;  // see RemovedLsn
+    // Removals (see RemovalsFrom): removed_lsn is the newest; every one not
+    // acknowledged when the window last restarted has its key in
+    // [window->lo, window->hi]. Null until the first removal; empty lo:
+    // no window.
+    uint64_t removed_lsn = 0;
+    struct Window {
+      std::string lo, hi;
+    };
+    std::unique_ptr<Window> window;
   };
   struct NameHash {
     using is_transparent = void;
@@ -132,8 +148,9 @@ class alignas(64) Shard {
   };
   EntryNode* NewNode(const KeyRef& k, std::string_view value);
   EntryNode* Relocate(const KeyRef& k, EntryNode* from, EntryNode* to);
-  // Takes live `n` out of its tree because of the record at `lsn`.
-  void Unlink(EntryNode* n, uint64_t lsn);
+  // Takes live `n` out of its tree because of the record at `lsn`, while
+  // the log has acknowledged `acked_lsn`.
+  void Unlink(EntryNode* n, uint64_t lsn, uint64_t acked_lsn);
   void ReleaseWorkspace(uint32_t ws_index, std::vector<std::string>* released);
 
   boost::unordered_flat_set<EntryNode*, NodeHash, NodeEq> nodes_;

@@ -194,7 +194,8 @@ WriteResult Store::Delete(std::string_view workspace, std::string_view key,
   r.key = key;
   const uint64_t lsn = Log(&r, &res.outcome, &res.error);
   if (wal_ && lsn == 0) return res;  // nothing applied
-  sh.ApplyTombstone(ref, n, NodeState{lsn, r.version, now, 0});
+  sh.ApplyTombstone(ref, n, NodeState{lsn, r.version, now, 0},
+                    wal_ ? wal_->acked_lsn() : UINT64_MAX);
   res.version = r.version;
   res.applied = true;
   res.visible_lsn = lsn;
@@ -212,14 +213,25 @@ ListResult Store::List(std::string_view workspace, std::string_view prefix,
 
   // Visibility: the listing reveals the entries it returns (and the one
   // past the limit, through `more`) and the absence of every other key in
-  // its range. An absence depends on the record that removed the key: a
-  // skipped expired entry's put, or a shard's RemovedLsn for keys no
-  // longer in a tree. `depends` is the newest of those, folded in every
-  // time a shard is locked (a delete between two visits counts too). Not
-  // the log's last lsn: that would tie every listing to unrelated writes,
-  // and after a log failure to a write that can never be acknowledged.
+  // the range it covered. An absence depends on the record that removed
+  // the key: a skipped expired entry's put, or for keys no longer in a
+  // tree the shard's Removals, taken every time a shard is locked (a
+  // delete between two visits counts too) and kept while they may reach
+  // below the end of the covered range, known only at the end. `depends`
+  // is the newest of those lsns. Not the log's last lsn: that would tie
+  // every listing to unrelated writes, and after a log failure to a write
+  // that can never be acknowledged.
   uint64_t depends = 0;
   auto need = [&](uint64_t lsn) { depends = std::max(depends, lsn); };
+  struct Removed {
+    uint64_t lsn;
+    std::string lo;
+  };
+  std::vector<Removed> removed;  // empty unless removals are in flight
+  auto removals = [&](const Shard& sh, uint32_t ws) {
+    const Shard::Removals r = sh.RemovalsFrom(ws, prefix, start);
+    if (r.lsn != 0) removed.push_back({r.lsn, std::string(r.lo)});
+  };
 
   // From `it`, the first live node with the prefix; end() when the shard
   // has nothing more to give (keys past the prefix range end it too).
@@ -248,7 +260,7 @@ ListResult Store::List(std::string_view workspace, std::string_view prefix,
     std::lock_guard lk(sh.mu);
     const int64_t ws = sh.FindWorkspace(workspace);
     if (ws < 0) continue;  // nothing here, and nothing unacknowledged removed (see Sweep)
-    need(sh.RemovedLsn(static_cast<uint32_t>(ws)));
+    removals(sh, static_cast<uint32_t>(ws));
     WorkspaceTree& tree = sh.Tree(static_cast<uint32_t>(ws));
     auto it = seek(tree, start, from_after);
     if (it != tree.end()) heap.push_back({std::string(it->key()), i});
@@ -264,7 +276,7 @@ ListResult Store::List(std::string_view workspace, std::string_view prefix,
     // Released since the first pass: it emptied, so it has nothing to give.
     const int64_t ws = sh.FindWorkspace(workspace);
     if (ws < 0) continue;
-    need(sh.RemovedLsn(static_cast<uint32_t>(ws)));
+    removals(sh, static_cast<uint32_t>(ws));
     WorkspaceTree& tree = sh.Tree(static_cast<uint32_t>(ws));
     auto it = seek(tree, head.key, false);
     while (it != tree.end() && out.entries.size() < want) {
@@ -279,7 +291,13 @@ ListResult Store::List(std::string_view workspace, std::string_view prefix,
       std::push_heap(heap.begin(), heap.end(), later);
     }
   }
-  if (out.entries.size() > limit) {
+  // A listing cut by the limit covered keys up to the one behind `more`,
+  // and reveals nothing about the keys after it.
+  const bool cut = out.entries.size() > limit;
+  for (const Removed& r : removed) {
+    if (!cut || r.lo <= out.entries.back().key) need(r.lsn);
+  }
+  if (cut) {
     out.entries.pop_back();
     out.more = true;
   }

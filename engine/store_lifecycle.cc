@@ -67,7 +67,7 @@ void Store::ApplyRecovered(const wal::Record& r) {
   if (r.type == wal::kRecordPut) {
     sh.ApplyPut(ref, n, r.value, state);
   } else {
-    sh.ApplyTombstone(ref, n, state);
+    sh.ApplyTombstone(ref, n, state, UINT64_MAX);  // recovered: acknowledged once open
   }
 }
 
