@@ -284,32 +284,48 @@ TEST(Durability, AFailedPutBlocksOnlyTheListingsThatShowIt) {
   EXPECT_FALSE(Revealed(*store, first));
 }
 
-TEST(Durability, AFailedDeleteOrExpiryBlocksTheListingsThatOmitTheKey) {
+TEST(Durability, AFailedDeleteOrExpiryBlocksOnlyTheListingsThatOmitTheKey) {
   testing::MemFs fs;
   ManualClock clock{kT0};
-  auto store = MustOpen(DurableOptions(&fs, &clock));
-  Put(*store, "gone", "1");
+  StoreOptions o = DurableOptions(&fs, &clock);
+  o.shards = 1;  // both failed deletes in one shard: their keys bound one window
+  auto store = MustOpen(o);
+  for (std::string k : {"a:1", "a:2", "b", "c", "m:1", "m:2", "z:1"}) Put(*store, k, "1");
   Put(*store, "ttl", "1", std::nullopt, 0, "t");  // durable without a TTL
   Put(*store, "x", "1", std::nullopt, 0, "other");
   {
     SyncGate gate(fs);
     fs.FailSyncsAfter(1, ".wal");
-    ASSERT_EQ(store->Delete("ws", "gone", std::nullopt).outcome, Outcome::kOk);
+    ASSERT_EQ(store->Delete("ws", "m:1", std::nullopt).outcome, Outcome::kOk);
+    ASSERT_EQ(store->Delete("ws", "c", std::nullopt).outcome, Outcome::kOk);
     ASSERT_EQ(store->Put(PutRequest{"t", "ttl", "2", std::nullopt, 10}).outcome, Outcome::kOk);
   }
   ASSERT_FALSE(store->WaitVisible(store->wal()->last_lsn()).ok());
-  EXPECT_TRUE(store->List("ws", "", "", 100).entries.empty());
-  EXPECT_FALSE(Revealed(*store, store->List("ws", "", "", 100))) << "reveals the failed delete";
-  EXPECT_TRUE(Revealed(*store, store->List("other", "", "", 100)));
+  auto revealed = [&](std::string_view ws, std::string_view prefix, std::string_view after,
+                      size_t limit, std::vector<std::string> want) {
+    ListResult r = store->List(ws, prefix, after, limit);
+    EXPECT_EQ(KeysOf(r), want) << prefix << " " << after << " " << limit;
+    return Revealed(*store, r);
+  };
+  // Listings whose range holds a failed delete reveal it: held back.
+  EXPECT_FALSE(revealed("ws", "", "", 100, {"a:1", "a:2", "b", "m:2", "z:1"}));
+  EXPECT_FALSE(revealed("ws", "c", "", 100, {}));
+  EXPECT_FALSE(revealed("ws", "m:", "", 100, {"m:2"}));
+  EXPECT_FALSE(revealed("ws", "", "", 3, {"a:1", "a:2", "b"})) << "the key behind `more` is m:2";
+  // Listings whose range cannot hold one are revealed.
+  EXPECT_TRUE(revealed("ws", "a:", "", 100, {"a:1", "a:2"}));
+  EXPECT_TRUE(revealed("ws", "b", "", 100, {"b"}));
+  EXPECT_TRUE(revealed("ws", "", "", 2, {"a:1", "a:2"})) << "covers keys up to b only";
+  EXPECT_TRUE(revealed("ws", "", "m:5", 100, {"z:1"}));
+  EXPECT_TRUE(revealed("other", "", "", 100, {"x"}));
   // Once the TTL runs out, the absence of "ttl" reveals the failed put
   // (after a restart "ttl" is back, at version 1, without a TTL): expiry
   // is not logged, so the absence depends on the put that set the TTL.
   clock.Advance(10);
-  EXPECT_TRUE(store->List("t", "", "", 100).entries.empty());
-  EXPECT_FALSE(Revealed(*store, store->List("t", "", "", 100)));
+  EXPECT_FALSE(revealed("t", "", "", 100, {}));
   store->Sweep();  // now a tombstone, out of the tree
-  EXPECT_TRUE(store->List("t", "", "", 100).entries.empty());
-  EXPECT_FALSE(Revealed(*store, store->List("t", "", "", 100)));
+  EXPECT_FALSE(revealed("t", "", "", 100, {}));
+  EXPECT_TRUE(revealed("t", "u", "", 100, {}));
 }
 
 // The property behind the rule: after a log failure, every listing that
