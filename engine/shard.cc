@@ -111,9 +111,9 @@ void Shard::Unlink(EntryNode* n, uint64_t lsn, uint64_t acked_lsn) {
 }
 
 Shard::Removals Shard::RemovalsFrom(uint32_t ws_index, std::string_view prefix,
-                                    std::string_view start) const {
+                                    std::string_view start, uint64_t acked_lsn) const {
   const Workspace& ws = *workspaces_[ws_index];
-  if (!ws.window || ws.window->lo.empty()) return {};
+  if (!ws.window || ws.window->lo.empty() || ws.removed_lsn <= acked_lsn) return {};
   const std::string_view lo = ws.window->lo, hi = ws.window->hi;
   // Every key of the window is below the range, or above every key with
   // the prefix (lo > prefix without starting with it): nothing to reveal.

@@ -88,16 +88,17 @@ class alignas(64) Shard {
   std::string_view WorkspaceName(uint32_t ws_index) const { return workspaces_[ws_index]->name; }
   WorkspaceTree& Tree(uint32_t ws_index) { return workspaces_[ws_index]->tree; }
   // What a listing of keys >= `start` with `prefix` may reveal the absence
-  // of: lsn is the newest record that took a key of this workspace out of
-  // its tree (a delete, or the put whose TTL ran out), and every such key
-  // not yet known acknowledged is >= `lo`. lsn 0: every removal that could
-  // fall in that range was already acknowledged. `lo` stays valid until
-  // the lock is released.
+  // of, while the log has acknowledged `acked_lsn`: lsn is the newest
+  // record that took a key of this workspace out of its tree (a delete, or
+  // the put whose TTL ran out), and every such key not yet known
+  // acknowledged is >= `lo`. lsn 0: every removal that could fall in that
+  // range is acknowledged. `lo` stays valid until the lock is released.
   struct Removals {
     uint64_t lsn = 0;
     std::string_view lo;
   };
-  Removals RemovalsFrom(uint32_t ws_index, std::string_view prefix, std::string_view start) const;
+  Removals RemovalsFrom(uint32_t ws_index, std::string_view prefix, std::string_view start,
+                        uint64_t acked_lsn) const;
 
   EntryNode* Find(const KeyRef& k) const;
 

@@ -229,7 +229,8 @@ ListResult Store::List(std::string_view workspace, std::string_view prefix,
   };
   std::vector<Removed> removed;  // empty unless removals are in flight
   auto removals = [&](const Shard& sh, uint32_t ws) {
-    const Shard::Removals r = sh.RemovalsFrom(ws, prefix, start);
+    const uint64_t acked = wal_ ? wal_->acked_lsn() : UINT64_MAX;
+    const Shard::Removals r = sh.RemovalsFrom(ws, prefix, start, acked);
     if (r.lsn != 0) removed.push_back({r.lsn, std::string(r.lo)});
   };
 
