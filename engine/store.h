@@ -143,13 +143,14 @@ class Store {
   // `limit` (>= 1). Not a point-in-time view across shards: a key written
   // during the listing may or may not appear; order and uniqueness hold.
   // visible_lsn covers what the listing reveals: its entries (and the one
-  // behind `more`) and the absences in its range, through each visited
-  // shard's newest removal in the workspace. It does not wait for writes
-  // it cannot reveal (other workspaces, puts of keys it does not return),
-  // so a failed log does not block every listing. Coarse for removals: an
-  // unacknowledged delete (or the expiry of an unacknowledged TTL put)
-  // holds back every listing of that workspace until it is acknowledged
-  // (forever, if it failed).
+  // behind `more`) and the absences in the key range it covered (up to
+  // the key behind `more`), through each visited shard's newest removal
+  // when that shard has unacknowledged removals (deletes, expiry of
+  // unacknowledged TTL puts) whose key window meets the range. It does
+  // not wait for writes it cannot reveal (other workspaces, other key
+  // ranges), so a failed log holds back only the listings that would
+  // reveal a failed write, and reads go on. Coarse only in that one
+  // shard's window spans all of its unacknowledged removals.
   ListResult List(std::string_view workspace, std::string_view prefix, std::string_view after,
                   size_t limit);
 
