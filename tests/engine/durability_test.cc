@@ -1,7 +1,9 @@
 // Durability on the fault-injecting file system: restart keeps everything;
 // snapshots truncate the log and recover exactly; power loss keeps every
 // acknowledged write; failed fsyncs are never acknowledged; no reader sees
-// a write before it is durable; damaged snapshots refuse to open.
+// a write before it is durable, while listings that cannot reveal a failed
+// write still are; tombstones are purged only once acknowledged; damaged
+// snapshots refuse to open.
 #include <atomic>
 #include <mutex>
 #include <random>
