@@ -1,8 +1,6 @@
 // Shard: hash set + per-workspace trees, kept consistent on every change.
 #include "engine/shard.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 
 #include "engine/shard_of.h"
@@ -23,38 +21,62 @@ inline size_t Spread(uint64_t h) {
 }  // namespace
 
 size_t NodeHash::operator()(const EntryNode* n) const {
-  const std::string_view key = n->key();
-  return Spread(XXH3_64bits_withSeed(key.data(), key.size(), shard->ws_hash(n->ws_index)));
+  return Spread(KeyHash(shard->ws_hash(n->ws_index), n->key()));
 }
 size_t NodeHash::operator()(const KeyRef& k) const { return Spread(k.hash); }
 
 Shard::Shard() : nodes_(0, NodeHash{this}, NodeEq{}) {}
 
 Shard::~Shard() {
-  for (auto& ws : workspaces_) ws->tree.clear();
+  for (auto& ws : workspaces_)
+    if (ws) ws->tree.clear();
   for (EntryNode* n : nodes_) FreeEntryNode(n);
 }
 
 int64_t Shard::FindWorkspace(std::string_view name) const {
-  auto it = ws_ids_.find(std::string(name));
+  auto it = ws_ids_.find(name);
   return it == ws_ids_.end() ? -1 : static_cast<int64_t>(it->second);
 }
 
-uint32_t Shard::AddWorkspace(std::string_view name) {
-  auto [it, inserted] = ws_ids_.try_emplace(std::string(name), 0);
-  if (inserted) {
-    it->second = static_cast<uint32_t>(workspaces_.size());
-    auto ws = std::make_unique<Workspace>();
-    ws->name = std::string(name);
-    ws->hash = XXH3_64bits_withSeed(name.data(), name.size(), kShardSeed);
+uint32_t Shard::AddWorkspace(std::string_view name, bool* added) {
+  if (added != nullptr) *added = false;
+  if (auto it = ws_ids_.find(name); it != ws_ids_.end()) return it->second;
+  auto ws = std::make_unique<Workspace>();
+  ws->name = std::string(name);
+  ws->hash = WorkspaceHash(name);
+  uint32_t index;
+  if (!free_ws_.empty()) {
+    index = free_ws_.back();
+    free_ws_.pop_back();
+    workspaces_[index] = std::move(ws);
+  } else {
+    index = static_cast<uint32_t>(workspaces_.size());
     workspaces_.push_back(std::move(ws));
   }
-  return it->second;
+  ws_ids_.emplace(std::string(name), index);
+  if (added != nullptr) *added = true;
+  return index;
+}
+
+void Shard::ReleaseWorkspace(uint32_t ws_index, std::vector<std::string>* released) {
+  std::unique_ptr<Workspace> ws = std::move(workspaces_[ws_index]);
+  ws_ids_.erase(std::string_view(ws->name));
+  free_ws_.push_back(ws_index);
+  if (released != nullptr) released->push_back(std::move(ws->name));
 }
 
 EntryNode* Shard::Find(const KeyRef& k) const {
   auto it = nodes_.find(k);
   return it == nodes_.end() ? nullptr : *it;
+}
+
+EntryNode* Shard::NewNode(const KeyRef& k, std::string_view value) {
+  EntryNode* n = NewEntryNode(k.ws_index, k.key, value);
+  n->tombstone = true;  // not linked (yet)
+  nodes_.insert(n);
+  ++tombstones_;
+  ++workspaces_[k.ws_index]->nodes;
+  return n;
 }
 
 EntryNode* Shard::Relocate(const KeyRef& k, EntryNode* from, EntryNode* to) {
@@ -69,19 +91,40 @@ EntryNode* Shard::Relocate(const KeyRef& k, EntryNode* from, EntryNode* to) {
   return to;
 }
 
-void Shard::Unlink(EntryNode* n) {
-  WorkspaceTree& tree = Tree(n->ws_index);
-  tree.erase(tree.iterator_to(*n));
+void Shard::Unlink(EntryNode* n, uint64_t lsn, uint64_t acked_lsn) {
+  Workspace& ws = *workspaces_[n->ws_index];
+  ws.tree.erase(ws.tree.iterator_to(*n));
   --linked_;
+  const std::string_view key = n->key();
+  if (!ws.window) ws.window = std::make_unique<Workspace::Window>();
+  Workspace::Window& w = *ws.window;
+  if (w.lo.empty() || ws.removed_lsn <= acked_lsn) {
+    // Every earlier removal is acknowledged: the window restarts here.
+    w.lo.assign(key);
+    w.hi.assign(key);
+  } else if (key < w.lo) {
+    w.lo.assign(key);
+  } else if (key > w.hi) {
+    w.hi.assign(key);
+  }
+  ws.removed_lsn = std::max(ws.removed_lsn, lsn);
+}
+
+Shard::Removals Shard::RemovalsFrom(uint32_t ws_index, std::string_view prefix,
+                                    std::string_view start, uint64_t acked_lsn) const {
+  const Workspace& ws = *workspaces_[ws_index];
+  if (!ws.window || ws.window->lo.empty() || ws.removed_lsn <= acked_lsn) return {};
+  const std::string_view lo = ws.window->lo, hi = ws.window->hi;
+  // Every key of the window is below the range, or above every key with
+  // the prefix (lo > prefix without starting with it): nothing to reveal.
+  if (hi < start || (lo > prefix && !lo.starts_with(prefix))) return {};
+  return {ws.removed_lsn, lo};
 }
 
 EntryNode* Shard::ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value,
                            const NodeState& state) {
   if (n == nullptr) {
-    n = NewEntryNode(k.ws_index, k.key, value);
-    n->tombstone = true;  // not yet linked; becomes live below
-    nodes_.insert(n);
-    ++tombstones_;
+    n = NewNode(k, value);  // becomes live below
   } else {
     n = Relocate(k, n, WithValue(n, value));
   }
@@ -99,15 +142,13 @@ EntryNode* Shard::ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value
   return n;
 }
 
-EntryNode* Shard::ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state) {
+EntryNode* Shard::ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state,
+                                 uint64_t acked_lsn) {
   if (n == nullptr) {
-    n = NewEntryNode(k.ws_index, k.key, {});
-    n->tombstone = true;
-    nodes_.insert(n);
-    ++tombstones_;
+    n = NewNode(k, {});
   } else {
     if (!n->tombstone) {
-      Unlink(n);
+      Unlink(n, state.lsn, acked_lsn);
       n->tombstone = true;
       ++tombstones_;
     }
@@ -121,20 +162,31 @@ EntryNode* Shard::ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState&
   return n;
 }
 
-bool Shard::Sweep(int64_t now_ms, int64_t retention_ms) {
+bool Shard::Sweep(int64_t now_ms, int64_t retention_ms, uint64_t purge_through_lsn,
+                  std::vector<std::string>* released) {
   const bool expiry_due = now_ms >= next_expiry_ms_;
   const bool collection_due =
-      oldest_tombstone_ms_ != kNever && now_ms - oldest_tombstone_ms_ >= retention_ms;
+      (oldest_tombstone_ms_ != kNever && now_ms - oldest_tombstone_ms_ >= retention_ms) ||
+      (min_blocked_lsn_ != kNoLsn && min_blocked_lsn_ <= purge_through_lsn);
   if (!expiry_due && !collection_due) return false;
-  // The scan recomputes both bounds exactly.
+  // The scan recomputes the bounds exactly.
   int64_t next_expiry = kNever, oldest_tombstone = kNever;
+  uint64_t min_blocked = kNoLsn;
   std::vector<EntryNode*> expired;
+  std::vector<uint32_t> emptied;
   boost::unordered::erase_if(nodes_, [&](EntryNode* n) {
     if (!n->tombstone && n->ExpiredAt(now_ms)) {
       expired.push_back(n);  // shrunk below, after the erase pass
       return false;
     }
     if (n->tombstone && now_ms - n->updated_at_ms() >= retention_ms) {
+      if (n->lsn > purge_through_lsn) {
+        // Forgetting it would reveal the delete before it is acknowledged
+        // (a GET would answer 404 with nothing to wait for).
+        min_blocked = std::min(min_blocked, n->lsn);
+        return false;
+      }
+      if (--workspaces_[n->ws_index]->nodes == 0) emptied.push_back(n->ws_index);
       FreeEntryNode(n);
       --tombstones_;
       return true;
@@ -148,16 +200,18 @@ bool Shard::Sweep(int64_t now_ms, int64_t retention_ms) {
   });
   next_expiry_ms_ = next_expiry;
   oldest_tombstone_ms_ = oldest_tombstone;
+  min_blocked_lsn_ = min_blocked;
+  for (uint32_t ws : emptied) ReleaseWorkspace(ws, released);
   for (EntryNode* n : expired) {
-    Unlink(n);
+    // The absence now depends on the put that set the TTL (not on a
+    // record of its own: expiry is a function of time, never logged).
+    Unlink(n, n->lsn, purge_through_lsn);
     n->tombstone = true;
     ++tombstones_;
     n->set_updated_at_ms(n->expires_at_ms());
     oldest_tombstone_ms_ = std::min(oldest_tombstone_ms_, n->expires_at_ms());
     n->set_expires_at_ms(0);
-    const std::string_view key = n->key();
-    const KeyRef ref{n->ws_index, key,
-                     XXH3_64bits_withSeed(key.data(), key.size(), ws_hash(n->ws_index))};
+    const KeyRef ref{n->ws_index, n->key(), KeyHash(ws_hash(n->ws_index), n->key())};
     Relocate(ref, n, WithValue(n, {}));
   }
   return true;

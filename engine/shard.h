@@ -1,7 +1,14 @@
 // Shard: one hash partition of the store. It owns its entries (a flat hash
-// set of EntryNode pointers keyed by (workspace, key)), one ordered tree of
-// live entries per workspace for listing, and the mutex that guards all of
-// it.
+// set of EntryNode pointers keyed by (workspace, key)), its workspace table
+// (one ordered tree of live entries per workspace, for listing), and the
+// mutex that guards all of it.
+//
+// Workspace table invariants:
+// - a workspace is registered exactly while it holds a node (live,
+//   expired-not-swept or tombstone): the store registers it on an applied
+//   write, Sweep releases it when it purges the last tombstone, and its
+//   index goes on a free list for the next registration;
+// - a node's ws_index names a registered workspace (NodeHash needs it).
 //
 // Threading contract: every method REQUIRES `mu` held by the caller. The
 // store holds it across "look up, decide, append to the log, apply", which
@@ -9,6 +16,8 @@
 // key's records equal to the order their effects became visible. No
 // operation holds two shard locks at once.
 #pragma once
+
+#include <xxhash.h>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
@@ -70,11 +79,26 @@ class alignas(64) Shard {
 
   std::mutex mu;
 
-  // Workspace table: index of `name`, or -1.
+  // Workspace table: index of `name`, or -1 when it holds nothing here.
   int64_t FindWorkspace(std::string_view name) const;
-  uint32_t AddWorkspace(std::string_view name);
+  // Registers `name` (reusing a released index) unless it is already;
+  // *added says which. Only for a write about to be applied: the caller
+  // must give the workspace a node before releasing the lock.
+  uint32_t AddWorkspace(std::string_view name, bool* added = nullptr);
   std::string_view WorkspaceName(uint32_t ws_index) const { return workspaces_[ws_index]->name; }
   WorkspaceTree& Tree(uint32_t ws_index) { return workspaces_[ws_index]->tree; }
+  // What a listing of keys >= `start` with `prefix` may reveal the absence
+  // of, while the log has acknowledged `acked_lsn`: lsn is the newest
+  // record that took a key of this workspace out of its tree (a delete, or
+  // the put whose TTL ran out), and every such key not yet known
+  // acknowledged is >= `lo`. lsn 0: every removal that could fall in that
+  // range is acknowledged. `lo` stays valid until the lock is released.
+  struct Removals {
+    uint64_t lsn = 0;
+    std::string_view lo;
+  };
+  Removals RemovalsFrom(uint32_t ws_index, std::string_view prefix, std::string_view start,
+                        uint64_t acked_lsn) const;
 
   EntryNode* Find(const KeyRef& k) const;
 
@@ -82,12 +106,19 @@ class alignas(64) Shard {
   // (nullptr for a new key). Returns the node now holding the key.
   EntryNode* ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value, const NodeState& state);
   // Makes the key a tombstone (creating one when `n` is null: recovery).
-  EntryNode* ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state);
+  // `acked_lsn`: the log's acknowledged lsn now (see RemovalsFrom).
+  EntryNode* ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state,
+                            uint64_t acked_lsn);
 
   // Expired live entries become tombstones (dead since their expiry);
-  // tombstones dead for at least `retention_ms` are forgotten. Returns at
-  // once, without scanning, when nothing can be due yet. True if it scanned.
-  bool Sweep(int64_t now_ms, int64_t retention_ms);
+  // tombstones dead for at least `retention_ms` and whose lsn is at most
+  // `purge_through_lsn` (acknowledged: a purge reveals the delete, as a
+  // later 404 without it has nothing to wait for) are forgotten, and a
+  // workspace left with no node is released (its name appended to
+  // *released). Returns at once, without scanning, when nothing can be
+  // due yet. True if it scanned.
+  bool Sweep(int64_t now_ms, int64_t retention_ms, uint64_t purge_through_lsn,
+             std::vector<std::string>* released);
 
   // Visits every node, live or tombstone, in no particular order.
   void ForEach(const std::function<void(const EntryNode&)>& fn) const;
@@ -99,23 +130,47 @@ class alignas(64) Shard {
  private:
   struct Workspace {
     std::string name;
-    uint64_t hash;  // XXH3(name, kShardSeed): the seed of its keys' hashes
+    uint64_t hash;  // WorkspaceHash(name): the seed of its keys' hashes
     WorkspaceTree tree;
+    size_t nodes = 0;  // live + expired + tombstones; 0 only while being registered
+    // Removals (see RemovalsFrom): removed_lsn is the newest; every one not
+    // acknowledged when the window last restarted has its key in
+    // [window->lo, window->hi]. Null until the first removal; empty lo:
+    // no window.
+    uint64_t removed_lsn = 0;
+    struct Window {
+      std::string lo, hi;
+    };
+    std::unique_ptr<Window> window;
   };
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return XXH3_64bits(s.data(), s.size()); }
+  };
+  EntryNode* NewNode(const KeyRef& k, std::string_view value);
   EntryNode* Relocate(const KeyRef& k, EntryNode* from, EntryNode* to);
-  void Unlink(EntryNode* n);
+  // Takes live `n` out of its tree because of the record at `lsn`, while
+  // the log has acknowledged `acked_lsn`.
+  void Unlink(EntryNode* n, uint64_t lsn, uint64_t acked_lsn);
+  void ReleaseWorkspace(uint32_t ws_index, std::vector<std::string>* released);
 
   boost::unordered_flat_set<EntryNode*, NodeHash, NodeEq> nodes_;
-  boost::unordered_flat_map<std::string, uint32_t> ws_ids_;
+  boost::unordered_flat_map<std::string, uint32_t, NameHash, std::equal_to<>> ws_ids_;
+  // Indexed by ws_index; null at a released index (then listed in free_ws_).
   std::vector<std::unique_ptr<Workspace>> workspaces_;
+  std::vector<uint32_t> free_ws_;
   size_t linked_ = 0;
   size_t tombstones_ = 0;
   // What lets Sweep skip its scan. Invariant: no live entry expires before
-  // next_expiry_ms_ and no tombstone died before oldest_tombstone_ms_
-  // (kNever: there is none). Exact after a scan; only lowered in between.
+  // next_expiry_ms_; every tombstone either died no earlier than
+  // oldest_tombstone_ms_ (kNever: there is none) or was found due but not
+  // yet acknowledged by a scan, and then has lsn >= min_blocked_lsn_
+  // (kNoLsn: none). Exact after a scan; only lowered in between.
   static constexpr int64_t kNever = INT64_MAX;
+  static constexpr uint64_t kNoLsn = UINT64_MAX;
   int64_t next_expiry_ms_ = kNever;
   int64_t oldest_tombstone_ms_ = kNever;
+  uint64_t min_blocked_lsn_ = kNoLsn;
 };
 
 }  // namespace casmem

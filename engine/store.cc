@@ -51,9 +51,31 @@ bool GuardMatches(uint64_t expected, const EntryNode* n, bool live) {
 }  // namespace
 
 Shard& Store::ShardFor(std::string_view workspace, std::string_view key, uint64_t* hash) {
-  *hash = WorkspaceKeyHash(workspace, key);
-  return *shards_[static_cast<uint32_t>(
-      (static_cast<unsigned __int128>(*hash) * shards_.size()) >> 64)];
+  const Placement p = Place(workspace, key, static_cast<uint32_t>(shards_.size()));
+  *hash = p.hash;
+  return *shards_[p.shard];
+}
+
+uint32_t Store::Register(Shard& sh, std::string_view workspace) {
+  bool added = false;
+  const uint32_t index = sh.AddWorkspace(workspace, &added);
+  if (added) {
+    std::lock_guard lk(ws_names_mu_);
+    if (ws_names_[std::string(workspace)]++ == 0) workspaces_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return index;
+}
+
+void Store::Unregister(const std::vector<std::string>& released) {
+  if (released.empty()) return;
+  std::lock_guard lk(ws_names_mu_);
+  for (const std::string& name : released) {
+    auto it = ws_names_.find(name);
+    if (--it->second == 0) {
+      ws_names_.erase(it);
+      workspaces_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
 }
 
 uint64_t Store::Log(wal::Record* r, Outcome* outcome, std::string* error) {
@@ -110,8 +132,12 @@ WriteResult Store::Put(const PutRequest& req) {
   Shard& sh = ShardFor(req.workspace, req.key, &hash);
   std::lock_guard lk(sh.mu);
   const int64_t now = options_.clock->NowMs();
-  const KeyRef ref{sh.AddWorkspace(req.workspace), req.key, hash};
-  EntryNode* n = sh.Find(ref);
+  // The workspace is registered only once the write is sure to apply
+  // (below): a refused write must leave no trace, or names sent by
+  // clients would grow the table without bound.
+  const int64_t ws = sh.FindWorkspace(req.workspace);
+  KeyRef ref{ws < 0 ? 0 : static_cast<uint32_t>(ws), req.key, hash};
+  EntryNode* n = ws < 0 ? nullptr : sh.Find(ref);
   const bool live = n != nullptr && n->LiveAt(now);
   if (req.if_match_version && !GuardMatches(*req.if_match_version, n, live)) {
     Conflict(n, now, &res);
@@ -127,6 +153,7 @@ WriteResult Store::Put(const PutRequest& req) {
   r.value = req.value;
   const uint64_t lsn = Log(&r, &res.outcome, &res.error);
   if (wal_ && lsn == 0) return res;  // nothing applied
+  if (ws < 0) ref.ws_index = Register(sh, req.workspace);
   sh.ApplyPut(ref, n, req.value, NodeState{lsn, r.version, r.updated_at_ms, r.expires_at_ms});
   res.version = r.version;
   res.applied = true;
@@ -167,7 +194,8 @@ WriteResult Store::Delete(std::string_view workspace, std::string_view key,
   r.key = key;
   const uint64_t lsn = Log(&r, &res.outcome, &res.error);
   if (wal_ && lsn == 0) return res;  // nothing applied
-  sh.ApplyTombstone(ref, n, NodeState{lsn, r.version, now, 0});
+  sh.ApplyTombstone(ref, n, NodeState{lsn, r.version, now, 0},
+                    wal_ ? wal_->acked_lsn() : UINT64_MAX);
   res.version = r.version;
   res.applied = true;
   res.visible_lsn = lsn;
@@ -183,10 +211,35 @@ ListResult Store::List(std::string_view workspace, std::string_view prefix,
   const std::string_view start = from_after ? after : prefix;
   const int64_t now = options_.clock->NowMs();
 
+  // Visibility: the listing reveals the entries it returns (and the one
+  // past the limit, through `more`) and the absence of every other key in
+  // the range it covered. An absence depends on the record that removed
+  // the key: a skipped expired entry's put, or for keys no longer in a
+  // tree the shard's Removals, taken every time a shard is locked (a
+  // delete between two visits counts too) and kept while they may reach
+  // below the end of the covered range, known only at the end. `depends`
+  // is the newest of those lsns. Not the log's last lsn: that would tie
+  // every listing to unrelated writes, and after a log failure to a write
+  // that can never be acknowledged.
+  uint64_t depends = 0;
+  auto need = [&](uint64_t lsn) { depends = std::max(depends, lsn); };
+  struct Removed {
+    uint64_t lsn;
+    std::string lo;
+  };
+  std::vector<Removed> removed;  // empty unless removals are in flight
+  auto removals = [&](const Shard& sh, uint32_t ws) {
+    const uint64_t acked = wal_ ? wal_->acked_lsn() : UINT64_MAX;
+    const Shard::Removals r = sh.RemovalsFrom(ws, prefix, start, acked);
+    if (r.lsn != 0) removed.push_back({r.lsn, std::string(r.lo)});
+  };
+
   // From `it`, the first live node with the prefix; end() when the shard
   // has nothing more to give (keys past the prefix range end it too).
   auto skip = [&](WorkspaceTree& tree, WorkspaceTree::iterator it) {
-    while (it != tree.end() && !it->LiveAt(now) && it->key().starts_with(prefix)) ++it;
+    for (; it != tree.end() && !it->LiveAt(now) && it->key().starts_with(prefix); ++it) {
+      need(it->lsn);  // expired: its absence depends on the put that set the TTL
+    }
     if (it != tree.end() && !it->key().starts_with(prefix)) it = tree.end();
     return it;
   };
@@ -207,7 +260,8 @@ ListResult Store::List(std::string_view workspace, std::string_view prefix,
     Shard& sh = *shards_[i];
     std::lock_guard lk(sh.mu);
     const int64_t ws = sh.FindWorkspace(workspace);
-    if (ws < 0) continue;
+    if (ws < 0) continue;  // nothing here, and nothing unacknowledged removed (see Sweep)
+    removals(sh, static_cast<uint32_t>(ws));
     WorkspaceTree& tree = sh.Tree(static_cast<uint32_t>(ws));
     auto it = seek(tree, start, from_after);
     if (it != tree.end()) heap.push_back({std::string(it->key()), i});
@@ -220,10 +274,15 @@ ListResult Store::List(std::string_view workspace, std::string_view prefix,
     const std::string* bound = heap.empty() ? nullptr : &heap.front().key;
     Shard& sh = *shards_[head.shard];
     std::lock_guard lk(sh.mu);
-    WorkspaceTree& tree = sh.Tree(static_cast<uint32_t>(sh.FindWorkspace(workspace)));
+    // Released since the first pass: it emptied, so it has nothing to give.
+    const int64_t ws = sh.FindWorkspace(workspace);
+    if (ws < 0) continue;
+    removals(sh, static_cast<uint32_t>(ws));
+    WorkspaceTree& tree = sh.Tree(static_cast<uint32_t>(ws));
     auto it = seek(tree, head.key, false);
     while (it != tree.end() && out.entries.size() < want) {
       if (bound != nullptr && it->key() > *bound) break;
+      need(it->lsn);
       out.entries.push_back(ToEntry(*it));
       it = skip(tree, std::next(it));
     }
@@ -233,13 +292,17 @@ ListResult Store::List(std::string_view workspace, std::string_view prefix,
       std::push_heap(heap.begin(), heap.end(), later);
     }
   }
-  if (out.entries.size() > limit) {
+  // A listing cut by the limit covered keys up to the one behind `more`,
+  // and reveals nothing about the keys after it.
+  const bool cut = out.entries.size() > limit;
+  for (const Removed& r : removed) {
+    if (!cut || r.lo <= out.entries.back().key) need(r.lsn);
+  }
+  if (cut) {
     out.entries.pop_back();
     out.more = true;
   }
-  // A listing reveals absences (deleted keys) as well as entries: it may
-  // be released only once everything applied so far is acknowledged.
-  out.visible_lsn = wal_ ? wal_->last_lsn() : 0;
+  out.visible_lsn = wal_ ? depends : 0;
   return out;
 }
 
@@ -263,6 +326,7 @@ StoreCounters Store::counters() const {
     c.live_keys += sh->linked_count();
     c.tombstones += sh->tombstone_count();
   }
+  c.workspaces = workspaces_.load(std::memory_order_relaxed);
   c.sweep_scans = sweep_scans_.load(std::memory_order_relaxed);
   return c;
 }

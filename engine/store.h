@@ -15,6 +15,8 @@
 // result must not be revealed (the write was not acknowledged).
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -107,6 +109,8 @@ struct PutRequest {
 struct StoreCounters {
   uint64_t live_keys = 0;  // includes expired keys the sweep has not reached
   uint64_t tombstones = 0;
+  // Distinct workspaces holding a live key, an expired key or a tombstone.
+  uint64_t workspaces = 0;
   uint64_t sweep_scans = 0;  // shard scans by Sweep (skipped when nothing is due)
 };
 
@@ -138,6 +142,15 @@ class Store {
   // Live keys of `workspace` with `prefix`, strictly after `after`, at most
   // `limit` (>= 1). Not a point-in-time view across shards: a key written
   // during the listing may or may not appear; order and uniqueness hold.
+  // visible_lsn covers what the listing reveals: its entries (and the one
+  // behind `more`) and the absences in the key range it covered (up to
+  // the key behind `more`), through each visited shard's newest removal
+  // when that shard has unacknowledged removals (deletes, expiry of
+  // unacknowledged TTL puts) whose key window meets the range. It does
+  // not wait for writes it cannot reveal (other workspaces, other key
+  // ranges), so a failed log holds back only the listings that would
+  // reveal a failed write, and reads go on. Coarse only in that one
+  // shard's window spans all of its unacknowledged removals.
   ListResult List(std::string_view workspace, std::string_view prefix, std::string_view after,
                   size_t limit);
 
@@ -168,6 +181,12 @@ class Store {
   Status Recover();
   void ApplyRecovered(const wal::Record& r);
   Shard& ShardFor(std::string_view workspace, std::string_view key, uint64_t* hash);
+  // Registers `workspace` in `sh` (whose lock is held) for a write about
+  // to be applied, counting it store-wide when it is new there.
+  uint32_t Register(Shard& sh, std::string_view workspace);
+  // Uncounts workspaces a shard released (called under that shard's lock,
+  // so a register and a release of one shard are counted in order).
+  void Unregister(const std::vector<std::string>& released);
   // Appends `r` to the log. Returns its lsn, or 0 with the outcome to
   // report (kStorageFailed or kBusy) and why. A memory-only store returns 0
   // and kOk.
@@ -188,6 +207,13 @@ class Store {
   std::atomic<uint64_t> replayed_bytes_{0};
 
   std::atomic<uint64_t> sweep_scans_{0};
+
+  // Workspace name -> number of shards where it is registered; lock order:
+  // a shard's mu, then ws_names_mu_. Only first writes of a workspace to a
+  // shard and releases take it.
+  std::mutex ws_names_mu_;
+  boost::unordered_flat_map<std::string, uint32_t> ws_names_;
+  std::atomic<uint64_t> workspaces_{0};  // ws_names_.size()
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;
   bool stopping_ = false;

@@ -59,7 +59,7 @@ void Store::ApplyRecovered(const wal::Record& r) {
   uint64_t hash;
   Shard& sh = ShardFor(r.workspace, r.key, &hash);
   std::lock_guard lk(sh.mu);
-  const KeyRef ref{sh.AddWorkspace(r.workspace), r.key, hash};
+  const KeyRef ref{Register(sh, r.workspace), r.key, hash};
   EntryNode* n = sh.Find(ref);
   // Idempotent: a snapshot may already hold a later state of this key.
   if (n != nullptr && n->lsn >= r.lsn) return;
@@ -67,7 +67,7 @@ void Store::ApplyRecovered(const wal::Record& r) {
   if (r.type == wal::kRecordPut) {
     sh.ApplyPut(ref, n, r.value, state);
   } else {
-    sh.ApplyTombstone(ref, n, state);
+    sh.ApplyTombstone(ref, n, state, UINT64_MAX);  // recovered: acknowledged once open
   }
 }
 
@@ -108,6 +108,8 @@ Status Store::Recover() {
     LogError("recovery: " + s.ToString() + "; trying an older snapshot");
     if (first_error.ok()) first_error = s;
     for (auto& sh : shards_) sh = std::make_unique<Shard>();  // drop what it applied
+    ws_names_.clear();
+    workspaces_ = 0;
   }
   if (!snaps.empty() && !loaded) return first_error;
 
@@ -217,9 +219,18 @@ Status Store::Snapshot() {
 void Store::Sweep() {
   const int64_t now = options_.clock->NowMs();
   const int64_t retention = options_.tombstone_retention.count();
+  // Only acknowledged tombstones may be purged: a purged delete answers
+  // 404 with nothing to wait for. Read once, before the shards: later
+  // acknowledgements are picked up by the next sweep.
+  const uint64_t purge_through = wal_ ? wal_->acked_lsn() : UINT64_MAX;
+  std::vector<std::string> released;
   for (auto& sh : shards_) {
     std::lock_guard lk(sh->mu);
-    if (sh->Sweep(now, retention)) sweep_scans_.fetch_add(1, std::memory_order_relaxed);
+    released.clear();
+    if (sh->Sweep(now, retention, purge_through, &released)) {
+      sweep_scans_.fetch_add(1, std::memory_order_relaxed);
+    }
+    Unregister(released);
   }
 }
 

@@ -114,10 +114,13 @@ std::string Metrics::Render(const Store& store) const {
                 "# HELP casmem_live_keys Live keys (including expired keys not yet swept).\n"
                 "# TYPE casmem_live_keys gauge\ncasmem_live_keys %llu\n"
                 "# HELP casmem_tombstones Retained tombstones.\n"
-                "# TYPE casmem_tombstones gauge\ncasmem_tombstones %llu\n",
+                "# TYPE casmem_tombstones gauge\ncasmem_tombstones %llu\n"
+                "# HELP casmem_workspaces Workspaces holding a key or a tombstone.\n"
+                "# TYPE casmem_workspaces gauge\ncasmem_workspaces %llu\n",
                 static_cast<unsigned long long>(wal_bytes), static_cast<unsigned long long>(fsyncs),
                 static_cast<unsigned long long>(c.live_keys),
-                static_cast<unsigned long long>(c.tombstones));
+                static_cast<unsigned long long>(c.tombstones),
+                static_cast<unsigned long long>(c.workspaces));
   out += line;
   std::snprintf(line, sizeof line,
                 "# HELP casmem_storage_healthy 1 while the log accepts writes, 0 after a failure.\n"

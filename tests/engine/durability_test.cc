@@ -1,7 +1,9 @@
 // Durability on the fault-injecting file system: restart keeps everything;
 // snapshots truncate the log and recover exactly; power loss keeps every
 // acknowledged write; failed fsyncs are never acknowledged; no reader sees
-// a write before it is durable; damaged snapshots refuse to open.
+// a write before it is durable, while listings that cannot reveal a failed
+// write still are; tombstones are purged only once acknowledged; damaged
+// snapshots refuse to open.
 #include <atomic>
 #include <mutex>
 #include <random>
@@ -212,6 +214,304 @@ TEST(Durability, FailedFsyncIsNeverAcknowledgedAndStopsWritesButNotReads) {
   EXPECT_FALSE(store->WaitVisible(store->Get("ws", "doomed").visible_lsn).ok())
       << "the un-synced write may never be revealed";
   EXPECT_TRUE(store->health().IsStorageFailed());
+}
+
+// Whether a listing may be revealed, decided now (it never will be when
+// the write it depends on failed).
+bool Revealed(Store& s, const ListResult& r) { return s.WaitVisible(r.visible_lsn).ok(); }
+
+std::vector<std::string> KeysOf(const ListResult& r) {
+  std::vector<std::string> keys;
+  for (const auto& e : r.entries) keys.push_back(e.key);
+  return keys;
+}
+
+// Holds the log's fsyncs at a gate, so that several writes are appended
+// before the next one fails (FailSyncsAfter(1)) and all of them fail.
+class SyncGate {
+ public:
+  explicit SyncGate(testing::MemFs& fs) : fs_(fs) {
+    mu_->lock();
+    // The writer thread may still be leaving the hook after the gate is
+    // gone: it keeps the mutex alive.
+    fs_.SetSyncHook([mu = mu_] { std::lock_guard lk(*mu); });
+  }
+  void Open() {
+    if (held_) mu_->unlock();
+    held_ = false;
+  }
+  ~SyncGate() {
+    Open();
+    fs_.SetSyncHook(nullptr);
+  }
+
+ private:
+  testing::MemFs& fs_;
+  std::shared_ptr<std::mutex> mu_ = std::make_shared<std::mutex>();
+  bool held_ = true;
+};
+
+TEST(Durability, AFailedPutBlocksOnlyTheListingsThatShowIt) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  Put(*store, "stable:1", "1");
+  Put(*store, "stable:2", "2");
+  Put(*store, "a", "1", std::nullopt, 0, "m");
+  Put(*store, "x", "1", std::nullopt, 0, "other");
+  {
+    SyncGate gate(fs);
+    fs.FailSyncsAfter(1, ".wal");
+    ASSERT_EQ(store->Put(PutRequest{"ws", "doomed", "3", std::nullopt, 0}).outcome, Outcome::kOk);
+    ASSERT_EQ(store->Put(PutRequest{"m", "doomed", "3", std::nullopt, 0}).outcome, Outcome::kOk);
+  }
+  ASSERT_FALSE(store->WaitVisible(store->wal()->last_lsn()).ok());
+  ASSERT_TRUE(store->health().IsStorageFailed());
+
+  // Another workspace, and keys of this one written before the failure.
+  ListResult other = store->List("other", "", "", 100);
+  EXPECT_EQ(KeysOf(other), std::vector<std::string>{"x"});
+  EXPECT_TRUE(Revealed(*store, other)) << "a failed write elsewhere must not stop reads";
+  ListResult stable = store->List("ws", "stable:", "", 100);
+  EXPECT_EQ(KeysOf(stable), (std::vector<std::string>{"stable:1", "stable:2"}));
+  EXPECT_TRUE(Revealed(*store, stable));
+  // A listing that returns the failed write is never revealed...
+  ListResult all = store->List("ws", "", "", 100);
+  ASSERT_EQ(KeysOf(all), (std::vector<std::string>{"doomed", "stable:1", "stable:2"}));
+  EXPECT_FALSE(Revealed(*store, all));
+  // ...nor one whose `more` flag exists only because of it.
+  ListResult first = store->List("m", "", "", 1);
+  ASSERT_EQ(KeysOf(first), std::vector<std::string>{"a"});
+  ASSERT_TRUE(first.more);
+  EXPECT_FALSE(Revealed(*store, first));
+}
+
+TEST(Durability, AFailedDeleteOrExpiryBlocksOnlyTheListingsThatOmitTheKey) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  StoreOptions o = DurableOptions(&fs, &clock);
+  o.shards = 1;  // both failed deletes in one shard: their keys bound one window
+  auto store = MustOpen(o);
+  for (std::string k : {"a:1", "a:2", "b", "c", "m:1", "m:2", "z:1"}) Put(*store, k, "1");
+  Put(*store, "ttl", "1", std::nullopt, 0, "t");  // durable without a TTL
+  Put(*store, "x", "1", std::nullopt, 0, "other");
+  {
+    SyncGate gate(fs);
+    fs.FailSyncsAfter(1, ".wal");
+    ASSERT_EQ(store->Delete("ws", "m:1", std::nullopt).outcome, Outcome::kOk);
+    ASSERT_EQ(store->Delete("ws", "c", std::nullopt).outcome, Outcome::kOk);
+    ASSERT_EQ(store->Put(PutRequest{"t", "ttl", "2", std::nullopt, 10}).outcome, Outcome::kOk);
+  }
+  ASSERT_FALSE(store->WaitVisible(store->wal()->last_lsn()).ok());
+  auto revealed = [&](std::string_view ws, std::string_view prefix, std::string_view after,
+                      size_t limit, std::vector<std::string> want) {
+    ListResult r = store->List(ws, prefix, after, limit);
+    EXPECT_EQ(KeysOf(r), want) << prefix << " " << after << " " << limit;
+    return Revealed(*store, r);
+  };
+  // Listings whose range holds a failed delete reveal it: held back.
+  EXPECT_FALSE(revealed("ws", "", "", 100, {"a:1", "a:2", "b", "m:2", "z:1"}));
+  EXPECT_FALSE(revealed("ws", "c", "", 100, {}));
+  EXPECT_FALSE(revealed("ws", "m:", "", 100, {"m:2"}));
+  EXPECT_FALSE(revealed("ws", "", "", 3, {"a:1", "a:2", "b"})) << "the key behind `more` is m:2";
+  // Listings whose range cannot hold one are revealed.
+  EXPECT_TRUE(revealed("ws", "a:", "", 100, {"a:1", "a:2"}));
+  EXPECT_TRUE(revealed("ws", "b", "", 100, {"b"}));
+  EXPECT_TRUE(revealed("ws", "", "", 2, {"a:1", "a:2"})) << "covers keys up to b only";
+  EXPECT_TRUE(revealed("ws", "", "m:5", 100, {"z:1"}));
+  EXPECT_TRUE(revealed("other", "", "", 100, {"x"}));
+  // Once the TTL runs out, the absence of "ttl" reveals the failed put
+  // (after a restart "ttl" is back, at version 1, without a TTL): expiry
+  // is not logged, so the absence depends on the put that set the TTL.
+  clock.Advance(10);
+  EXPECT_FALSE(revealed("t", "", "", 100, {}));
+  store->Sweep();  // now a tombstone, out of the tree
+  EXPECT_FALSE(revealed("t", "", "", 100, {}));
+  EXPECT_TRUE(revealed("t", "u", "", 100, {}));
+}
+
+// The property behind the rule: after a log failure, every listing that
+// is revealed equals the same listing on the state recovered after a power
+// loss (which keeps exactly the acknowledged writes), while listings that
+// depend on a failed write are held back.
+TEST(Durability, EveryRevealedListingMatchesWhatRecoveryFinds) {
+  for (int seed = 1; seed <= 6; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    testing::MemFs fs;
+    ManualClock clock{kT0};
+    StoreOptions o = DurableOptions(&fs, &clock);
+    o.tombstone_retention = std::chrono::milliseconds(0);  // purge and release as soon as allowed
+    auto store = MustOpen(o);
+    std::mt19937 rng(seed);
+    const std::vector<std::string> spaces = {"w0", "w1", "w2", "w3", "w4", "w5"};
+    // A random write to one of the first `n` workspaces; `kinds` 4 for
+    // deletes too, 3 for puts only.
+    auto write = [&](size_t n, unsigned kinds) {
+      const std::string ws = spaces[rng() % n];
+      const std::string key = "k" + std::to_string(rng() % 40);
+      const std::string value = std::to_string(rng() % 1000);
+      WriteResult w;
+      switch (4 - kinds + rng() % kinds) {
+        case 0: w = store->Delete(ws, key, std::nullopt); break;
+        case 1: w = store->Put(PutRequest{ws, key, value, std::nullopt,
+                                           static_cast<int64_t>(1 + rng() % 200)}); break;
+        default: w = store->Put(PutRequest{ws, key, value, std::nullopt, 0}); break;
+      }
+      EXPECT_EQ(w.outcome, Outcome::kOk);
+      clock.Advance(rng() % 5);
+      if (rng() % 50 == 0) store->Sweep();
+      return w;
+    };
+    for (int i = 0; i < 1500; ++i) {
+      ASSERT_TRUE(store->WaitVisible(write(spaces.size(), 4).visible_lsn).ok());
+    }
+    {
+      SyncGate gate(fs);
+      fs.FailSyncsAfter(1, ".wal");
+      // The failed batch touches w0-w2 only; with odd seeds it only puts
+      // (a failed delete holds back every listing of its workspace).
+      for (int i = 0; i < 8; ++i) write(3, seed % 2 == 0 ? 4 : 3);
+    }
+    ASSERT_FALSE(store->WaitVisible(store->wal()->last_lsn()).ok());
+    clock.Advance(100);  // some TTLs run out, of acknowledged and of failed puts
+    struct Query {
+      std::string ws, prefix, after;
+      size_t limit;
+      ListResult result;
+    };
+    const char* prefixes[] = {"", "k1", "k2", "k3"};
+    const char* afters[] = {"", "k2", "k35"};
+    std::vector<Query> revealed;
+    int held = 0;
+    for (int q = 0; q < 400; ++q) {
+      if (q % 100 == 50) store->Sweep();
+      Query query{spaces[rng() % spaces.size()], prefixes[rng() % 4], afters[rng() % 3],
+                  1 + rng() % 45, {}};
+      query.result = store->List(query.ws, query.prefix, query.after, query.limit);
+      if (store->WaitVisible(query.result.visible_lsn).ok()) {
+        revealed.push_back(std::move(query));
+      } else {
+        ++held;
+      }
+    }
+    EXPECT_GT(held, 0);
+    ASSERT_GT(revealed.size(), 100u) << "w3-w5 never depend on the failed writes";
+    fs.Freeze();
+    store.reset();
+    fs.PowerLoss();
+    store = MustOpen(o);
+    for (const Query& q : revealed) {
+      SCOPED_TRACE(q.ws + " prefix=" + q.prefix + " after=" + q.after +
+                   " limit=" + std::to_string(q.limit));
+      const ListResult now = store->List(q.ws, q.prefix, q.after, q.limit);
+      ASSERT_EQ(KeysOf(now), KeysOf(q.result));
+      EXPECT_EQ(now.more, q.result.more);
+      for (size_t i = 0; i < now.entries.size(); ++i) {
+        EXPECT_EQ(now.entries[i].value, q.result.entries[i].value);
+        EXPECT_EQ(now.entries[i].version, q.result.entries[i].version);
+        EXPECT_EQ(now.entries[i].expires_at_ms, q.result.entries[i].expires_at_ms);
+      }
+    }
+  }
+}
+
+TEST(Durability, AnExpiredPutThatWasAcknowledgedDoesNotBlockListings) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  Put(*store, "ttl", "1", std::nullopt, 10);
+  Put(*store, "gone", "1");
+  ASSERT_TRUE(store->WaitVisible(store->Delete("ws", "gone", std::nullopt).visible_lsn).ok());
+  Put(*store, "k", "1", std::nullopt, 0, "unrelated");
+  fs.FailSyncsAfter(1, ".wal");
+  WriteResult w = store->Put(PutRequest{"unrelated", "k", "2", std::nullopt, 0});
+  ASSERT_EQ(w.outcome, Outcome::kOk);
+  ASSERT_FALSE(store->WaitVisible(w.visible_lsn).ok());
+  clock.Advance(10);
+  EXPECT_TRUE(store->List("ws", "", "", 100).entries.empty());
+  EXPECT_TRUE(Revealed(*store, store->List("ws", "", "", 100)));
+  store->Sweep();
+  EXPECT_TRUE(Revealed(*store, store->List("ws", "", "", 100)));
+}
+
+TEST(Durability, SweepNeverPurgesATombstoneBeforeItsDeleteIsAcknowledged) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  StoreOptions o = DurableOptions(&fs, &clock);
+  o.tombstone_retention = std::chrono::milliseconds(0);
+  auto store = MustOpen(o);
+  Put(*store, "k", "1");
+  std::mutex gate;
+  gate.lock();  // the log's fsyncs wait here: a very slow disk
+  std::atomic<bool> syncing{false};
+  fs.SetSyncHook([&] {
+    syncing = true;
+    std::lock_guard lk(gate);
+  });
+  WriteResult d = store->Delete("ws", "k", std::nullopt);
+  ASSERT_EQ(d.outcome, Outcome::kOk);
+  while (!syncing) std::this_thread::yield();
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 1u) << "kept until the delete is acknowledged";
+  GetResult g = store->Get("ws", "k");
+  EXPECT_EQ(g.outcome, Outcome::kNotFound);
+  EXPECT_GE(g.visible_lsn, d.visible_lsn);
+  EXPECT_FALSE(store->IsVisible(g.visible_lsn)) << "the 404 would reveal the delete early";
+  gate.unlock();
+  fs.SetSyncHook(nullptr);
+  ASSERT_TRUE(store->WaitVisible(d.visible_lsn).ok());
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 0u);
+  EXPECT_EQ(store->counters().workspaces, 0u);
+  g = store->Get("ws", "k");
+  EXPECT_EQ(g.outcome, Outcome::kNotFound);
+  EXPECT_TRUE(store->IsVisible(g.visible_lsn));
+}
+
+TEST(Durability, PurgedAndUnacknowledgedTombstonesRecoverRight) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  StoreOptions o = DurableOptions(&fs, &clock);
+  o.tombstone_retention = std::chrono::milliseconds(0);
+  auto store = MustOpen(o);
+  for (std::string k : {"a", "b", "c"}) Put(*store, k, "1");
+  ASSERT_TRUE(store->WaitVisible(store->Delete("ws", "a", std::nullopt).visible_lsn).ok());
+  Put(*store, "b", "2");
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 0u) << "the acknowledged delete is purged";
+  fs.FailSyncsAfter(1, ".wal");
+  WriteResult d = store->Delete("ws", "c", std::nullopt);
+  ASSERT_EQ(d.outcome, Outcome::kOk);
+  ASSERT_FALSE(store->WaitVisible(d.visible_lsn).ok());
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 1u) << "the failed delete is not purged";
+  const uint64_t scans = store->counters().sweep_scans;
+  store->Sweep();
+  store->Sweep();
+  EXPECT_EQ(store->counters().sweep_scans, scans) << "nor does it make every sweep scan";
+  GetResult g = store->Get("ws", "c");
+  EXPECT_EQ(g.outcome, Outcome::kNotFound);
+  EXPECT_FALSE(store->WaitVisible(g.visible_lsn).ok()) << "so its 404 is never revealed";
+  // Power loss: the failed delete is gone, and nobody was told otherwise.
+  fs.Freeze();
+  store.reset();
+  fs.PowerLoss();
+  store = MustOpen(o);
+  EXPECT_EQ(store->Get("ws", "a").outcome, Outcome::kNotFound);
+  EXPECT_EQ(store->Get("ws", "b").entry.version, 2u);
+  g = store->Get("ws", "c");
+  ASSERT_EQ(g.outcome, Outcome::kOk);
+  EXPECT_EQ(g.entry.version, 1u);
+  EXPECT_EQ(KeysOf(store->List("ws", "", "", 100)), (std::vector<std::string>{"b", "c"}));
+  // Purged again after recovery, then a snapshot without it: still right.
+  store->Sweep();
+  EXPECT_EQ(store->counters().tombstones, 0u);
+  ASSERT_TRUE(store->Snapshot().ok());
+  store.reset();
+  store = MustOpen(o);
+  EXPECT_EQ(store->Get("ws", "a").outcome, Outcome::kNotFound);
+  EXPECT_EQ(KeysOf(store->List("ws", "", "", 100)), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(store->counters().workspaces, 1u);
 }
 
 TEST(Durability, AStalledDiskRefusesWritesAsBusyAndAppliesNothing) {
