@@ -219,7 +219,11 @@ TEST_F(ServerTest, MetricsAreServed) {
   EXPECT_NE(r.body.find("casmem_wal_fsync_seconds_count"), std::string::npos);
   EXPECT_NE(r.body.find(R"(casmem_http_requests_total{route="memory_collection",status="200"} 1)"),
             std::string::npos)
-      << r.body;
+      << r.body;  // A refused write to a new workspace registers nothing.
+  EXPECT_EQ(c->Request("POST", "/workspaces/never/memory", R"({"key":"k","value":1,"if_match_version":3})")
+                .status,
+            409);
+  EXPECT_NE(c->Request("GET", "/metrics").body.find("casmem_workspaces 1\n"), std::string::npos);
 }
 
 TEST_F(ServerTest, RestartAfterSigtermKeepsKeysVersionsTtlsAndTombstones) {
