@@ -60,6 +60,10 @@ Status Wal::Open(const WalOptions& options, uint64_t after_lsn, const ReplayFn& 
   }
   ScanResult scan;
   s = ScanLog(fs, options.dir, after_lsn, replay, &scan);
+  // The directory as recovery leaves it (a segment renamed into place by a
+  // rotation that crashed before its directory sync, removed spares, a
+  // kept torn tail) is made durable before anything is appended to it.
+  if (s.ok()) s = fs->SyncDir(options.dir);
   if (!s.ok()) return s;
   std::unique_ptr<File> current;
   if (scan.segments.empty() || scan.tail_format != kSegmentFormat) {

@@ -43,7 +43,7 @@ class MemFile final : public wal::File {
 
   Status WriteAt(uint64_t offset, std::string_view data) override {
     if (!writable_) return Status::IOError(path_ + ": not open for writing");
-    Status s = fs_->CheckWrite("write", path_);
+    Status s = fs_->CheckWrite("write", Name());
     if (!s.ok()) return s;
     std::lock_guard lk(fs_->mu_);
     std::string& d = inode_->data;
@@ -60,7 +60,7 @@ class MemFile final : public wal::File {
     return Status::OK();
   }
   Status Sync() override {
-    Status s = fs_->CheckSync("sync", path_);
+    Status s = fs_->CheckSync("sync", Name());
     if (!s.ok()) return s;
     std::lock_guard lk(fs_->mu_);
     MemFs::Inode& in = *inode_;
@@ -71,7 +71,7 @@ class MemFile final : public wal::File {
     return Status::OK();
   }
   Status Allocate(uint64_t length) override {
-    Status s = fs_->CheckWrite("allocate", path_);
+    Status s = fs_->CheckWrite("allocate", Name());
     if (!s.ok()) return s;
     std::lock_guard lk(fs_->mu_);
     // Zeros, not dirty: the new size is durable at the next Sync.
@@ -85,6 +85,15 @@ class MemFile final : public wal::File {
   }
 
  private:
+  // The file's name now (it may have been renamed since it was opened).
+  std::string Name() {
+    std::lock_guard lk(fs_->mu_);
+    for (const auto& [name, inode] : fs_->names_) {
+      if (inode == inode_) return name;
+    }
+    return path_;
+  }
+
   MemFs* fs_;
   std::string path_;
   std::shared_ptr<MemFs::Inode> inode_;
@@ -296,6 +305,16 @@ Status MemFs::Lock(const std::string& path, std::unique_ptr<wal::FileLock>* out)
   lock->path = path;
   *out = std::move(lock);
   return Status::OK();
+}
+
+void MemFs::ProcessCrash() {
+  std::lock_guard lk(mu_);
+  locks_.clear();
+  frozen_ = false;
+  crash_at_ = -1;
+  step_filter_ = nullptr;
+  writes_left_ = -1;
+  syncs_left_ = -1;
 }
 
 void MemFs::PowerLoss() {

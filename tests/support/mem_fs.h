@@ -61,13 +61,17 @@ class MemFs final : public wal::FileSystem {
   // Mutating calls: Open for writing, WriteAt, Allocate, Sync, Rename,
   // Remove, CreateDir (of a new directory), SyncDir. `op` is one of
   // "open", "write", "allocate", "sync", "rename", "remove", "mkdir",
-  // "syncdir"; `path` is "from -> to" for a rename.
+  // "syncdir"; `path` is the file's current name ("from -> to" for a
+  // rename).
   using StepFilter = std::function<bool(std::string_view op, const std::string& path)>;
   // The machine stops at the n-th next mutating call (1 = the very next)
   // that `counts` accepts (null: every call): that call and every later
   // one fail, as after Freeze(). steps() counts the accepted calls so far.
   void CrashAtStep(int n, StepFilter counts = nullptr);
   int steps() const { return steps_.load(); }
+  // The process died but the kernel kept every byte: thaws the machine
+  // (failure injection is reset) and loses nothing.
+  void ProcessCrash();
   // Power loss, then the machine thaws (failure injection is reset):
   // drops everything that was not made durable...
   void PowerLoss();
