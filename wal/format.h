@@ -47,7 +47,7 @@ inline constexpr uint32_t kBatchKind = 0x48435442;  // "BTCH"
 //          | ws_len u16 | key_len u16 | value_len u32
 //          | ws bytes | key bytes | value bytes (compact JSON; empty for a tombstone)
 // padding: zero bytes up to the next multiple of kRecordAlign.
-// An all-zero header marks the end of the data in a preallocated segment.
+// In a format-1 segment an all-zero record header marks the end of the data.
 inline constexpr size_t kRecordHeaderSize = 16;
 inline constexpr size_t kRecordFixedPayload = 8 + 8 + 8 + 8 + 2 + 2 + 4;  // 40
 inline constexpr size_t kRecordAlign = 8;
