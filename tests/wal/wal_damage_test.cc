@@ -387,5 +387,119 @@ TEST(WalDamage, Format1SegmentsStayReadable) {
   EXPECT_EQ(got[3].key, "new");
 }
 
+// Cutting a torn tail is itself crash safe: the machine stops at every
+// step of the cut (copy, its sync, the directory sync, the zeroing, its
+// sync, the final directory sync), and after any power loss the log still
+// opens with every acknowledged record and cuts what is left.
+TEST(WalDamage, ACrashDuringTheCutLeavesALogThatStillOpens) {
+  const int kDurable = 5;
+  bool completed = false;
+  for (int step = 1; step < 50 && !completed; ++step) {
+    for (uint64_t seed : {0, 1, 2, 3}) {
+      SCOPED_TRACE("crash at step " + std::to_string(step) + ", seed " + std::to_string(seed));
+      testing::MemFs fs;
+      const auto opts = MemOptions(&fs);
+      StopInTheLastBatchSync(fs, opts, kDurable, 40, 300);
+      const std::string path = SegmentPaths(fs).back();
+      const std::vector<size_t> pages = fs.DirtyPages(path);
+      ASSERT_GE(pages.size(), 3u);
+      fs.PowerLoss([&](const std::string& p, size_t page) { return p != path || page != pages[1]; });
+      // Spares are prepared on their own thread; their steps are not counted.
+      fs.CrashAtStep(step, [](std::string_view op, const std::string& p) {
+        return op == "rename" || p.find("spare-") == std::string::npos;
+      });
+      std::unique_ptr<Wal> wal;
+      std::vector<Replayed> got;
+      Status s = OpenCollect(opts, &wal, &got);
+      const bool crashed = fs.frozen();
+      if (!crashed) {
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        completed = true;
+      }
+      fs.Freeze();
+      wal.reset();
+      if (seed == 0) {
+        fs.PowerLoss();
+      } else {
+        fs.PowerLoss(seed);
+      }
+      // Once the torn bytes are zeroed on disk, their copy is there too.
+      std::string seg;
+      ASSERT_TRUE(fs.ReadFile(path, &seg));
+      if (BatchSpans(seg).size() == static_cast<size_t>(kDurable)) {
+        const Span last = BatchSpans(seg).back();
+        if (seg.find_first_not_of('\0', last.offset + last.size + 8) == std::string::npos) {
+          bool broken_kept = false;
+          for (const auto& name : fs.Files(kDir)) broken_kept |= name.ends_with(kBrokenSuffix);
+          EXPECT_TRUE(broken_kept) << "the cut reached the disk but its copy did not";
+        }
+      }
+      ScanResult scan;
+      s = OpenCollect(opts, &wal, &got, &scan);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      ASSERT_EQ(got.size(), static_cast<size_t>(kDurable));
+      for (int i = 0; i < kDurable; ++i) EXPECT_EQ(got[i].value, ValueOf(i + 1));
+      ASSERT_TRUE(wal->WaitAcked(AppendKV(wal.get(), "after", "1")).ok());
+      wal.reset();
+      ASSERT_TRUE(OpenCollect(opts, &wal, &got, &scan).ok());
+      EXPECT_EQ(got.size(), static_cast<size_t>(kDurable + 1));
+      EXPECT_EQ(scan.torn_bytes_cut, 0u);
+    }
+  }
+  EXPECT_TRUE(completed);
+}
+
+// A rotation's new segment lost its first page (its header and the start
+// of its first batch) while a later page of that unsynced batch survived:
+// the segment gets its header back and the rest is cut as a torn tail.
+TEST(WalDamage, ANewSegmentThatLostItsHeaderPageIsCut) {
+  testing::MemFs fs;
+  const auto opts = MemOptions(&fs, kMinSegmentBytes);
+  const std::string first_segment = FormatSegmentName(1, 1);
+  {
+    std::unique_ptr<Wal> wal;
+    std::vector<Replayed> got;
+    ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+    for (int i = 1; i <= 4; ++i) {
+      ASSERT_TRUE(wal->WaitAcked(AppendKV(wal.get(), "big" + std::to_string(i), ValueOf(i, 16000)))
+                      .ok());
+    }
+    // From now on the machine stops in the first fsync of a later segment.
+    fs.SetSyncPathHook([&](const std::string& p) {
+      const std::string name = p.substr(p.rfind('/') + 1);
+      if (ParseSegmentName(name) && name != first_segment) fs.Freeze();
+    });
+    uint64_t last = 0;
+    for (int i = 1; i <= 40; ++i) last = AppendKV(wal.get(), "t" + std::to_string(i), ValueOf(i, 300));
+    ASSERT_FALSE(wal->WaitAcked(last).ok());
+  }
+  fs.SetSyncHook(nullptr);
+  const auto paths = SegmentPaths(fs);
+  ASSERT_EQ(paths.size(), 2u);
+  const std::vector<size_t> pages = fs.DirtyPages(paths[1]);
+  ASSERT_GE(pages.size(), 2u);
+  ASSERT_EQ(pages[0], 0u);
+  fs.PowerLoss([&](const std::string& p, size_t page) { return p != paths[1] || page != 0; });
+  std::string seg;
+  ASSERT_TRUE(fs.ReadFile(paths[1], &seg));
+  ASSERT_EQ(seg.substr(0, kSegmentHeaderSize), std::string(kSegmentHeaderSize, '\0'));
+
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ScanResult scan;
+  Status s = OpenCollect(opts, &wal, &got, &scan);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_GE(got.size(), 4u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].lsn, i + 1);
+  EXPECT_GT(scan.torn_bytes_cut, 0u);
+  const size_t before = got.size();
+  ASSERT_TRUE(wal->WaitAcked(AppendKV(wal.get(), "after", "1")).ok());
+  wal.reset();
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got, &scan).ok());
+  ASSERT_EQ(got.size(), before + 1);
+  EXPECT_EQ(got.back().key, "after");
+  EXPECT_EQ(scan.torn_bytes_cut, 0u);
+}
+
 }  // namespace
 }  // namespace casmem::wal
