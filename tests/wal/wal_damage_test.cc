@@ -460,17 +460,31 @@ TEST(WalDamage, ANewSegmentThatLostItsHeaderPageIsCut) {
     std::unique_ptr<Wal> wal;
     std::vector<Replayed> got;
     ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
-    for (int i = 1; i <= 4; ++i) {
+    for (int i = 1; i < 4; ++i) {
       ASSERT_TRUE(wal->WaitAcked(AppendKV(wal.get(), "big" + std::to_string(i), ValueOf(i, 16000)))
                       .ok());
     }
-    // From now on the machine stops in the first fsync of a later segment.
+    // The fourth record's fsync waits at a gate while 40 more pile up
+    // behind it: one group commit, which fills segment 1 and goes on in
+    // segment 2, where the machine stops in the first fsync.
+    std::mutex gate;
+    gate.lock();
+    std::atomic<int> first_syncs{0};
     fs.SetSyncPathHook([&](const std::string& p) {
       const std::string name = p.substr(p.rfind('/') + 1);
-      if (ParseSegmentName(name) && name != first_segment) fs.Freeze();
+      if (!ParseSegmentName(name)) return;
+      if (name != first_segment) {
+        fs.Freeze();
+      } else if (++first_syncs == 1) {
+        std::lock_guard lk(gate);
+      }
     });
+    const uint64_t fourth = AppendKV(wal.get(), "big4", ValueOf(4, 16000));
+    while (first_syncs.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     uint64_t last = 0;
     for (int i = 1; i <= 40; ++i) last = AppendKV(wal.get(), "t" + std::to_string(i), ValueOf(i, 300));
+    gate.unlock();
+    ASSERT_TRUE(wal->WaitAcked(fourth).ok());
     ASSERT_FALSE(wal->WaitAcked(last).ok());
   }
   fs.SetSyncHook(nullptr);
