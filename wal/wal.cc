@@ -29,6 +29,8 @@ bool ParseFsyncMode(std::string_view s, FsyncMode* out) {
 }
 
 namespace {
+// frame_ keeps its buffer between batches up to this size.
+constexpr size_t kKeepFrameBytes = 4 << 20;
 size_t RecordSizeAt(std::string_view batch, size_t pos) {
   return EncodedSize(GetU32(batch.data() + pos + 8) - kRecordFixedPayload, 0, 0);
 }
@@ -247,6 +249,7 @@ Status Wal::WriteBatch(const std::string& batch, uint64_t* records) {
     Status s = current_->WriteAt(offset_, frame_);
     if (!s.ok()) return s;
     offset_ += frame_.size();
+    if (frame_.capacity() > kKeepFrameBytes) std::string().swap(frame_);  // a rare huge batch
     *records += count;
     pos = end;
   }

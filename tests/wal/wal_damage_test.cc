@@ -1,6 +1,7 @@
 // Recovery from damaged logs: a torn tail of the last segment is cut once
-// (and kept beside it); any other damage refuses to open, naming file and
-// offset, and changes nothing. One harness, many kinds of damage.
+// (and kept beside it), also when a power loss kept later pages of the
+// torn batch after a hole; any other damage refuses to open, naming file
+// and offset, and changes nothing. Format-1 segments stay readable.
 #include <atomic>
 #include <chrono>
 #include <mutex>
