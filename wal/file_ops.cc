@@ -20,15 +20,21 @@ std::string ParentDir(std::string_view path) {
 }
 
 Status FileSystem::CreateDirs(const std::string& path) {
-  // Each prefix in turn, from the root down.
+  // Each prefix in turn, from the root down. The directory asked for has
+  // its parent synced even when it exists already: a process that crashed
+  // between its mkdir and that sync left it existing but not durable.
+  // (An intermediate directory in that state stays so until the file
+  // system commits it on its own; only a first start can leave one.)
+  std::string_view want(path);
+  while (want.size() > 1 && want.back() == '/') want.remove_suffix(1);
   size_t pos = 0;
   while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    const std::string partial = path.substr(0, pos);
+    pos = want.find('/', pos + 1);
+    const std::string partial(want.substr(0, pos));
     if (partial.empty() || partial == "/") continue;
     bool created = false;
     Status s = CreateDir(partial, &created);
-    if (s.ok() && created) s = SyncDir(ParentDir(partial));
+    if (s.ok() && (created || pos == std::string::npos)) s = SyncDir(ParentDir(partial));
     if (!s.ok()) return s;
   }
   return Status::OK();

@@ -52,8 +52,9 @@ class FileSystem {
   // Makes the directory's entries (creations, renames, removals) durable.
   virtual Status SyncDir(const std::string& path) = 0;
   // Creates `path` and missing parents; ok if it exists. Durable on
-  // return: the parent of every directory it creates is synced, so a crash
-  // cannot take away a directory whose files were synced later.
+  // return: the parent of every directory it creates, and of `path`
+  // itself, is synced, so a crash cannot take away a directory whose
+  // files were synced later.
   Status CreateDirs(const std::string& path);
   // Names (not paths) of the regular files in `dir`, unsorted.
   virtual Status List(const std::string& dir, std::vector<std::string>* names) = 0;
