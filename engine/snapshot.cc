@@ -64,7 +64,7 @@ Status SnapshotWriter::Create(wal::FileSystem* fs, const std::string& dir, uint6
   w->hash_state_ = st;
   char header[wal::kSnapshotHeaderSize];
   PutU64(header, wal::kSnapshotMagic);
-  PutU32(header + 8, wal::kFormatVersion);
+  PutU32(header + 8, wal::kSnapshotFormat);
   PutU32(header + 12, 0);
   PutU64(header + 16, start_lsn);
   s = w->Write({header, sizeof header});
@@ -160,7 +160,7 @@ Status ReadSnapshot(wal::FileSystem* fs, const std::string& path,
   size_t got = 0;
   s = f->ReadAt(0, sizeof header, header, &got);
   if (!s.ok()) return s;
-  if (GetU64(header) != wal::kSnapshotMagic || wal::GetU32(header + 8) != wal::kFormatVersion) {
+  if (GetU64(header) != wal::kSnapshotMagic || wal::GetU32(header + 8) != wal::kSnapshotFormat) {
     return Status::Corruption(path + " offset 0: bad snapshot header");
   }
   *start_lsn = GetU64(header + 16);

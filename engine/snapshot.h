@@ -36,7 +36,6 @@ class SnapshotWriter {
   Status Add(std::string_view records, uint64_t count);
   // Trailer, fsync, rename to the final name, directory fsync.
   Status Commit();
-  const std::string& final_path() const { return final_path_; }
   uint64_t bytes() const { return offset_; }
 
  private:

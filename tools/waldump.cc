@@ -3,7 +3,7 @@
 // only: it never repairs anything (casmemd does that on open).
 //
 //   casmem-waldump FILE...        segments (*.wal) or snapshots (*.snap)
-//   casmem-waldump --hex FILE     also the bytes of each record
+//   casmem-waldump --hex FILE     also the bytes of each batch header and record
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +11,7 @@
 
 #include "engine/snapshot.h"
 #include "wal/format.h"
+#include "wal/log_reader.h"
 #include "wal/record.h"
 #include "wal/segment.h"
 
@@ -20,6 +21,17 @@ using casmem::Status;
 namespace wal = casmem::wal;
 
 bool g_hex = false;
+
+void PrintHex(std::string_view raw) {
+  if (!g_hex) return;
+  for (size_t i = 0; i < raw.size(); i += 16) {
+    std::printf("            %04zx:", i);
+    for (size_t j = i; j < std::min(raw.size(), i + 16); ++j) {
+      std::printf(" %02x", static_cast<unsigned char>(raw[j]));
+    }
+    std::printf("\n");
+  }
+}
 
 void PrintRecord(uint64_t offset, const wal::Record& r, std::string_view raw) {
   std::printf("%10" PRIu64 "  lsn=%" PRIu64 " %s ws=%.*s key=%.*s version=%" PRIu64
@@ -34,50 +46,77 @@ void PrintRecord(uint64_t offset, const wal::Record& r, std::string_view raw) {
                 shown < r.value.size() ? "..." : "");
   }
   std::printf("\n");
-  if (g_hex) {
-    for (size_t i = 0; i < raw.size(); i += 16) {
-      std::printf("            %04zx:", i);
-      for (size_t j = i; j < std::min(raw.size(), i + 16); ++j) {
-        std::printf(" %02x", static_cast<unsigned char>(raw[j]));
-      }
-      std::printf("\n");
-    }
-  }
+  PrintHex(raw);
 }
 
+// Walks the segment with the reader recovery uses (wal::ReadSegment), so
+// what it prints is what recovery would see.
 int DumpSegment(const std::string& path) {
-  std::unique_ptr<wal::File> f;
-  Status s = wal::PosixFileSystem()->Open(path, wal::OpenMode::kRead, &f);
-  uint64_t size = 0;
-  if (s.ok()) s = f->Size(&size);
-  std::string buf(size, '\0');
-  size_t got = 0;
-  if (s.ok()) s = f->ReadAt(0, size, buf.data(), &got);
+  std::string buf;
+  Status s = wal::ReadWholeFile(wal::PosixFileSystem(), path, &buf);
   if (!s.ok()) {
     std::fprintf(stderr, "casmem-waldump: %s\n", s.ToString().c_str());
     return 1;
   }
-  uint64_t seq = 0;
-  s = wal::VerifySegmentHeader(buf, path, &seq);
-  if (!s.ok()) {
-    std::fprintf(stderr, "casmem-waldump: %s\n", s.ToString().c_str());
-    return 1;
-  }
-  std::printf("%s: segment %" PRIu64 ", %" PRIu64 " bytes\n", path.c_str(), seq, size);
-  size_t pos = wal::kSegmentHeaderSize;
-  uint64_t n = 0;
-  for (;;) {
-    wal::Record r;
-    size_t used = 0;
-    auto ds = wal::DecodeRecord(std::string_view(buf).substr(pos), &r, &used);
-    if (ds != wal::DecodeStatus::kOk) {
-      std::printf("%10zu  end: %s (%" PRIu64 " records)\n", pos, wal::DecodeStatusName(ds), n);
-      return ds == wal::DecodeStatus::kEndOfData ? 0 : 2;
+  uint64_t records = 0, batches = 0, last_lsn = 0;
+  bool headed = false;
+  wal::SegmentEnd end;
+  // ReadSegment fills `end` (format, header_missing) before the first batch.
+  auto heading = [&]() {
+    if (headed) return;
+    headed = true;
+    uint64_t seq = 0;
+    uint32_t format = 0;
+    if (wal::VerifySegmentHeader(buf, path, &seq, &format).ok()) {
+      std::printf("%s: segment %" PRIu64 ", format %" PRIu32 ", %zu bytes\n", path.c_str(), seq,
+                  format, buf.size());
+    } else if (end.header_missing) {
+      std::printf("%s: segment header is all zeros (a rotation that crashed), %zu bytes\n",
+                  path.c_str(), buf.size());
     }
-    PrintRecord(pos, r, std::string_view(buf).substr(pos, used));
-    pos += used;
-    ++n;
+  };
+  s = wal::ReadSegment(
+      buf, path,
+      [&](const wal::BatchAt& b) {
+        heading();
+        if (end.format != wal::kSegmentFormatV1) {  // format 1 has no batch headers
+          std::printf("%10" PRIu64 "  batch lsn=%" PRIu64 "..%" PRIu64 " records=%" PRIu32
+                      " bytes=%" PRIu64 " synced_lsn=%" PRIu64 "\n",
+                      b.offset, b.header.first_lsn, b.header.first_lsn + b.header.count - 1,
+                      b.header.count, b.size, b.header.synced_lsn);
+          PrintHex(std::string_view(buf).substr(b.offset, wal::kBatchHeaderSize));
+        }
+        for (const wal::RecordAt& r : b.records) {
+          PrintRecord(r.offset, r.record, std::string_view(buf).substr(r.offset, r.size));
+        }
+        records += b.records.size();
+        ++batches;
+        last_lsn = b.header.first_lsn + b.header.count - 1;
+        return Status::OK();
+      },
+      &end);
+  if (!s.ok()) {
+    std::fprintf(stderr, "casmem-waldump: %s\n", s.ToString().c_str());
+    return 1;
   }
+  heading();
+  if (end.damage.empty()) {
+    std::printf("%10" PRIu64 "  end of data (%" PRIu64 " records in %" PRIu64 " batches)\n",
+                end.offset, records, batches);
+    return 0;
+  }
+  std::printf("%10" PRIu64 "  damage: %s (%" PRIu64 " records in %" PRIu64
+              " batches before it; non-zero bytes end at %" PRIu64 ")\n",
+              end.offset, end.damage.c_str(), records, batches, end.data_end);
+  const wal::LaterData later = wal::FindValidDataAfter(buf, end.format, end.offset, last_lsn);
+  if (later.found) {
+    std::printf("%10" PRIu64 "  valid data follows; the latest was written when lsn %" PRIu64
+                " was durable (%s)\n",
+                later.offset, later.max_synced_lsn,
+                later.max_synced_lsn > last_lsn ? "the damaged bytes had been synced: damage"
+                                                : "if this is the last segment: a torn tail");
+  }
+  return 2;
 }
 
 int DumpSnapshot(const std::string& path) {

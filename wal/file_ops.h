@@ -24,7 +24,6 @@ class File {
   virtual Status Sync() = 0;
   // Reserves space up to `length` bytes (file reads back zeros there).
   virtual Status Allocate(uint64_t length) = 0;
-  virtual Status Truncate(uint64_t length) = 0;
   virtual Status Size(uint64_t* size) = 0;
 };
 
@@ -47,10 +46,16 @@ class FileSystem {
   // Atomically replaces `to` with `from` (rename(2)).
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& path) = 0;
-  // Creates `path` and missing parents; ok if it exists.
-  virtual Status CreateDirs(const std::string& path) = 0;
+  // Creates the one directory `path` (its parent exists); an existing
+  // directory is fine. *created says whether this call made it.
+  virtual Status CreateDir(const std::string& path, bool* created) = 0;
   // Makes the directory's entries (creations, renames, removals) durable.
   virtual Status SyncDir(const std::string& path) = 0;
+  // Creates `path` and missing parents; ok if it exists. Durable on
+  // return: the parent of every directory it creates, and of `path`
+  // itself, is synced, so a crash cannot take away a directory whose
+  // files were synced later.
+  Status CreateDirs(const std::string& path);
   // Names (not paths) of the regular files in `dir`, unsorted.
   virtual Status List(const std::string& dir, std::vector<std::string>* names) = 0;
   virtual bool Exists(const std::string& path) = 0;
@@ -63,5 +68,7 @@ class FileSystem {
 FileSystem* PosixFileSystem();
 
 std::string JoinPath(std::string_view dir, std::string_view name);
+// The directory holding `path`: "a/b" -> "a", "/a" -> "/", "a" -> ".".
+std::string ParentDir(std::string_view path);
 
 }  // namespace casmem::wal

@@ -1,37 +1,17 @@
-// ScanLog: segment listing, per-segment record walk, torn-tail repair.
+// ScanLog and ReadSegment: segment listing, the per-segment batch walk,
+// and the decision between "torn tail" (cut, by wal/repair.cc) and damage.
 #include "wal/log_reader.h"
 
 #include <algorithm>
 #include <chrono>
 
-#include "wal/format.h"
+#include "wal/endian.h"
 #include "wal/logger.h"
+#include "wal/repair.h"
 #include "wal/segment.h"
 
 namespace casmem::wal {
 namespace {
-
-Status ReadWhole(FileSystem* fs, const std::string& path, std::string* out) {
-  std::unique_ptr<File> f;
-  Status s = fs->Open(path, OpenMode::kRead, &f);
-  if (!s.ok()) return s;
-  uint64_t size = 0;
-  s = f->Size(&size);
-  if (!s.ok()) return s;
-  out->resize(size);
-  size_t got = 0;
-  s = f->ReadAt(0, size, out->data(), &got);
-  if (!s.ok()) return s;
-  out->resize(got);
-  return Status::OK();
-}
-
-// First offset >= from holding a non-zero byte, or npos.
-size_t FirstNonZero(std::string_view buf, size_t from) {
-  for (size_t i = from; i < buf.size(); ++i)
-    if (buf[i] != 0) return i;
-  return std::string_view::npos;
-}
 
 size_t LastNonZeroEnd(std::string_view buf) {
   size_t i = buf.size();
@@ -39,40 +19,62 @@ size_t LastNonZeroEnd(std::string_view buf) {
   return i;
 }
 
-// Looks for a record after `from` that decodes cleanly and continues the
-// log (lsn > last_lsn): evidence that the damage is not a torn tail.
-bool ValidRecordAfter(std::string_view buf, size_t from, uint64_t last_lsn, size_t* where) {
-  size_t pos = (from + kRecordAlign) & ~(kRecordAlign - 1);
-  for (; pos + kRecordHeaderSize <= buf.size(); pos += kRecordAlign) {
-    Record r;
-    size_t used = 0;
-    if (DecodeRecord(buf.substr(pos), &r, &used) == DecodeStatus::kOk && r.lsn > last_lsn) {
-      *where = pos;
-      return true;
-    }
-  }
-  return false;
-}
+bool AllZero(std::string_view buf) { return LastNonZeroEnd(buf) == 0; }
+
+uint64_t AlignUp(uint64_t n) { return (n + kRecordAlign - 1) & ~uint64_t{kRecordAlign - 1}; }
 
 std::string At(const std::string& path, uint64_t offset) {
   return path + " offset " + std::to_string(offset);
 }
 
-// Copies [from, to) of the segment beside it, then zeroes and syncs it.
-Status CutTornTail(FileSystem* fs, const std::string& dir, const std::string& path,
-                   std::string_view buf, size_t from, size_t to) {
-  const std::string broken = path + "." + std::to_string(from) + kBrokenSuffix;
-  std::unique_ptr<File> copy;
-  Status s = fs->Open(broken, OpenMode::kCreateTrunc, &copy);
-  if (s.ok()) s = copy->WriteAt(0, buf.substr(from, to - from));
-  if (s.ok()) s = copy->Sync();
-  if (!s.ok()) return s;
-  std::unique_ptr<File> seg;
-  s = fs->Open(path, OpenMode::kReadWrite, &seg);
-  if (s.ok()) s = seg->WriteAt(from, std::string(to - from, '\0'));
-  if (s.ok()) s = seg->Sync();
-  if (s.ok()) s = fs->SyncDir(dir);
-  return s;
+// Format 1: bare records, each its own batch.
+Status ReadRecordsV1(std::string_view bytes, const BatchFn& fn, SegmentEnd* end) {
+  size_t pos = kSegmentHeaderSize;
+  BatchAt b;
+  for (;;) {
+    RecordAt r;
+    size_t used = 0;
+    const DecodeStatus ds = DecodeRecord(bytes.substr(pos), &r.record, &used);
+    if (ds != DecodeStatus::kOk) {
+      end->offset = pos;
+      if (ds != DecodeStatus::kEndOfData || end->data_end > pos) end->damage = DecodeStatusName(ds);
+      return Status::OK();
+    }
+    r.offset = pos;
+    r.size = used;
+    b.offset = pos;
+    b.size = used;
+    b.header = BatchHeader{1, r.record.lsn, used, 0, 0};
+    b.records.assign(1, r);
+    Status s = fn(b);
+    if (!s.ok()) return s;
+    pos += used;
+  }
+}
+
+Status ReadBatches(std::string_view bytes, const BatchFn& fn, SegmentEnd* end) {
+  size_t pos = kSegmentHeaderSize;
+  BatchAt b;
+  for (;;) {
+    size_t used = 0;
+    const BatchStatus bs = DecodeBatch(bytes.substr(pos), &b.header, &b.records, &used);
+    if (bs != BatchStatus::kOk) {
+      end->offset = pos;
+      if (bs != BatchStatus::kEndOfData) {
+        end->damage = BatchStatusName(bs);
+      } else if (end->data_end > pos) {
+        end->damage = "zero batch header before data that ends at offset " +
+                      std::to_string(end->data_end);
+      }
+      return Status::OK();
+    }
+    b.offset = pos;
+    b.size = used;
+    for (RecordAt& r : b.records) r.offset += pos;
+    Status s = fn(b);
+    if (!s.ok()) return s;
+    pos += used;
+  }
 }
 
 class ProgressReporter {
@@ -99,6 +101,71 @@ class ProgressReporter {
 
 }  // namespace
 
+Status ReadWholeFile(FileSystem* fs, const std::string& path, std::string* out) {
+  std::unique_ptr<File> f;
+  Status s = fs->Open(path, OpenMode::kRead, &f);
+  if (!s.ok()) return s;
+  uint64_t size = 0;
+  s = f->Size(&size);
+  if (!s.ok()) return s;
+  out->resize(size);
+  size_t got = 0;
+  s = f->ReadAt(0, size, out->data(), &got);
+  if (!s.ok()) return s;
+  out->resize(got);
+  return Status::OK();
+}
+
+Status ReadSegment(std::string_view bytes, const std::string& path, const BatchFn& fn,
+                   SegmentEnd* end) {
+  *end = SegmentEnd{};
+  end->data_end = LastNonZeroEnd(bytes);
+  if (AllZero(bytes.substr(0, kSegmentHeaderSize))) {
+    // A rotation renames a zeroed spare into place and writes the header
+    // with its first batch: a crash before that batch was synced leaves
+    // no header. What follows, if anything, is read as the current format.
+    end->header_missing = true;
+    end->offset = kSegmentHeaderSize;
+    if (end->data_end == 0) return Status::OK();
+  } else {
+    Status s = VerifySegmentHeader(bytes, path, &end->seq, &end->format);
+    if (!s.ok()) return s;
+  }
+  return end->format == kSegmentFormatV1 ? ReadRecordsV1(bytes, fn, end)
+                                         : ReadBatches(bytes, fn, end);
+}
+
+LaterData FindValidDataAfter(std::string_view bytes, uint32_t format, uint64_t from,
+                             uint64_t after_lsn) {
+  LaterData out;
+  uint64_t pos = AlignUp(from + 1);
+  BatchHeader h;
+  std::vector<RecordAt> records;
+  while (pos + kRecordHeaderSize <= bytes.size()) {
+    size_t used = 0;
+    uint64_t lsn = 0, synced = 0;
+    bool valid = false;
+    if (format == kSegmentFormatV1) {
+      Record r;
+      valid = DecodeRecord(bytes.substr(pos), &r, &used) == DecodeStatus::kOk;
+      lsn = r.lsn;
+    } else if (pos + kBatchHeaderSize <= bytes.size() && GetU32(bytes.data() + pos + 8) == kBatchKind) {
+      valid = DecodeBatch(bytes.substr(pos), &h, &records, &used) == BatchStatus::kOk;
+      lsn = h.first_lsn;
+      synced = h.synced_lsn;
+    }
+    if (valid && lsn > after_lsn) {
+      if (!out.found) out.offset = pos;
+      out.found = true;
+      out.max_synced_lsn = std::max(out.max_synced_lsn, synced);
+      pos += AlignUp(used);  // a valid batch's values are not searched
+    } else {
+      pos += kRecordAlign;
+    }
+  }
+  return out;
+}
+
 Status ScanLog(FileSystem* fs, const std::string& dir, uint64_t after_lsn,
                const ReplayFn& replay, ScanResult* result) {
   *result = ScanResult{};
@@ -113,17 +180,17 @@ Status ScanLog(FileSystem* fs, const std::string& dir, uint64_t after_lsn,
     }
   }
   const auto& segs = result->segments;
-  for (size_t i = 1; i < segs.size(); ++i) {
+  // Segments wholly before the snapshot may linger if a crash interrupted
+  // their removal: skip every segment whose successor starts at or before
+  // after_lsn + 1. Only the segments from there on must be consecutive.
+  size_t first = 0;
+  while (first + 1 < segs.size() && segs[first + 1].first_lsn <= after_lsn + 1) ++first;
+  for (size_t i = first + 1; i < segs.size(); ++i) {
     if (segs[i].seq != segs[i - 1].seq + 1) {
       return Status::Corruption("missing log segment between " + segs[i - 1].path + " and " +
                                 segs[i].path);
     }
   }
-  // Segments wholly before the snapshot may linger if a crash interrupted
-  // their removal: skip every segment whose successor starts at or before
-  // after_lsn + 1.
-  size_t first = 0;
-  while (first + 1 < segs.size() && segs[first + 1].first_lsn <= after_lsn + 1) ++first;
   if (!segs.empty() && segs[first].first_lsn > after_lsn + 1) {
     return Status::Corruption("log gap: state is recovered up to lsn " + std::to_string(after_lsn) +
                               " but the oldest segment " + segs[first].path + " starts at lsn " +
@@ -136,83 +203,85 @@ Status ScanLog(FileSystem* fs, const std::string& dir, uint64_t after_lsn,
   for (size_t i = first; i < segs.size(); ++i) {
     const SegmentInfo& seg = segs[i];
     const bool last = i + 1 == segs.size();
-    s = ReadWhole(fs, seg.path, &buf);
+    s = ReadWholeFile(fs, seg.path, &buf);
     if (!s.ok()) return s;
-    if (last && FirstNonZero(buf, 0) == std::string::npos) {
-      // A rotation renames a preallocated (all-zero) spare into place, then
-      // writes its header with the first records: a crash in between
-      // leaves an empty last segment. Give it its header; not damage.
-      std::unique_ptr<File> f;
-      s = fs->Open(seg.path, OpenMode::kReadWrite, &f);
-      if (s.ok()) s = f->WriteAt(0, EncodeSegmentHeader(seg.seq));
-      if (s.ok()) s = f->Sync();
-      if (!s.ok()) return s;
-      result->tail_offset = kSegmentHeaderSize;
-      break;
-    }
-    uint64_t seq = 0;
-    s = VerifySegmentHeader(buf, seg.path, &seq);
+    bool first_batch = true;
+    SegmentEnd end;
+    s = ReadSegment(
+        buf, seg.path,
+        [&](const BatchAt& b) {
+          const uint64_t lsn = b.header.first_lsn;
+          if (first_batch && lsn != seg.first_lsn) {
+            return Status::Corruption(At(seg.path, b.offset) + ": first record has lsn " +
+                                      std::to_string(lsn) + " but the segment name says " +
+                                      std::to_string(seg.first_lsn));
+          }
+          if (expected != 0 && lsn != expected) {
+            return Status::Corruption(At(seg.path, b.offset) + ": record lsn " +
+                                      std::to_string(lsn) + " where " + std::to_string(expected) +
+                                      " was expected");
+          }
+          first_batch = false;
+          expected = lsn + b.header.count;
+          for (const RecordAt& r : b.records) {
+            if (r.record.lsn <= after_lsn) continue;
+            replay(r.record);
+            result->last_lsn = r.record.lsn;
+            if ((++result->records_replayed & 0xfff) == 0) {
+              progress.Update(static_cast<double>(i - first) +
+                                  static_cast<double>(r.offset) / static_cast<double>(buf.size()),
+                              result->records_replayed);
+            }
+          }
+          return Status::OK();
+        },
+        &end);
     if (!s.ok()) return s;
-    if (seq != seg.seq) {
+    if (!end.header_missing && end.seq != seg.seq) {
       return Status::Corruption(seg.path + " offset 16: header says segment " +
-                                std::to_string(seq));
+                                std::to_string(end.seq));
     }
-    std::string_view view(buf);
-    size_t pos = kSegmentHeaderSize;
-    bool first_record = true;
-    for (;;) {
-      Record r;
-      size_t used = 0;
-      DecodeStatus ds = DecodeRecord(view.substr(pos), &r, &used);
-      if (ds == DecodeStatus::kOk) {
-        const uint64_t want = expected ? expected : r.lsn;
-        if (first_record && r.lsn != seg.first_lsn) {
-          return Status::Corruption(At(seg.path, pos) + ": first record has lsn " +
-                                    std::to_string(r.lsn) + " but the segment name says " +
-                                    std::to_string(seg.first_lsn));
-        }
-        if (r.lsn != want) {
-          return Status::Corruption(At(seg.path, pos) + ": record lsn " + std::to_string(r.lsn) +
-                                    " where " + std::to_string(want) + " was expected");
-        }
-        first_record = false;
-        expected = r.lsn + 1;
-        if (r.lsn > after_lsn) {
-          replay(r);
-          ++result->records_replayed;
-          result->last_lsn = r.lsn;
-        }
-        pos += used;
-        if ((result->records_replayed & 0xfff) == 0) {
-          progress.Update(static_cast<double>(i - first) + static_cast<double>(pos) / view.size(),
-                          result->records_replayed);
-        }
-        continue;
+    if (end.header_missing && !last) {
+      return Status::Corruption(seg.path + " offset 0: segment header is all zeros in a segment "
+                                "that is not the last");
+    }
+    if (end.damage.empty()) {
+      if (end.header_missing) {
+        s = RestoreSegmentHeader(fs, seg.path, seg.seq);
+        if (!s.ok()) return s;
       }
-      // End of data, or a record that cannot be used.
-      const size_t tail_end = LastNonZeroEnd(view);
-      if (ds == DecodeStatus::kEndOfData && tail_end <= pos) break;  // clean end
-      size_t later = 0;
-      const uint64_t last_good = expected ? expected - 1 : 0;
+    } else {
       if (!last) {
-        return Status::Corruption(At(seg.path, pos) + ": " + DecodeStatusName(ds) +
+        return Status::Corruption(At(seg.path, end.offset) + ": " + end.damage +
                                   " in a segment that is not the last");
       }
-      if (ValidRecordAfter(view, pos, last_good, &later)) {
-        return Status::Corruption(At(seg.path, pos) + ": " + DecodeStatusName(ds) +
-                                  ", followed by a valid record at offset " +
-                                  std::to_string(later));
+      // Torn or damaged? Unsynced bytes may persist page by page in any
+      // order, so a torn batch can hold holes and later valid pages. What
+      // tells it from damage is a later batch that verifies and was
+      // written after the damaged bytes were durable (its synced_lsn
+      // reaches them): then those bytes had been acknowledged.
+      const uint64_t last_good = expected ? expected - 1 : seg.first_lsn - 1;
+      const LaterData later = FindValidDataAfter(buf, end.format, end.offset, last_good);
+      const bool torn = !later.found ||
+                        (end.format != kSegmentFormatV1 && later.max_synced_lsn <= last_good);
+      if (!torn) {
+        return Status::Corruption(At(seg.path, end.offset) + ": " + end.damage +
+                                  ", followed by a valid " +
+                                  (end.format == kSegmentFormatV1 ? "record" : "batch") +
+                                  " at offset " + std::to_string(later.offset));
       }
-      s = CutTornTail(fs, dir, seg.path, view, pos, tail_end);
+      const uint64_t cut = end.data_end - end.offset;
+      s = CutTornTail(fs, dir, seg.path, buf, end.offset, end.data_end,
+                      end.header_missing ? std::optional<uint64_t>(seg.seq) : std::nullopt);
       if (!s.ok()) return s;
-      result->torn_bytes_cut = tail_end - pos;
-      LogWarn("wal: cut a torn tail of " + std::to_string(tail_end - pos) + " bytes from " +
-              seg.path + " at offset " + std::to_string(pos) + " (" + DecodeStatusName(ds) +
-              "; copy kept in " + seg.path + "." + std::to_string(pos) + kBrokenSuffix + ")");
-      break;
+      result->torn_bytes_cut = cut;
+      LogWarn("wal: cut a torn tail of " + std::to_string(cut) + " bytes from " + seg.path +
+              " at offset " + std::to_string(end.offset) + " (" + end.damage + "; copy kept in " +
+              BrokenCopyPath(seg.path, end.offset) + ")");
     }
-    result->tail_offset = pos;
-    result->bytes_scanned += pos;
+    result->tail_offset = end.offset;
+    result->tail_format = end.header_missing ? kSegmentFormat : end.format;
+    result->bytes_scanned += end.offset;
   }
   return Status::OK();
 }

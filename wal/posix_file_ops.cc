@@ -1,5 +1,5 @@
 // POSIX implementation of wal::FileSystem: pread/pwrite, fdatasync,
-// fallocate, rename and directory fsync. Retries EINTR and short writes;
+// fallocate, rename, mkdir and directory fsync. Retries EINTR and short writes;
 // every other failure becomes an IOError naming the path and errno.
 #include <dirent.h>
 #include <fcntl.h>
@@ -71,11 +71,6 @@ class PosixFile final : public File {
     return Status::OK();
   }
 
-  Status Truncate(uint64_t length) override {
-    if (::ftruncate(fd_, static_cast<off_t>(length)) != 0) return Errno("ftruncate", path_, errno);
-    return Status::OK();
-  }
-
   Status Size(uint64_t* size) override {
     struct stat st;
     if (::fstat(fd_, &st) != 0) return Errno("stat", path_, errno);
@@ -137,17 +132,9 @@ class PosixFs final : public FileSystem {
     return Status::OK();
   }
 
-  Status CreateDirs(const std::string& path) override {
-    std::string partial;
-    size_t pos = 0;
-    while (pos != std::string::npos) {
-      pos = path.find('/', pos + 1);
-      partial = path.substr(0, pos);
-      if (partial.empty()) continue;
-      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        return Errno("mkdir", partial, errno);
-      }
-    }
+  Status CreateDir(const std::string& path, bool* created) override {
+    *created = ::mkdir(path.c_str(), 0755) == 0;
+    if (!*created && errno != EEXIST) return Errno("mkdir", path, errno);
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return Errno("stat", path, errno);
     if (!S_ISDIR(st.st_mode)) return Status::IOError(path + " is not a directory");
@@ -189,13 +176,6 @@ class PosixFs final : public FileSystem {
 FileSystem* PosixFileSystem() {
   static PosixFs fs;
   return &fs;
-}
-
-std::string JoinPath(std::string_view dir, std::string_view name) {
-  std::string out(dir);
-  if (!out.empty() && out.back() != '/') out.push_back('/');
-  out.append(name);
-  return out;
 }
 
 }  // namespace casmem::wal

@@ -41,17 +41,18 @@ std::optional<SegmentName> ParseSegmentName(std::string_view name) {
   return out;
 }
 
-std::string EncodeSegmentHeader(uint64_t seq) {
+std::string EncodeSegmentHeader(uint64_t seq, uint32_t format) {
   std::string h(kSegmentHeaderSize, '\0');
   PutU64(h.data(), kSegmentMagic);
-  PutU32(h.data() + 8, kFormatVersion);
+  PutU32(h.data() + 8, format);
   PutU32(h.data() + 12, 0);
   PutU64(h.data() + 16, seq);
   PutU64(h.data() + 24, XXH3_64bits_withSeed(h.data(), 24, kChecksumSeed));
   return h;
 }
 
-Status VerifySegmentHeader(std::string_view bytes, const std::string& path, uint64_t* seq) {
+Status VerifySegmentHeader(std::string_view bytes, const std::string& path, uint64_t* seq,
+                           uint32_t* format) {
   if (bytes.size() < kSegmentHeaderSize) {
     return Status::Corruption(path + ": segment shorter than its header");
   }
@@ -60,10 +61,12 @@ Status VerifySegmentHeader(std::string_view bytes, const std::string& path, uint
   if (GetU64(p + 24) != XXH3_64bits_withSeed(p, 24, kChecksumSeed)) {
     return Status::Corruption(path + " offset 0: segment header checksum mismatch");
   }
-  if (GetU32(p + 8) != kFormatVersion) {
-    return Status::Corruption(path + ": unsupported segment format " + std::to_string(GetU32(p + 8)));
+  const uint32_t f = GetU32(p + 8);
+  if (f != kSegmentFormat && f != kSegmentFormatV1) {
+    return Status::Corruption(path + ": unsupported segment format " + std::to_string(f));
   }
   *seq = GetU64(p + 16);
+  if (format != nullptr) *format = f;
   return Status::OK();
 }
 

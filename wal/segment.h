@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "wal/file_ops.h"
+#include "wal/format.h"
 
 namespace casmem::wal {
 
@@ -24,10 +25,12 @@ struct SegmentName {
 std::string FormatSegmentName(uint64_t seq, uint64_t first_lsn);
 std::optional<SegmentName> ParseSegmentName(std::string_view name);
 
-// The 32-byte segment header.
-std::string EncodeSegmentHeader(uint64_t seq);
-// Checks magic, format and checksum; on success sets *seq.
-Status VerifySegmentHeader(std::string_view bytes, const std::string& path, uint64_t* seq);
+// The 32-byte segment header. Only tests write an older format.
+std::string EncodeSegmentHeader(uint64_t seq, uint32_t format = kSegmentFormat);
+// Checks magic, format (kSegmentFormat or kSegmentFormatV1) and checksum;
+// on success sets *seq and, if given, *format.
+Status VerifySegmentHeader(std::string_view bytes, const std::string& path, uint64_t* seq,
+                           uint32_t* format = nullptr);
 
 // Keeps one preallocated, synced spare file ("spare-<n>.wal.tmp") in the
 // log directory. Take() hands it over (waiting if it is still being

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "wal/batch.h"
 #include "wal/endian.h"
 #include "wal/format.h"
 #include "wal/logger.h"
@@ -28,6 +29,8 @@ bool ParseFsyncMode(std::string_view s, FsyncMode* out) {
 }
 
 namespace {
+// frame_ keeps its buffer between batches up to this size.
+constexpr size_t kKeepFrameBytes = 4 << 20;
 size_t RecordSizeAt(std::string_view batch, size_t pos) {
   return EncodedSize(GetU32(batch.data() + pos + 8) - kRecordFixedPayload, 0, 0);
 }
@@ -59,19 +62,27 @@ Status Wal::Open(const WalOptions& options, uint64_t after_lsn, const ReplayFn& 
   }
   ScanResult scan;
   s = ScanLog(fs, options.dir, after_lsn, replay, &scan);
+  // The directory as recovery leaves it (a segment renamed into place by a
+  // rotation that crashed before its directory sync, removed spares, a
+  // kept torn tail) is made durable before anything is appended to it.
+  if (s.ok()) s = fs->SyncDir(options.dir);
   if (!s.ok()) return s;
   std::unique_ptr<File> current;
-  if (scan.segments.empty()) {
-    SegmentInfo first{1, scan.last_lsn + 1,
-                      JoinPath(options.dir, FormatSegmentName(1, scan.last_lsn + 1))};
-    s = fs->Open(first.path, OpenMode::kCreateTrunc, &current);
+  if (scan.segments.empty() || scan.tail_format != kSegmentFormat) {
+    // A new log, or one whose last segment has an older format: batches
+    // go into a new segment (older segments stay readable).
+    const uint64_t seq = scan.segments.empty() ? 1 : scan.segments.back().seq + 1;
+    SegmentInfo next{seq, scan.last_lsn + 1,
+                     JoinPath(options.dir, FormatSegmentName(seq, scan.last_lsn + 1))};
+    s = fs->Open(next.path, OpenMode::kCreateTrunc, &current);
     if (s.ok()) s = current->Allocate(options.segment_bytes);
-    if (s.ok()) s = current->WriteAt(0, EncodeSegmentHeader(first.seq));
+    if (s.ok()) s = current->WriteAt(0, EncodeSegmentHeader(next.seq));
     if (s.ok()) s = current->Sync();
-    if (s.ok()) s = fs->SyncDir(options.dir);
+    if (s.ok()) s = fs->SyncDir(options.dir);  // the new name is durable before any append
     if (!s.ok()) return s;
-    scan.segments.push_back(first);
+    scan.segments.push_back(next);
     scan.tail_offset = kSegmentHeaderSize;
+    scan.tail_format = kSegmentFormat;
   } else {
     s = fs->Open(scan.segments.back().path, OpenMode::kReadWrite, &current);
     if (!s.ok()) return s;
@@ -214,22 +225,32 @@ Status Wal::WriteBatch(const std::string& batch, uint64_t* records) {
     const uint64_t room = options_.segment_bytes > offset_ ? options_.segment_bytes - offset_ : 0;
     const bool segment_empty = offset_ == kSegmentHeaderSize;
     size_t end = pos;
+    uint32_t count = 0;
     while (end < view.size()) {
       const size_t rec = RecordSizeAt(view, end);
       // A record larger than a whole segment gets an (oversized) segment
       // of its own rather than being refused.
-      if (end - pos + rec > room && !(segment_empty && end == pos)) break;
+      if (kBatchHeaderSize + end - pos + rec > room && !(segment_empty && end == pos)) break;
       end += rec;
-      ++*records;
+      ++count;
     }
     if (end == pos) {
       Status s = Rotate(LsnAt(view, pos));
       if (!s.ok()) return s;
       continue;
     }
-    Status s = current_->WriteAt(offset_, view.substr(pos, end - pos));
+    // One framed batch per segment touched. synced_lsn is what is durable
+    // now: nothing of this batch, and (mode always) everything acknowledged.
+    const std::string_view body = view.substr(pos, end - pos);
+    frame_.clear();
+    AppendBatchHeader(count, LsnAt(view, pos), durable_lsn_.load(std::memory_order_relaxed), body,
+                      &frame_);
+    frame_.append(body);
+    Status s = current_->WriteAt(offset_, frame_);
     if (!s.ok()) return s;
-    offset_ += end - pos;
+    offset_ += frame_.size();
+    if (frame_.capacity() > kKeepFrameBytes) std::string().swap(frame_);  // a rare huge batch
+    *records += count;
     pos = end;
   }
   return Status::OK();

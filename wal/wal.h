@@ -7,10 +7,13 @@
 //   record into the pending buffer under the log's own short mutex, so LSN
 //   order is the order of the bytes in the log.
 // - One writer thread drains the pending buffer: one write per segment
-//   touched, then (mode `always`) one fdatasync for the whole batch, then
-//   it advances the acknowledged LSN and runs every waiter at or below it.
-//   A record appended while an fsync runs waits for that fsync and the
-//   next one, never more.
+//   touched, each framed as a batch (header with count, length, checksums;
+//   wal/batch.h), then (mode `always`) one fdatasync for the whole batch,
+//   then it advances the acknowledged LSN and runs every waiter at or
+//   below it. A record appended while an fsync runs waits for that fsync
+//   and the next batch's; when that batch starts a new segment, also for
+//   the fsync of the full segment (Rotate) and, if the pipeline has not
+//   finished it, the preparation of the spare.
 // - Acknowledged LSN ("acked"): `always` = durable (fdatasync returned);
 //   `batch` and `never` = written to the kernel (survives a process crash).
 // - A failed write or fsync is sticky: health() turns StorageFailed, every
@@ -153,6 +156,7 @@ class Wal {
   uint64_t current_seq_ = 0;
   uint64_t offset_ = 0;        // next write position in current_
   uint64_t written_lsn_ = 0;   // last LSN handed to the kernel
+  std::string frame_;          // batch header + records of one write, reused
   std::unique_ptr<SegmentPipeline> pipeline_;
 
   mutable std::mutex segments_mu_;

@@ -1,6 +1,9 @@
 // Wal: round trip, rotation, group commit, fsync modes, sticky failure,
 // segment removal.
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -284,6 +287,23 @@ TEST(Wal, RemovesOnlySegmentsWhollyCovered) {
   Status s = Wal::Open(opts, 10, [](const Record&) {}, &wal);
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
   EXPECT_NE(s.message().find("log gap"), std::string::npos);
+}
+
+TEST(FileOps, ParentDirAndPosixCreateDirs) {
+  EXPECT_EQ(ParentDir("a/b"), "a");
+  EXPECT_EQ(ParentDir("/a"), "/");
+  EXPECT_EQ(ParentDir("a"), ".");
+  EXPECT_EQ(ParentDir("/a/b/"), "/a");
+  const std::string root = ::testing::TempDir() + "casmem-dirs-" + std::to_string(::getpid());
+  FileSystem* fs = PosixFileSystem();
+  ASSERT_TRUE(fs->CreateDirs(root + "/x/y/z").ok());
+  EXPECT_TRUE(fs->Exists(root + "/x/y/z"));
+  ASSERT_TRUE(fs->CreateDirs(root + "/x/y/z").ok()) << "an existing directory is fine";
+  std::unique_ptr<File> f;
+  ASSERT_TRUE(fs->Open(root + "/file", OpenMode::kCreateTrunc, &f).ok());
+  EXPECT_FALSE(fs->CreateDirs(root + "/file/sub").ok()) << "a file is in the way";
+  f.reset();
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace
