@@ -29,10 +29,6 @@ Status CheckOptions(const StoreOptions& o) {
   return Status::OK();
 }
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 }  // namespace
 
 Store::Store(const StoreOptions& options) : options_(options) {
@@ -86,7 +82,7 @@ Status Store::Recover() {
   s = fs->List(snap_dir_, &names);
   if (!s.ok()) return s;
   for (const auto& name : names) {
-    if (EndsWith(name, ".tmp")) (void)fs->Remove(wal::JoinPath(snap_dir_, name));
+    if (std::string_view(name).ends_with(".tmp")) (void)fs->Remove(wal::JoinPath(snap_dir_, name));
   }
 
   std::vector<SnapshotFile> snaps;

@@ -37,9 +37,6 @@ size_t RecordSizeAt(std::string_view batch, size_t pos) {
 uint64_t LsnAt(std::string_view batch, size_t pos) {
   return GetU64(batch.data() + pos + kRecordHeaderSize);
 }
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 }  // namespace
 
 Status Wal::Open(const WalOptions& options, uint64_t after_lsn, const ReplayFn& replay,
@@ -55,7 +52,7 @@ Status Wal::Open(const WalOptions& options, uint64_t after_lsn, const ReplayFn& 
   s = fs->List(options.dir, &names);
   if (!s.ok()) return s;
   for (const auto& name : names) {
-    if (EndsWith(name, kSpareSegmentSuffix)) {
+    if (std::string_view(name).ends_with(kSpareSegmentSuffix)) {
       s = fs->Remove(JoinPath(options.dir, name));
       if (!s.ok()) return s;
     }
