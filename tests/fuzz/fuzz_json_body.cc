@@ -64,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(ValidUtf8(parsed->key));
   FUZZ_CHECK(ValidUtf8(parsed->value));
-  FUZZ_CHECK(IsOneJsonValue(parsed->value));
+  FUZZ_CHECK(casmem::fuzz::IsOneJsonValue(parsed->value));
   FUZZ_CHECK(parsed->value.find_first_of(" \t\r\n") == std::string::npos ||
              parsed->value.find('"') != std::string::npos);  // compact outside strings
   FUZZ_CHECK(Depth(parsed->value) <= kMaxJsonDepth);
