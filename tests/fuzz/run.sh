@@ -41,7 +41,7 @@ cmake --build "$BUILD" -j"${JOBS:-2}" --target fuzz_all
 "$BUILD/bin/make_seeds" "$WORK/gen" >/dev/null
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/fuzz/ubsan.supp}
 failed=""
 for t in $TARGETS; do
   bin="$BUILD/bin/fuzz_$t"
