@@ -3,19 +3,28 @@
 #   make test   install missing packages, build, run every test (ctest)
 #   make build  install missing packages, build into build/
 #   make sanitize-test SAN=address|thread   the tests under a sanitizer
+#   make fuzz   the libFuzzer targets, FUZZ_SECONDS (45) each (tests/fuzz/run.sh)
 BUILD ?= build
 JOBS ?= 2
 PACKAGES = g++ cmake make libboost1.81-dev libxxhash-dev rapidjson-dev \
            libgtest-dev libbenchmark-dev libhiredis-dev libpq-dev
+# libFuzzer needs clang and its runtime (g++ has none); only `make fuzz` installs them.
+FUZZ_PACKAGES = clang-14 libclang-rt-14-dev
 
-.PHONY: deps build run test sanitize-test clean
+.PHONY: deps fuzz-deps build run test sanitize-test fuzz clean
 
-deps:
-	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+# $(call install-missing,packages): apt-get install those not installed yet.
+install-missing = @missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+deps:
+	$(call install-missing,$(PACKAGES))
+
+fuzz-deps: deps
+	$(call install-missing,$(FUZZ_PACKAGES))
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -32,5 +41,8 @@ sanitize-test: deps
 	cmake --build $(BUILD)-$(SAN) -j$(JOBS)
 	ctest --test-dir $(BUILD)-$(SAN) --output-on-failure -j$(JOBS)
 
+fuzz: fuzz-deps
+	JOBS=$(JOBS) FUZZ_BUILD=$(BUILD)-fuzz tests/fuzz/run.sh $(TARGETS)
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-address $(BUILD)-thread
+	rm -rf $(BUILD) $(BUILD)-address $(BUILD)-thread $(BUILD)-fuzz

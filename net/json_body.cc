@@ -1,12 +1,18 @@
 // ParseWriteBody: a SAX handler that walks the top-level object, captures
-// `value` into a compact writer (numbers forwarded raw, see pitfalls.md on
-// RapidJSON 1.1's RawNumber) and type-checks the other fields.
+// `value` into a compact writer (numbers forwarded raw: RapidJSON 1.1's
+// Writer::RawNumber would quote them) and type-checks the other fields.
+// The reader runs in iterative mode and the handler bounds the depth and
+// checks every decoded string, because RapidJSON itself does neither (its
+// recursive mode overflows the stack on deep input, and it decodes an
+// escaped lone low surrogate "\udc00" into the non-UTF-8 bytes ED B0 80).
 #include "net/json_body.h"
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include "net/url.h"
 
 namespace casmem::net {
 namespace {
@@ -17,7 +23,9 @@ enum class Field { kNone, kKey, kValue, kTtl, kIfMatch, kIgnored };
 
 // Walks the body. depth_ counts containers outside `value` (1 = inside the
 // top-level object); while `value` is captured every event goes to the
-// compact writer instead. The first error wins and stops the parse.
+// compact writer instead and capture_depth_ counts. Invariant: the
+// containers open are depth_ + capture_depth_ <= kMaxJsonDepth + 1. The
+// first error wins and stops the parse.
 class BodyHandler {
  public:
   explicit BodyHandler(WriteBody* out) : out_(out), writer_(value_buf_) {}
@@ -41,10 +49,12 @@ class BodyHandler {
     return Scalar("a number", std::string_view(s, len));
   }
   bool String(const char* s, SizeType len, bool) {
+    if (!ValidUtf8(std::string_view(s, len))) return BadString();
     if (capturing_) return Leaf(writer_.String(s, len));
     return Scalar("a string", std::string_view(s, len));
   }
   bool Key(const char* s, SizeType len, bool) {
+    if (!ValidUtf8(std::string_view(s, len))) return BadString();
     if (capturing_) return writer_.Key(s, len);
     if (depth_ > 1) return true;  // inside an ignored field
     field_name_.assign(s, len);
@@ -83,6 +93,9 @@ class BodyHandler {
   bool Error(std::string msg) {
     if (error_.empty()) error_ = std::move(msg);
     return false;
+  }
+  bool BadString() {
+    return Error("a string in the body is not valid Unicode (invalid UTF-8 or a lone surrogate)");
   }
   // A scalar outside `value`.
   bool Scalar(const char* kind, std::string_view text = {}) {
@@ -128,6 +141,9 @@ class BodyHandler {
     have_value_ = true;
   }
   bool Open(bool object) {
+    if (depth_ + capture_depth_ > kMaxJsonDepth) {
+      return Error("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
     if (capturing_) {
       ++capture_depth_;
       return object ? writer_.StartObject() : writer_.StartArray();
@@ -181,8 +197,11 @@ std::optional<WriteBody> ParseWriteBody(std::string_view body, std::string* erro
   BodyHandler handler(&out);
   rapidjson::Reader reader;
   rapidjson::MemoryStream ms(body.data(), body.size());
-  constexpr unsigned kFlags =
-      rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag;
+  // Iterative: the reader keeps its own heap stack; depth is bounded by
+  // the handler, which stops the parse (kParseErrorTermination).
+  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag |
+                              rapidjson::kParseNumbersAsStringsFlag |
+                              rapidjson::kParseIterativeFlag;
   rapidjson::ParseResult r = reader.Parse<kFlags>(ms, handler);
   if (!handler.error().empty()) {
     *error = handler.error();

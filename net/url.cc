@@ -13,7 +13,7 @@ int HexValue(char c) {
 }
 }  // namespace
 
-std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space) {
+std::optional<std::string> PercentDecode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
@@ -24,8 +24,6 @@ std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space)
       if (hi < 0 || lo < 0) return std::nullopt;
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out.push_back(' ');
     } else {
       out.push_back(c);
     }
@@ -97,7 +95,7 @@ std::optional<Target> ParseTarget(std::string_view target, std::string* error) {
   while (pos <= path.size()) {
     size_t slash = path.find('/', pos);
     if (slash == std::string_view::npos) slash = path.size();
-    auto seg = PercentDecode(path.substr(pos, slash - pos), false);
+    auto seg = PercentDecode(path.substr(pos, slash - pos));
     if (!seg) {
       *error = "malformed percent-encoding in the path";
       return std::nullopt;
@@ -116,8 +114,8 @@ std::optional<Target> ParseTarget(std::string_view target, std::string* error) {
     const std::string_view pair = query.substr(qp, amp - qp);
     if (!pair.empty()) {
       const size_t eq = pair.find('=');
-      auto name = PercentDecode(pair.substr(0, eq), true);
-      auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+      auto name = PercentDecode(pair.substr(0, eq));
+      auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
       if (!name || !value) {
         *error = "malformed percent-encoding in the query";
         return std::nullopt;

@@ -11,9 +11,11 @@
 
 namespace casmem::net {
 
-// Decodes %XX escapes; `plus_is_space` for query strings. nullopt on a
-// malformed escape.
-std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+// Decodes %XX escapes; nullopt on a malformed escape. One rule for paths
+// and queries (RFC 3986): `+` is a literal plus everywhere, a space is
+// %20. PercentEncode writes %2B and %20, so PercentDecode(PercentEncode(s))
+// == s for every s, and the Link header's next URL round-trips.
+std::optional<std::string> PercentDecode(std::string_view s);
 // Encodes everything but RFC 3986 unreserved characters.
 std::string PercentEncode(std::string_view s);
 bool ValidUtf8(std::string_view s);
@@ -23,8 +25,9 @@ struct Target {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
 };
 
-// Splits "/a/b%2Fc?x=1&y" into segments and query pairs. nullopt (with
-// *error set) when an escape is malformed.
+// Splits "/a/b%2Fc?x=1&y" into segments and query pairs, each decoded by
+// PercentDecode (so `+` stays `+`). nullopt (with *error set) when an
+// escape is malformed.
 std::optional<Target> ParseTarget(std::string_view target, std::string* error);
 
 // Last value of `name`, if present.
