@@ -2,6 +2,7 @@
 // Lifecycle (open, recovery, snapshots, sweep, close) is in store_lifecycle.cc.
 #include <algorithm>
 
+#include "engine/names.h"
 #include "engine/shard.h"
 #include "engine/shard_of.h"
 #include "engine/store.h"
@@ -9,24 +10,9 @@
 namespace casmem {
 namespace {
 
-bool ValidWorkspace(std::string_view ws) {
-  if (ws.empty() || ws.size() > wal::kMaxWorkspaceBytes) return false;
-  for (char c : ws) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-// The engine checks what it relies on (sizes, no NUL); UTF-8 validity of
-// keys is checked by the request parser before it gets here.
 const char* CheckKey(std::string_view ws, std::string_view key) {
-  if (!ValidWorkspace(ws)) return "workspace must be 1-128 bytes of [A-Za-z0-9._-]";
-  if (key.empty()) return "key must not be empty";
-  if (key.size() > wal::kMaxKeyBytes) return "key longer than 1024 bytes";
-  if (key.find('\0') != std::string_view::npos) return "key must not contain NUL";
-  return nullptr;
+  if (const char* problem = WorkspaceProblem(ws)) return problem;
+  return KeyProblem(key);
 }
 
 Entry ToEntry(const EntryNode& n) {

@@ -4,29 +4,10 @@
 #include "net/json_body.h"
 #include "net/json_out.h"
 #include "net/url.h"
+#include "engine/names.h"
 
 namespace casmem::net {
 namespace {
-
-bool ValidWorkspace(std::string_view ws) {
-  if (ws.empty() || ws.size() > 128) return false;
-  for (char c : ws) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '_' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Empty when valid, else the reason.
-std::string KeyProblem(std::string_view key) {
-  if (key.empty()) return "key must not be empty";
-  if (key.size() > 1024) return "key longer than 1024 bytes";
-  if (!ValidUtf8(key)) return "key is not valid UTF-8";
-  if (key.find('\0') != std::string_view::npos) return "key must not contain NUL";
-  return {};
-}
 
 HandlerResult Result(HttpResponse r) {
   HandlerResult out;
@@ -87,8 +68,8 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
   }
   const size_t extra = seg.size() - rest - 1;  // segments after "memory"
   if (extra > 1) return Result(Error(404, "no such endpoint"));
-  if (!ValidWorkspace(ws)) {
-    HandlerResult r = Result(Error(400, "workspace must be 1-128 bytes of [A-Za-z0-9._-]"));
+  if (const char* problem = WorkspaceProblem(ws)) {
+    HandlerResult r = Result(Error(400, problem));
     r.route = extra == 0 ? Route::kCollection : Route::kItem;
     return r;
   }
@@ -102,7 +83,7 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
     const std::string& key = seg[rest + 1];
     if (req.method != "GET" && req.method != "DELETE") {
       r = MethodNotAllowed("GET, DELETE");
-    } else if (std::string problem = KeyProblem(key); !problem.empty()) {
+    } else if (const char* problem = KeyProblem(key)) {
       r = Result(Error(400, problem));
     } else if (req.method == "GET") {
       r = Get(ws, key);
@@ -156,7 +137,7 @@ HandlerResult Handler::Write(const std::string& ws, std::string_view body) {
   std::string error;
   auto parsed = ParseWriteBody(body, &error);
   if (!parsed) return Result(Error(400, error));
-  if (std::string problem = KeyProblem(parsed->key); !problem.empty()) {
+  if (const char* problem = KeyProblem(parsed->key)) {
     return Result(Error(400, problem));
   }
   if (parsed->value.size() > store_->options().max_value_bytes) {

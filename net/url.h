@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/names.h"  // ValidUtf8: keys that arrive in a URL
+
 namespace casmem::net {
 
 // Decodes %XX escapes; nullopt on a malformed escape. One rule for paths
@@ -18,7 +20,6 @@ namespace casmem::net {
 std::optional<std::string> PercentDecode(std::string_view s);
 // Encodes everything but RFC 3986 unreserved characters.
 std::string PercentEncode(std::string_view s);
-bool ValidUtf8(std::string_view s);
 
 struct Target {
   std::vector<std::string> segments;  // decoded path segments

@@ -234,6 +234,13 @@ TEST_F(Semantics, InvalidArgumentsAreRefused) {
   EXPECT_EQ(Put(*store, std::string(1025, 'k'), "1").outcome, Outcome::kInvalid);
   EXPECT_EQ(Put(*store, std::string(1024, 'k'), "1").outcome, Outcome::kOk);
   EXPECT_EQ(Put(*store, std::string("a\0b", 3), "1").outcome, Outcome::kInvalid);
+  // Keys are UTF-8 for the engine too, not only for the HTTP handler: a
+  // lone surrogate's bytes (ED B0 80) or a stray continuation byte are refused.
+  const WriteResult surrogate = Put(*store, "\xed\xb0\x80", "1");
+  EXPECT_EQ(surrogate.outcome, Outcome::kInvalid);
+  EXPECT_EQ(surrogate.error, "key is not valid UTF-8");
+  EXPECT_EQ(Put(*store, "a\x80", "1").outcome, Outcome::kInvalid);
+  EXPECT_EQ(Put(*store, "caf\xc3\xa9", "1").outcome, Outcome::kOk);
   EXPECT_EQ(Put(*store, "k", "1", std::nullopt, 0, "bad ws").outcome, Outcome::kInvalid);
   EXPECT_EQ(Put(*store, "k", "1", std::nullopt, 0, std::string(129, 'w')).outcome,
             Outcome::kInvalid);
