@@ -31,7 +31,7 @@
 
 #include "engine/clock.h"
 #include "wal/file_ops.h"
-#include "wal/status.h"
+#include "common/status.h"
 #include "wal/wal.h"
 
 namespace casmem {

@@ -7,7 +7,7 @@
 #include "engine/shard_of.h"
 #include "engine/snapshot.h"
 #include "engine/store.h"
-#include "wal/logger.h"
+#include "common/logger.h"
 
 namespace casmem {
 namespace {

@@ -12,7 +12,7 @@
 #include "net/metrics.h"
 #include "net/options.h"
 #include "net/server.h"
-#include "wal/logger.h"
+#include "common/logger.h"
 
 using namespace casmem;
 

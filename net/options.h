@@ -7,7 +7,7 @@
 
 #include "engine/store.h"
 #include "net/server.h"
-#include "wal/logger.h"
+#include "common/logger.h"
 
 namespace casmem::net {
 

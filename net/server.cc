@@ -25,7 +25,7 @@
 
 #include "net/conflict_turns.h"
 #include "net/handler.h"
-#include "wal/logger.h"
+#include "common/logger.h"
 
 namespace casmem::net {
 

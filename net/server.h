@@ -15,7 +15,7 @@
 
 #include "engine/store.h"
 #include "net/metrics.h"
-#include "wal/status.h"
+#include "common/status.h"
 
 namespace casmem::net {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "wal/status.h"
+#include "common/status.h"
 
 namespace casmem::wal {
 

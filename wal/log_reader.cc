@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "wal/endian.h"
-#include "wal/logger.h"
+#include "common/logger.h"
 #include "wal/repair.h"
 #include "wal/segment.h"
 

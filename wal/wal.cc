@@ -7,7 +7,7 @@
 #include "wal/batch.h"
 #include "wal/endian.h"
 #include "wal/format.h"
-#include "wal/logger.h"
+#include "common/logger.h"
 
 namespace casmem::wal {
 

@@ -19,7 +19,7 @@
 #include "net/metrics.h"
 #include "net/url.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "wal/logger.h"
+#include "common/logger.h"
 
 namespace {
 

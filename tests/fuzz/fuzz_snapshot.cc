@@ -10,7 +10,7 @@
 #include "engine/snapshot.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/support/mem_fs.h"
-#include "wal/logger.h"
+#include "common/logger.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   casmem::SetLogLevel(casmem::LogLevel::kError);

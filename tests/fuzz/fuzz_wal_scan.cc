@@ -12,7 +12,7 @@
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/support/mem_fs.h"
 #include "wal/log_reader.h"
-#include "wal/logger.h"
+#include "common/logger.h"
 #include "wal/segment.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

@@ -16,7 +16,7 @@
 #include "engine/store.h"
 #include "tests/support/mem_fs.h"
 #include "wal/format.h"
-#include "wal/logger.h"
+#include "common/logger.h"
 #include "wal/record.h"
 
 namespace {

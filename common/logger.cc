@@ -1,5 +1,5 @@
 // Process logger implementation: timestamps in UTC, one write per line.
-#include "wal/logger.h"
+#include "common/logger.h"
 
 #include <atomic>
 #include <chrono>

@@ -1,6 +1,7 @@
-// Status: the error value of the wal/ and engine/ layers. Expected outcomes
-// and I/O failures are returned as values, never thrown (LevelDB style).
-// Only net/ maps a Status to an HTTP status code.
+// Status: the error value of every layer (common/: used by wal/, engine/,
+// net/ and the tools). Expected outcomes and I/O failures are returned as
+// values, never thrown (LevelDB style). Only net/ maps a Status to an HTTP
+// status code.
 #pragma once
 
 #include <string>
