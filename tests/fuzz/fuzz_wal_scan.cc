@@ -14,7 +14,9 @@
 //   keeps those bytes in the .broken copy; without a cut the segment is
 //   unchanged (but for a restored header);
 // - recovery is idempotent: a second scan of the repaired fs succeeds,
-//   cuts nothing, changes nothing and replays the same records.
+//   cuts nothing, changes nothing and replays the same records;
+// - the writer can continue: a batch appended where the scan says the
+//   tail is (or in a new segment after a format-1 tail) replays after them.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +26,7 @@
 
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/support/mem_fs.h"
+#include "wal/batch.h"
 #include "wal/log_reader.h"
 #include "wal/logger.h"
 #include "wal/repair.h"
@@ -107,21 +110,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(now.compare(0, kSegmentHeaderSize, EncodeSegmentHeader(1)) == 0);
   }
   FUZZ_CHECK(now.size() == (header_restored ? std::max(seg.size(), kSegmentHeaderSize) : seg.size()));
+  std::string orig = seg;  // as long as the file now is (zeros added)
+  orig.resize(now.size(), '\0');
   FUZZ_CHECK(r.tail_offset >= kSegmentHeaderSize && r.tail_offset <= now.size());
   const uint64_t cut = r.torn_bytes_cut;
   FUZZ_CHECK(cut <= now.size() - r.tail_offset);
-  FUZZ_CHECK(now.compare(kSegmentHeaderSize, r.tail_offset - kSegmentHeaderSize, seg,
+  FUZZ_CHECK(now.compare(kSegmentHeaderSize, r.tail_offset - kSegmentHeaderSize, orig,
                          kSegmentHeaderSize, r.tail_offset - kSegmentHeaderSize) == 0);
   if (cut) {
     FUZZ_CHECK(now.find_first_not_of('\0', r.tail_offset) == std::string::npos);
-  } else if (r.tail_offset < seg.size()) {
-    FUZZ_CHECK(now.compare(r.tail_offset, std::string::npos, seg, r.tail_offset) == 0);
+  } else {
+    FUZZ_CHECK(now.compare(r.tail_offset, std::string::npos, orig, r.tail_offset) == 0);
   }
   if (cut) {
     std::string copy;
     FUZZ_CHECK(fs.ReadFile(BrokenCopyPath(path, r.tail_offset), &copy));
-    FUZZ_CHECK(copy == seg.substr(r.tail_offset, cut));
-    FUZZ_CHECK(seg.find_first_not_of('\0', r.tail_offset + cut) == std::string::npos);
+    FUZZ_CHECK(copy == orig.substr(r.tail_offset, cut));
+    FUZZ_CHECK(orig.find_first_not_of('\0', r.tail_offset + cut) == std::string::npos);
     FUZZ_CHECK(fs.Files("/fz/wal").size() == 2);
   } else {
     FUZZ_CHECK(fs.Files("/fz/wal").size() == 1);
@@ -137,5 +142,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(second.result.tail_format == r.tail_format);
   std::string again;
   FUZZ_CHECK(fs.ReadFile(path, &again) && again == now);
+
+  // The writer can go on where recovery left it (wal/wal.cc): a batch of
+  // lsn last_lsn + 1 at tail_offset of a format-2 tail, else in a new
+  // segment, is replayed after the same records. (Skipped for an empty
+  // segment under a snapshot at lsn 1: no writer leaves that.)
+  if (after != 0 && r.tail_offset == kSegmentHeaderSize) return 0;
+  const uint64_t lsn = r.last_lsn + 1;
+  Record rec;
+  rec.lsn = lsn;
+  rec.version = 1;
+  rec.workspace = "w";
+  rec.key = "appended";
+  rec.value = "true";
+  std::string body, batch;
+  AppendRecord(rec, &body);
+  AppendBatchHeader(1, lsn, r.last_lsn, body, &batch);
+  batch += body;
+  if (r.tail_format == kSegmentFormat) {
+    FUZZ_CHECK(r.tail_offset % kRecordAlign == 0);
+    std::unique_ptr<File> f;
+    FUZZ_CHECK(fs.Open(path, OpenMode::kReadWrite, &f).ok());
+    FUZZ_CHECK(f->WriteAt(r.tail_offset, batch).ok());
+  } else {
+    fs.WriteFile("/fz/wal/" + FormatSegmentName(2, lsn), EncodeSegmentHeader(2) + batch);
+  }
+  const Scan third = RunScan(&fs, after);
+  FUZZ_CHECK(third.status.ok());
+  FUZZ_CHECK(third.result.torn_bytes_cut == 0 && third.result.last_lsn == lsn);
+  FUZZ_CHECK(third.records.size() == first.records.size() + 1);
+  FUZZ_CHECK(std::equal(first.records.begin(), first.records.end(), third.records.begin()));
+  FUZZ_CHECK(third.records.back().key == "appended");
   return 0;
 }
