@@ -5,8 +5,9 @@
 // Writes corpus/{wal_scan,wal_segment,wal_record,snapshot}/gen-*: each
 // segment as written and damaged in the ways recovery tells apart (torn
 // tail, damage before later synced data, lost header), plus a format-1
-// copy; every record; the snapshot. Hand-written seeds (other names) are
-// left alone. Seeds carry the targets' leading mode byte.
+// copy, and split in two segments (wal_scan); every record; the snapshot.
+// Hand-written seeds (other names) are left alone. Seeds carry the
+// targets' leading mode byte.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -154,6 +155,28 @@ int main(int argc, char** argv) {
     }
     Write(corpus / "wal_scan", n + "-after1", 2, seg);
     Write(corpus / "wal_scan", n + "-renumber", 5, seg);
+    // Two segments (wal_scan mode bit 3): the batches split in the middle
+    // as a rotation would; an older segment of format 1 (an upgrade); the
+    // older segment damaged (an error: it is not the last).
+    if (batches.size() >= 2) {
+      const wal::BatchAt& mid = batches[batches.size() / 2];
+      const std::string zeros(wal::kBatchHeaderSize, '\0');
+      const std::string older = seg.substr(0, mid.offset) + zeros;
+      const std::string newer = wal::EncodeSegmentHeader(2) +
+                                seg.substr(mid.offset, last.offset + last.size - mid.offset) + zeros;
+      std::string older_v1 = wal::EncodeSegmentHeader(1, wal::kSegmentFormatV1);
+      for (size_t i = 0; i < batches.size() / 2; ++i)
+        for (const wal::RecordAt& r : batches[i].records) older_v1.append(seg, r.offset, r.size);
+      older_v1.append(wal::kRecordHeaderSize, '\0');
+      std::string older_bad = older;
+      older_bad[mid.offset - 20] ^= 0x10;
+      Write(corpus / "wal_scan", n + "-two", 8, older + newer);
+      Write(corpus / "wal_scan", n + "-two-fixup", 9, older + newer);
+      Write(corpus / "wal_scan", n + "-two-after1", 10, older + newer);
+      Write(corpus / "wal_scan", n + "-two-v1", 8, older_v1 + newer);
+      Write(corpus / "wal_scan", n + "-two-olderflip", 8, older_bad + newer);
+      Write(corpus / "wal_scan", n + "-two-torn", 8, older + newer.substr(0, newer.size() - 88));
+    }
   }
   for (const std::string& name : fs.Files("/data/snap")) {
     if (name.size() < 5 || name.compare(name.size() - 5, 5, ".snap") != 0) continue;
