@@ -20,6 +20,7 @@
 
 #include "engine/clock.h"
 #include "engine/store.h"
+#include "tests/fuzz/fuzz_util.h"
 #include "tests/support/mem_fs.h"
 #include "wal/format.h"
 #include "wal/log_reader.h"
@@ -128,6 +129,28 @@ int main(int argc, char** argv) {
       return 1;
     }
     v1.append(wal::kRecordHeaderSize, '\0');
+    // The targets' checksum fix-up must still reach past every checksum of
+    // today's format: the last record's version changed, then fixed up,
+    // reads clean, in the format-2 segment and in its format-1 copy.
+    const wal::RecordAt& tail = batches.back().records.back();
+    size_t in_seg = 0;
+    for (const wal::BatchAt& b : batches) in_seg += b.records.size();
+    for (const auto& [orig, at] : {std::pair{&seg, tail.offset + 24},
+                                   std::pair{&v1, v1.size() - wal::kRecordHeaderSize - tail.size + 24}}) {
+      std::string m = *orig;
+      m[at] ^= 0x01;
+      fuzz::FixSegmentChecksums(&m);
+      size_t n = 0;
+      wal::SegmentEnd e;
+      if (!wal::ReadSegment(m, name, [&](const wal::BatchAt& b) {
+            n += b.records.size();
+            return Status::OK();
+          }, &e).ok() || !e.damage.empty() || n != in_seg) {
+        std::fprintf(stderr, "make_seeds: the checksum fix-up (tests/fuzz/fuzz_util.h) does not "
+                             "repair a format-%d segment\n", orig == &seg ? 2 : 1);
+        return 1;
+      }
+    }
     const wal::BatchAt& last = batches.back();
     std::vector<std::pair<std::string, std::string>> variants;
     variants.emplace_back("", seg);
