@@ -78,6 +78,10 @@ DecodeStatus DecodeRecord(std::string_view buf, Record* out, size_t* consumed) {
   const uint32_t value_len = GetU32(q + 36);
   if (kRecordFixedPayload + uint64_t{ws_len} + key_len + value_len != payload)
     return DecodeStatus::kBadLength;
+  // Each field within the bound the writers enforce (engine/store.cc), not
+  // only their sum: a record no writer could produce is never loaded.
+  if (ws_len > kMaxWorkspaceBytes || key_len > kMaxKeyBytes || value_len > kMaxRecordValueBytes)
+    return DecodeStatus::kBadLength;
   const uint8_t type = static_cast<uint8_t>(p[12]);
   if (type != kRecordPut && type != kRecordTombstone) return DecodeStatus::kBadType;
   out->type = type;

@@ -1,9 +1,9 @@
 // Fuzz target: wal::DecodeRecord. Input: a mode byte (bit 0: recompute the
 // checksum first, to reach past it), then the record bytes. Invariants: a
-// decoded record lies within the buffer, has a known type and in-bounds
-// views, and re-encodes (AppendRecord) to bytes that decode to the same
-// record (the flags and reserved header bytes are not compared: the
-// decoder ignores them).
+// decoded record lies within the buffer, has a known type, in-bounds
+// views and each length within its kMax* bound, and re-encodes
+// (AppendRecord) to bytes that decode to the same record (the flags and
+// reserved header bytes are not compared: the decoder ignores them).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(DecodeStatusName(ds) != nullptr);
   if (ds != DecodeStatus::kOk) return 0;
   FUZZ_CHECK(r.type == kRecordPut || r.type == kRecordTombstone);
+  FUZZ_CHECK(r.workspace.size() <= kMaxWorkspaceBytes && r.key.size() <= kMaxKeyBytes &&
+             r.value.size() <= kMaxRecordValueBytes);
   // The padding may be cut off at the end of the buffer: consumed is clamped.
   const size_t full = EncodedSize(r.workspace.size(), r.key.size(), r.value.size());
   FUZZ_CHECK(used == std::min(full, buf.size()));

@@ -2,22 +2,31 @@
 // targets through the real writers (a Store on MemFs: its Wal writes the
 // segment, Store::Snapshot the snapshot), so the seeds follow the on-disk
 // format after any change to it. Usage: make_seeds <tests/fuzz/corpus dir>.
-// Writes corpus/{wal_scan,wal_record,snapshot}/gen-*; hand-written seeds
-// (other names) are left alone. Seeds carry the targets' leading mode byte.
+// Writes corpus/{wal_scan,wal_segment,wal_record,snapshot}/gen-*: each
+// segment as written and damaged in the ways recovery tells apart (torn
+// tail, damage before later synced data, lost header), plus a format-1
+// copy, and split in two segments (wal_scan); every record; the snapshot.
+// Hand-written seeds (other names) are left alone. Seeds carry the
+// targets' leading mode byte.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/clock.h"
 #include "engine/store.h"
+#include "tests/fuzz/fuzz_util.h"
 #include "tests/support/mem_fs.h"
 #include "wal/format.h"
 #include "common/logger.h"
+#include "wal/log_reader.h"
 #include "wal/record.h"
+#include "wal/segment.h"
 
 namespace {
 
@@ -39,12 +48,12 @@ void Put(Store* s, std::string_view ws, std::string_view key, std::string_view v
 }
 
 // Drops the preallocated zeros after the data, keeping one all-zero
-// record header (the end mark) so the file stays a valid segment.
+// batch header (the end mark) so the file stays a valid segment.
 std::string TrimZeros(const std::string& seg) {
   size_t end = seg.size();
   while (end > 0 && seg[end - 1] == 0) --end;
   end = (end + wal::kRecordAlign - 1) & ~(wal::kRecordAlign - 1);
-  return seg.substr(0, std::min(seg.size(), end + wal::kRecordHeaderSize));
+  return seg.substr(0, std::min(seg.size(), end + wal::kBatchHeaderSize));
 }
 
 void Write(const std::filesystem::path& dir, const std::string& name, char mode,
@@ -97,26 +106,99 @@ int main(int argc, char** argv) {
 
   int segments = 0, snapshots = 0, records = 0;
   for (const std::string& name : fs.Files("/data/wal")) {
-    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".wal") != 0) continue;
+    if (!std::string_view(name).ends_with(wal::kSegmentSuffix)) continue;
     std::string seg;
     if (!fs.ReadFile("/data/wal/" + name, &seg)) continue;
     seg = TrimZeros(seg);
+    // The batches, for the damaged variants, the format-1 copy and the
+    // record seeds.
+    std::vector<wal::BatchAt> batches;
+    wal::SegmentEnd end;
+    std::string v1 = wal::EncodeSegmentHeader(1, wal::kSegmentFormatV1);
+    if (!wal::ReadSegment(seg, name, [&](const wal::BatchAt& b) {
+          batches.push_back(b);
+          for (const wal::RecordAt& r : b.records) {
+            const char mode = static_cast<char>(records % 2);  // half with the fix-up bit
+            Write(corpus / "wal_record", "gen-rec" + std::to_string(records++), mode,
+                  seg.substr(r.offset, r.size));
+            v1.append(seg, r.offset, r.size);
+          }
+          return Status::OK();
+        }, &end).ok() || !end.damage.empty() || batches.empty()) {
+      std::fprintf(stderr, "make_seeds: %s is not a clean segment with data\n", name.c_str());
+      return 1;
+    }
+    v1.append(wal::kRecordHeaderSize, '\0');
+    // The targets' checksum fix-up must still reach past every checksum of
+    // today's format: the last record's version changed, then fixed up,
+    // reads clean, in the format-2 segment and in its format-1 copy.
+    const wal::RecordAt& tail = batches.back().records.back();
+    size_t in_seg = 0;
+    for (const wal::BatchAt& b : batches) in_seg += b.records.size();
+    for (const auto& [orig, at] : {std::pair{&seg, tail.offset + 24},
+                                   std::pair{&v1, v1.size() - wal::kRecordHeaderSize - tail.size + 24}}) {
+      std::string m = *orig;
+      m[at] ^= 0x01;
+      fuzz::FixSegmentChecksums(&m);
+      size_t n = 0;
+      wal::SegmentEnd e;
+      if (!wal::ReadSegment(m, name, [&](const wal::BatchAt& b) {
+            n += b.records.size();
+            return Status::OK();
+          }, &e).ok() || !e.damage.empty() || n != in_seg) {
+        std::fprintf(stderr, "make_seeds: the checksum fix-up (tests/fuzz/fuzz_util.h) does not "
+                             "repair a format-%d segment\n", orig == &seg ? 2 : 1);
+        return 1;
+      }
+    }
+    const wal::BatchAt& last = batches.back();
+    std::vector<std::pair<std::string, std::string>> variants;
+    variants.emplace_back("", seg);
+    variants.emplace_back("-v1", v1);
+    // A torn tail: the last batch cut in the middle of its body.
+    variants.emplace_back("-torn", seg.substr(0, last.offset + last.size - 40));
+    // The last batch's body damaged (torn: nothing later), then the first
+    // batch's (damage: later batches verify and their synced_lsn reaches it).
+    std::string flip = seg;
+    flip[last.offset + last.size - 20] ^= 0x10;
+    variants.emplace_back("-lastflip", flip);
+    flip = seg;
+    flip[batches[0].offset + wal::kBatchHeaderSize + 20] ^= 0x10;
+    variants.emplace_back("-firstflip", flip);
+    // The header lost with a torn first write: no segment header.
+    std::string nohdr = seg;
+    nohdr.replace(0, wal::kSegmentHeaderSize, wal::kSegmentHeaderSize, '\0');
+    variants.emplace_back("-nohdr", nohdr);
     const std::string n = "gen-seg" + std::to_string(segments++);
-    Write(corpus / "wal_scan", n, 0, seg);
-    Write(corpus / "wal_scan", n + "-fixup", 1, seg);
+    for (const auto& [suffix, bytes] : variants) {
+      for (const char* target : {"wal_scan", "wal_segment"}) {
+        Write(corpus / target, n + suffix, 0, bytes);
+        Write(corpus / target, n + suffix + "-fixup", 1, bytes);
+      }
+    }
     Write(corpus / "wal_scan", n + "-after1", 2, seg);
-    // A torn tail: the last record cut in the middle.
-    Write(corpus / "wal_scan", n + "-torn", 0, seg.substr(0, seg.size() - 40));
-    size_t pos = wal::kSegmentHeaderSize;
-    for (;;) {
-      wal::Record r;
-      size_t used = 0;
-      if (wal::DecodeRecord(std::string_view(seg).substr(pos), &r, &used) != wal::DecodeStatus::kOk)
-        break;
-      const char mode = static_cast<char>(records % 2);  // half with the fix-up bit
-      Write(corpus / "wal_record", "gen-rec" + std::to_string(records++), mode,
-            seg.substr(pos, used));
-      pos += used;
+    Write(corpus / "wal_scan", n + "-renumber", 5, seg);
+    // Two segments (wal_scan mode bit 3): the batches split in the middle
+    // as a rotation would; an older segment of format 1 (an upgrade); the
+    // older segment damaged (an error: it is not the last).
+    if (batches.size() >= 2) {
+      const wal::BatchAt& mid = batches[batches.size() / 2];
+      const std::string zeros(wal::kBatchHeaderSize, '\0');
+      const std::string older = seg.substr(0, mid.offset) + zeros;
+      const std::string newer = wal::EncodeSegmentHeader(2) +
+                                seg.substr(mid.offset, last.offset + last.size - mid.offset) + zeros;
+      std::string older_v1 = wal::EncodeSegmentHeader(1, wal::kSegmentFormatV1);
+      for (size_t i = 0; i < batches.size() / 2; ++i)
+        for (const wal::RecordAt& r : batches[i].records) older_v1.append(seg, r.offset, r.size);
+      older_v1.append(wal::kRecordHeaderSize, '\0');
+      std::string older_bad = older;
+      older_bad[mid.offset - 20] ^= 0x10;
+      Write(corpus / "wal_scan", n + "-two", 8, older + newer);
+      Write(corpus / "wal_scan", n + "-two-fixup", 9, older + newer);
+      Write(corpus / "wal_scan", n + "-two-after1", 10, older + newer);
+      Write(corpus / "wal_scan", n + "-two-v1", 8, older_v1 + newer);
+      Write(corpus / "wal_scan", n + "-two-olderflip", 8, older_bad + newer);
+      Write(corpus / "wal_scan", n + "-two-torn", 8, older + newer.substr(0, newer.size() - 88));
     }
   }
   for (const std::string& name : fs.Files("/data/snap")) {

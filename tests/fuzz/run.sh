@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-45}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 WORK=${FUZZ_WORK:-$(mktemp -d /tmp/casmem-fuzz.XXXXXX)}
-ALL="handler json_body url wal_record wal_scan snapshot"
+ALL="handler json_body url wal_record wal_scan wal_segment snapshot"
 TARGETS=${*:-$ALL}
 
 # -max_len per target: enough for its interesting inputs, small enough to
@@ -22,7 +22,7 @@ TARGETS=${*:-$ALL}
 max_len() {
   case $1 in
     handler) echo 8192 ;; json_body) echo 4096 ;; url) echo 1024 ;;
-    wal_record) echo 2048 ;; wal_scan|snapshot) echo 4096 ;;
+    wal_record) echo 2048 ;; wal_scan|wal_segment|snapshot) echo 4096 ;;
   esac
 }
 dict() {

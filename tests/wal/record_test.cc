@@ -86,5 +86,41 @@ TEST(Record, ImpossibleLengthIsRejectedBeforeChecksum) {
   EXPECT_EQ(DecodeRecord(buf, &out, &used), DecodeStatus::kBadLength);
 }
 
+// Each length is bounded on its own, not only their sum (the sum bound,
+// 256 MiB + 1152, leaves room for a 60,000-byte workspace or key). A
+// record whose checksum verifies but whose field no writer allows
+// (engine/store.cc) is kBadLength, so recovery never loads it.
+TEST(Record, EachFieldLengthIsBoundedOnItsOwn) {
+  struct Case {
+    size_t ws, key, value;
+  };
+  for (const Case c : {Case{kMaxWorkspaceBytes + 1, 1, 0}, Case{60'000, 1, 0},
+                       Case{1, kMaxKeyBytes + 1, 0}, Case{1, 60'000, 0}}) {
+    const std::string ws(c.ws, 'w'), key(c.key, 'k');
+    Record r = Sample();
+    r.workspace = ws;
+    r.key = key;
+    r.value = "1";
+    std::string buf;
+    AppendRecord(r, &buf);  // the encoder does not check; the checksum is right
+    Record out;
+    size_t used;
+    EXPECT_EQ(DecodeRecord(buf, &out, &used), DecodeStatus::kBadLength)
+        << "workspace " << c.ws << " key " << c.key;
+  }
+  // The largest lengths the writers accept still decode.
+  const std::string ws(kMaxWorkspaceBytes, 'w'), key(kMaxKeyBytes, 'k');
+  Record r = Sample();
+  r.workspace = ws;
+  r.key = key;
+  std::string buf;
+  AppendRecord(r, &buf);
+  Record out;
+  size_t used;
+  ASSERT_EQ(DecodeRecord(buf, &out, &used), DecodeStatus::kOk);
+  EXPECT_EQ(out.workspace.size(), kMaxWorkspaceBytes);
+  EXPECT_EQ(out.key.size(), kMaxKeyBytes);
+}
+
 }  // namespace
 }  // namespace casmem::wal
