@@ -102,6 +102,7 @@ bool HttpClient::Read(HttpReply* out, int timeout_ms) {
     out->headers[name] = value;
   }
   buf_.erase(0, header_end + 4);
+  if (out->status >= 100 && out->status < 200) return true;  // interim: no body
   if (out->Header("transfer-encoding") == "chunked") {
     out->chunked = true;
     for (;;) {

@@ -41,7 +41,8 @@ class HttpClient {
   // Half-closes: the server sees EOF, this side can still read.
   void ShutdownWrite();
   int last_error() const { return last_errno_; }  // errno of the last failed send/recv
-  // Reads one response; false on EOF, error or `timeout_ms` without one.
+  // Reads one response (an interim 1xx counts as one, without a body);
+  // false on EOF, error or `timeout_ms` without one.
   bool Read(HttpReply* out, int timeout_ms = 10'000);
   // True when the server closed the connection (EOF) within timeout_ms.
   bool ClosedByPeer(int timeout_ms = 5'000);
