@@ -211,7 +211,8 @@ std::optional<HttpResponse> TransferEncodingError(const http::request<http::stri
 // - read: a request has begun arriving: --read-timeout to receive it whole;
 // - write: a socket write is in progress: it must make progress (the client
 //   accepts some bytes) within --read-timeout; each partial write renews it,
-//   so a stream read slowly but steadily is never cut;
+//   and so does each tick that finds the kernel's send queue shrunk
+//   (PeerTookBytes), so a stream read slowly but steadily is not cut;
 // - nothing while a response waits on the server (fsync, a conflict turn,
 //   the next page of a stream).
 // The timer fires at least every min(idle, read) timeout, checks the
