@@ -332,7 +332,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // ---- reading ----
 
   void DoRead() {
-    if (reading_ || closing_ || closed_ || queue_.size() >= srv_->opts.max_pipelined) return;
+    if (closing_) return WatchForClose();
+    if (reading_ || closed_ || queue_.size() >= srv_->opts.max_pipelined) return;
     reading_ = true;
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
@@ -438,6 +439,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // client may have gone (it must not hold the key's turn) or only
       // half-closed (it still reads).
       closing_ = true;
+      peer_eof_ = true;
       AnswerHeldNow();
       if (queue_.empty() && !writing_) Close();
       return;
@@ -672,6 +674,32 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // ---- closing ----
 
+  // After a `Connection: close` request (or at shutdown) no more requests
+  // are read, but the connection is still watched for the client's close:
+  // what it sends is discarded (up to kLingerBytes), and its EOF answers
+  // the held 409s at once, as OnRead does, so that a client gone after
+  // such a request does not hold its key's turn. A lingering close that
+  // starts meanwhile takes this read over (one read at a time).
+  void WatchForClose() {
+    if (watching_ || reading_ || peer_eof_ || closed_ || lingering_ || linger_on_close_) return;
+    watching_ = true;
+    buffer_.clear();
+    socket_.async_read_some(buffer_.prepare(kReadSize), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->watching_ = false;
+      if (self->closed_) return;
+      if (self->lingering_) return self->OnLingerRead(ec, n);
+      if (ec == asio::error::eof) {
+        self->peer_eof_ = true;
+        self->AnswerHeldNow();
+        if (self->queue_.empty() && !self->writing_) self->Close();
+        return;
+      }
+      if (ec) return;  // a failing write or a timer ends the connection
+      self->lingered_ += n;
+      if (self->lingered_ < kLingerBytes) self->WatchForClose();
+    });
+  }
+
   // Half-closes, then reads and discards what the client still sends, up
   // to kLingerBytes or kLingerTime, then closes. A client that wrote its
   // whole body before reading (no `Expect: 100-continue`) gets the reply
@@ -688,18 +716,20 @@ class Session : public std::enable_shared_from_this<Session> {
     idle_since_ = Clock::now();
     linger_deadline_ = Clock::now() + kLingerTime;
     if (linger_deadline_ < timer_.expiry()) ArmTimer(linger_deadline_);
-    LingerRead();
+    if (!watching_) LingerRead();  // else the watch's read goes on as this one
   }
 
   void LingerRead() {
     socket_.async_read_some(buffer_.prepare(64 * 1024),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->lingered_ += n;
-                              if (ec || self->closed_ || self->lingered_ >= kLingerBytes) {
-                                return self->Close();
-                              }
-                              self->LingerRead();
+                              self->OnLingerRead(ec, n);
                             });
+  }
+
+  void OnLingerRead(beast::error_code ec, size_t n) {
+    lingered_ += n;
+    if (ec || closed_ || lingered_ >= kLingerBytes) return Close();
+    LingerRead();
   }
 
   void Close() {
@@ -731,6 +761,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closing_ = false;  // read no more requests; close once the queue drains
   bool linger_on_close_ = false;  // a request was refused early: linger at the close
   bool lingering_ = false;
+  bool watching_ = false;  // WatchForClose's read is pending
+  bool peer_eof_ = false;  // the client sent EOF
   bool closed_ = false;
 };
 

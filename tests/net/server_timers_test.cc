@@ -140,6 +140,29 @@ TEST_F(ServerTest, AGoneWaiterDoesNotHoldTheKeysTurn) {
   EXPECT_EQ(server->Terminate(), 0) << server->Stderr();  // sanitizer builds: no leak
 }
 
+// The same after a `Connection: close` request: no more requests are read
+// from that connection, but its close is still seen.
+TEST_F(ServerTest, AGoneWaiterAfterConnectionCloseDoesNotHoldTheKeysTurn) {
+  Start({"--conflict-turn", "30s"});
+  auto writer = Client();
+  writer->Request("POST", "/memory", R"({"key":"hot","value":1})");
+  writer->Request("POST", "/memory", R"({"key":"hot","value":2})");
+  const std::string body = R"({"key":"hot","value":0,"if_match_version":1})";
+  EXPECT_EQ(Client()->Request("POST", "/memory", body).status, 409);
+  auto gone = Client(), live = Client();
+  ASSERT_TRUE(gone->SendRaw(RawRequest("POST", "/memory", body, "Connection: close\r\n")));
+  HttpReply r;
+  EXPECT_FALSE(gone->Read(&r, 200));
+  ASSERT_TRUE(live->SendRaw(RawRequest("POST", "/memory", body)));
+  EXPECT_FALSE(live->Read(&r, 200));
+  gone.reset();  // queued first, then the client closes
+  Pause(500);     // for the server to see the EOF (no event to wait for)
+  EXPECT_EQ(writer->Request("POST", "/memory", R"({"key":"hot","value":3,"if_match_version":2})").status, 200);
+  ASSERT_TRUE(live->Read(&r, 5000)) << "the gone waiter took the turn";
+  EXPECT_NE(r.body.find(R"("current_version":3)"), std::string::npos) << r.body;
+  EXPECT_EQ(server->Terminate(), 0) << server->Stderr();
+}
+
 // A client that only half-closes after its request still reads: its held
 // 409 is answered at once (it leaves the queue) rather than dropped.
 TEST_F(ServerTest, AHalfClosedWaiterIsAnsweredAtOnce) {
