@@ -23,8 +23,14 @@
 //   connection). Exactly one side claims a ticket: the queue when the
 //   waiter's turn comes (then `release` runs), or the owner when its
 //   connection goes away (then `release` never runs). A turn that comes to
-//   a claimed waiter skips it at once, so a gone client never holds a
-//   key's turn. Without a ticket, `release` always runs exactly once.
+//   a claimed waiter skips it at once, so a client whose departure the
+//   server has seen never holds a key's turn. The server sees it while it
+//   reads the connection, or watches it for a close (after a `Connection:
+//   close` request); a connection with max_pipelined requests queued is
+//   not read, so its client's close is noticed only when a write or a
+//   timeout fails, and its waiter may still take its turn, for one turn at
+//   most (the turn runs out, see Progress). Without a ticket, `release`
+//   always runs exactly once.
 // - Progress: a waiter at position n is released after at most n turns,
 //   even if no holder ever commits; so holding never turns a 409 into a
 //   hang, it only orders the 409s.

@@ -15,8 +15,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 
+#include <array>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -119,14 +122,48 @@ constexpr size_t kHeaderLimit = 16 * 1024;
 constexpr int kNotSentLowWatermark = 256 * 1024;
 using NotSentLowWatermark = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
 constexpr size_t kReadSize = 16 * 1024;
+// The most a connection buffers of what it has not parsed yet. Beast 1.81
+// bounds a header (header_limit) and a body (body_limit) but not a chunk
+// size/extension line nor a trailer, which it keeps unconsumed until their
+// CRLF: without this cap one such line grows the buffer without end. Every
+// prepare() on buffer_ asks for at most kReadSize or 64 KiB (Beast's reads
+// take what the cap leaves and fail with buffer_overflow at the cap).
+constexpr size_t kBufferLimit = 256 * 1024;
+static_assert(kBufferLimit > kHeaderLimit + kReadSize && kBufferLimit >= 64 * 1024);
+
+// RFC 9110 tchar.
+bool IsTokenChar(char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsTokenChar(c)) return false;
+  }
+  return true;
+}
+
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
 
 // Transfer-Encoding per RFC 9112 §6.1 and §6.3. Empty when the framing is
-// acceptable (no field, or exactly `chunked`); else the refusal, whose
-// status is 400 for framing that cannot be delimited (last coding not
-// chunked, or an HTTP/1.0 request) and 501 for codings before `chunked`.
-// Beast 1.81 reads `chunked, gzip` as a request without a body, so the
-// chunk bytes would be parsed as a second request: this check comes first.
-std::optional<HttpResponse> TransferEncodingError(const http::request<http::string_body>& req) {
+// acceptable; else the refusal: 501 for codings before `chunked`, 400 for
+// everything else that is not exactly one `chunked` coding without a
+// Content-Length in an HTTP/1.1 request.
+// The body is framed by Beast, not by this check: Beast 1.81 sets chunked
+// only when its own token_list ends in `chunked`, and its token_list stops
+// early on input such as `;, chunked`. So the request is accepted only when
+// Beast itself reads it as chunked (`parser_chunked`); any disagreement
+// between this parse and Beast's is a refusal, never a second framing.
+// A request with both fields is refused (§6.3 rule 3 requires closing the
+// connection after it; the refusal does).
+std::optional<HttpResponse> TransferEncodingError(const http::request<http::string_body>& req,
+                                                  bool parser_chunked) {
   auto range = req.equal_range(http::field::transfer_encoding);
   if (range.first == range.second) return std::nullopt;
   if (req.version() < 11) {
@@ -140,21 +177,24 @@ std::optional<HttpResponse> TransferEncodingError(const http::request<http::stri
     while (pos <= v.size()) {
       size_t comma = v.find(',', pos);
       if (comma == std::string_view::npos) comma = v.size();
-      std::string_view coding = v.substr(pos, comma - pos);
-      coding = coding.substr(0, coding.find(';'));  // transfer parameters
-      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
-      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
-      if (!coding.empty()) {
-        ++codings;
-        last = coding;
-      }
+      const std::string_view item = v.substr(pos, comma - pos);
+      // transfer-coding = token *( OWS ";" OWS transfer-parameter ); an
+      // empty item or one not starting with a token is malformed.
+      const std::string_view coding = TrimOws(item.substr(0, item.find(';')));
+      if (!IsToken(coding)) return Handler::Error(400, "malformed Transfer-Encoding");
+      ++codings;
+      last = coding;
       pos = comma + 1;
     }
   }
   if (!beast::iequals(beast::string_view(last.data(), last.size()), "chunked")) {
     return Handler::Error(400, "Transfer-Encoding must end with chunked");
   }
+  if (req.count(http::field::content_length) > 0) {
+    return Handler::Error(400, "a request must not have both Transfer-Encoding and Content-Length");
+  }
   if (codings > 1) return Handler::Error(501, "transfer codings other than chunked are not supported");
+  if (!parser_chunked) return Handler::Error(400, "malformed Transfer-Encoding");
   return std::nullopt;
 }
 
@@ -171,7 +211,8 @@ std::optional<HttpResponse> TransferEncodingError(const http::request<http::stri
 // - read: a request has begun arriving: --read-timeout to receive it whole;
 // - write: a socket write is in progress: it must make progress (the client
 //   accepts some bytes) within --read-timeout; each partial write renews it,
-//   so a stream read slowly but steadily is never cut;
+//   and so does each tick that finds the kernel's send queue shrunk
+//   (PeerTookBytes), so a stream read slowly but steadily is not cut;
 // - nothing while a response waits on the server (fsync, a conflict turn,
 //   the next page of a stream).
 // The timer fires at least every min(idle, read) timeout, checks the
@@ -261,6 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Aborted: Close() cancelled it, or a newer wait replaced this one.
     if (ec || closed_) return;
     const auto now = Clock::now();
+    if (write_deadline_ != kNever && PeerTookBytes()) WriteProgress();
     const auto deadline = Deadline();
     if (deadline <= now) return Close();
     ArmTimer(std::min(deadline, now + tick_));
@@ -269,10 +311,29 @@ class Session : public std::enable_shared_from_this<Session> {
   // Starts a socket write's (or a partial write's) progress deadline.
   void WriteProgress() { write_deadline_ = Clock::now() + srv_->opts.read_timeout; }
 
+  // Whether the kernel's send queue (unsent + unacknowledged bytes) changed
+  // since the last call. While a write is pending no byte is added to it,
+  // so a change means the peer took bytes. Asked on each timer tick while
+  // a write is pending: with TCP_NOTSENT_LOWAT the socket turns writable
+  // only once half the mark is unsent, so a client reading slowly but
+  // steadily can take longer than --read-timeout to let a write complete;
+  // this renews the write deadline meanwhile. A client that stops reading
+  // leaves the queue unchanged and is cut within about --read-timeout plus
+  // one tick. (A write completing between two ticks renews the deadline
+  // itself, so a queue back at the same size misses nothing.)
+  bool PeerTookBytes() {
+    int queued = 0;
+    if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0) return false;
+    const bool changed = queued != last_send_queue_;
+    last_send_queue_ = queued;
+    return changed;
+  }
+
   // ---- reading ----
 
   void DoRead() {
-    if (reading_ || closing_ || closed_ || queue_.size() >= srv_->opts.max_pipelined) return;
+    if (closing_) return WatchForClose();
+    if (reading_ || closed_ || queue_.size() >= srv_->opts.max_pipelined) return;
     reading_ = true;
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
@@ -324,14 +385,40 @@ class Session : public std::enable_shared_from_this<Session> {
   // error reply is queued and nothing more is read).
   bool CheckHeader() {
     header_checked_ = true;
-    if (auto err = TransferEncodingError(parser_->get())) {
+    if (auto err = TransferEncodingError(parser_->get(), parser_->chunked())) {
       reading_ = false;
       read_deadline_ = kNever;
       Reply(*err, 11);
       return false;
     }
     parser_->eager(true);
+    MaybeContinue();
     return true;
+  }
+
+  // `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for an
+  // interim 100 before sending the body. Sent only when no response is
+  // pending or being written (the 100 must not overtake an earlier
+  // request's response); otherwise the client's own wait runs out and it
+  // sends the body anyway. A body over the limit never gets here: Beast
+  // fails the header with body_limit and the 413 goes at once.
+  void MaybeContinue() {
+    const auto& req = parser_->get();
+    if (req.version() < 11 || writing_ || !queue_.empty()) return;
+    const auto expect = req.find(http::field::expect);
+    if (expect == req.end() || !beast::iequals(expect->value(), "100-continue")) return;
+    const auto length = parser_->content_length();
+    if (!parser_->chunked() && (!length || *length == 0)) return;
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    writing_ = true;  // a response ready meanwhile waits for the 100 (MaybeWrite)
+    WriteProgress();
+    asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->writing_ = false;
+                        self->write_deadline_ = kNever;
+                        if (ec) return self->Close();
+                        self->MaybeWrite();
+                      });
   }
 
   void OnRead(beast::error_code ec) {
@@ -339,8 +426,12 @@ class Session : public std::enable_shared_from_this<Session> {
     read_deadline_ = kNever;
     if (closed_) return;
     if (ec == http::error::body_limit) return Reply(Handler::Error(413, "request body too large"), 11);
-    if (ec == http::error::header_limit) {
+    if (ec == http::error::header_limit ||
+        (ec == http::error::buffer_overflow && parser_ && !parser_->is_header_done())) {
       return Reply(Handler::Error(431, "request header fields too large"), 11);
+    }
+    if (ec == http::error::buffer_overflow) {
+      return Reply(Handler::Error(400, "chunk size line or trailer too long"), 11);
     }
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == http::error::partial_message) {
@@ -348,6 +439,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // client may have gone (it must not hold the key's turn) or only
       // half-closed (it still reads).
       closing_ = true;
+      peer_eof_ = true;
       AnswerHeldNow();
       if (queue_.empty() && !writing_) Close();
       return;
@@ -386,6 +478,12 @@ class Session : public std::enable_shared_from_this<Session> {
         HttpRequest{View(req.method_string()), View(req.target()), req.body()});
     if (hr.stream) {
       p->stream = std::move(hr.stream);
+      // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): the body is sent
+      // unframed and ends with the connection.
+      if (p->version < 11) {
+        p->keep_alive = false;
+        closing_ = true;
+      }
       p->ready = true;
       srv_->metrics->CountRequest(hr.route, 200);
       return MaybeWrite();
@@ -516,8 +614,12 @@ class Session : public std::enable_shared_from_this<Session> {
     st->res.version(p->version);
     st->res.set(http::field::server, "casmemd");
     st->res.set(http::field::content_type, "application/json");
-    st->res.keep_alive(keep_alive);
-    st->res.chunked(true);
+    // An HTTP/1.0 stream is unframed: its end is the close (Handle made it
+    // not keep-alive), after a lingering one so that what the client still
+    // sends cannot turn the close into a reset that loses the body's tail.
+    const bool framed = p->version >= 11;
+    st->res.keep_alive(keep_alive && framed);
+    if (framed) st->res.chunked(true);
     WriteProgress();
     http::async_write_header(socket_, st->sr,
                              [self = shared_from_this(), p, st, keep_alive](beast::error_code ec, size_t) {
@@ -540,6 +642,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void NextChunk(std::shared_ptr<Pending> p, std::shared_ptr<StreamState> st, bool keep_alive) {
     uint64_t lsn = 0;
     if (!p->stream->Next(&st->chunk, &lsn)) {
+      if (p->version < 11) {
+        linger_on_close_ = true;
+        return OnWritten({}, true);
+      }
       asio::async_write(socket_, http::make_chunk_last(), Progress(),
                         [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                           self->OnWritten(ec, !keep_alive);
@@ -551,17 +657,48 @@ class Session : public std::enable_shared_from_this<Session> {
       asio::post(self->socket_.get_executor(), [self, p, st, keep_alive, ok = s.ok()] {
         // Mid-stream there is no status left to send: abort the connection.
         if (!ok || self->closed_) return self->Close();
-        asio::async_write(self->socket_, http::make_chunk(asio::buffer(st->chunk)), self->Progress(),
-                          [self, p, st, keep_alive](beast::error_code ec, size_t) {
-                            self->write_deadline_ = kNever;
-                            if (ec) return self->Close();
-                            self->NextChunk(p, st, keep_alive);
-                          });
+        auto next = [self, p, st, keep_alive](beast::error_code ec, size_t) {
+          self->write_deadline_ = kNever;
+          if (ec) return self->Close();
+          self->NextChunk(p, st, keep_alive);
+        };
+        if (p->version < 11) {
+          asio::async_write(self->socket_, asio::buffer(st->chunk), self->Progress(), std::move(next));
+        } else {
+          asio::async_write(self->socket_, http::make_chunk(asio::buffer(st->chunk)), self->Progress(),
+                            std::move(next));
+        }
       });
     });
   }
 
   // ---- closing ----
+
+  // After a `Connection: close` request (or at shutdown) no more requests
+  // are read, but the connection is still watched for the client's close:
+  // what it sends is discarded (up to kLingerBytes), and its EOF answers
+  // the held 409s at once, as OnRead does, so that a client gone after
+  // such a request does not hold its key's turn. A lingering close that
+  // starts meanwhile takes this read over (one read at a time).
+  void WatchForClose() {
+    if (watching_ || reading_ || peer_eof_ || closed_ || lingering_ || linger_on_close_) return;
+    watching_ = true;
+    buffer_.clear();
+    socket_.async_read_some(buffer_.prepare(kReadSize), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->watching_ = false;
+      if (self->closed_) return;
+      if (self->lingering_) return self->OnLingerRead(ec, n);
+      if (ec == asio::error::eof) {
+        self->peer_eof_ = true;
+        self->AnswerHeldNow();
+        if (self->queue_.empty() && !self->writing_) self->Close();
+        return;
+      }
+      if (ec) return;  // a failing write or a timer ends the connection
+      self->lingered_ += n;
+      if (self->lingered_ < kLingerBytes) self->WatchForClose();
+    });
+  }
 
   // Half-closes, then reads and discards what the client still sends, up
   // to kLingerBytes or kLingerTime, then closes. A client that wrote its
@@ -573,20 +710,26 @@ class Session : public std::enable_shared_from_this<Session> {
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return Close();
     buffer_.clear();
+    // The idle deadline also applies while lingering (nothing is served):
+    // restart it, or a connection idle before its refused request would
+    // have its lingering cut short.
+    idle_since_ = Clock::now();
     linger_deadline_ = Clock::now() + kLingerTime;
     if (linger_deadline_ < timer_.expiry()) ArmTimer(linger_deadline_);
-    LingerRead();
+    if (!watching_) LingerRead();  // else the watch's read goes on as this one
   }
 
   void LingerRead() {
     socket_.async_read_some(buffer_.prepare(64 * 1024),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->lingered_ += n;
-                              if (ec || self->closed_ || self->lingered_ >= kLingerBytes) {
-                                return self->Close();
-                              }
-                              self->LingerRead();
+                              self->OnLingerRead(ec, n);
                             });
+  }
+
+  void OnLingerRead(beast::error_code ec, size_t n) {
+    lingered_ += n;
+    if (ec || closed_ || lingered_ >= kLingerBytes) return Close();
+    LingerRead();
   }
 
   void Close() {
@@ -603,7 +746,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer timer_;
   Server::Impl* srv_;
   const std::chrono::milliseconds tick_;  // min(idle, read) timeout
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_{kBufferLimit};
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<std::shared_ptr<Pending>> queue_;
   Clock::time_point idle_since_{};
@@ -611,12 +754,15 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point write_deadline_ = kNever;  // a socket write in progress
   Clock::time_point linger_deadline_ = kNever;
   size_t lingered_ = 0;
+  int last_send_queue_ = -1;  // PeerTookBytes()'s last sample
   bool reading_ = false;
   bool header_checked_ = false;
   bool writing_ = false;  // a response is being sent (a stream: until its last chunk)
   bool closing_ = false;  // read no more requests; close once the queue drains
   bool linger_on_close_ = false;  // a request was refused early: linger at the close
   bool lingering_ = false;
+  bool watching_ = false;  // WatchForClose's read is pending
+  bool peer_eof_ = false;  // the client sent EOF
   bool closed_ = false;
 };
 
@@ -631,6 +777,14 @@ void Server::Impl::DoAccept() {
       accept_backoff->async_wait([this](beast::error_code) {
         if (!stopping) DoAccept();
       });
+      return;
+    }
+    // Accepted before BeginStop but run after it: such a session would be
+    // missing from BeginStop's list and never told to stop, so the
+    // shutdown would wait its whole grace for it.
+    if (stopping) {
+      beast::error_code ignored;
+      socket.close(ignored);
       return;
     }
     if (active.load() >= opts.max_connections) {
@@ -677,11 +831,38 @@ void Server::Impl::RejectBusy(tcp::socket socket) {
       "HTTP/1.1 503 Service Unavailable\r\nServer: casmemd\r\nContent-Type: application/json\r\n"
       "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
       std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
-  auto s = std::make_shared<tcp::socket>(std::move(socket));
-  asio::async_write(*s, asio::buffer(kResponse), [s](beast::error_code, size_t) {
-    beast::error_code ignored;
-    s->shutdown(tcp::socket::shutdown_both, ignored);
-    s->close(ignored);
+  // Then the same lingering close as a session's: half-close, read and
+  // discard what the client still sends (its request, unread), bounded in
+  // bytes and time, so that its 503 is not lost to a reset.
+  struct Busy : std::enable_shared_from_this<Busy> {
+    explicit Busy(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+    void Drain() {
+      socket.async_read_some(asio::buffer(scratch), [self = shared_from_this()](beast::error_code ec, size_t n) {
+        self->drained += n;
+        if (ec || self->drained >= kLingerBytes) return self->Close();
+        self->Drain();
+      });
+    }
+    void Close() {
+      beast::error_code ignored;
+      socket.close(ignored);
+      timer.cancel();
+    }
+    tcp::socket socket;
+    asio::steady_timer timer;
+    std::array<char, 16 * 1024> scratch;
+    size_t drained = 0;
+  };
+  auto b = std::make_shared<Busy>(std::move(socket));
+  b->timer.expires_after(kLingerTime);
+  b->timer.async_wait([b](beast::error_code ec) {
+    if (!ec) b->Close();  // also ends a write to a client that does not read
+  });
+  asio::async_write(b->socket, asio::buffer(kResponse), [b](beast::error_code ec, size_t) {
+    if (ec) return b->Close();
+    b->socket.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return b->Close();
+    b->Drain();
   });
 }
 

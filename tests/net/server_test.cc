@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -208,6 +210,46 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreRefusedPolitely) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ADD_FAILURE() << "no connection accepted after one closed";
+}
+
+// The 503 leaves before the request is read: like any early refusal, the
+// connection lingers (reads and discards) so that a client that writes
+// its whole request first reads the 503 instead of a reset.
+TEST_F(ServerTest, ABusyRefusalIsReadByAClientThatSendsItsWholeRequest) {
+  Start({"--max-connections", "1"});
+  auto a = Client();
+  ASSERT_EQ(a->Request("GET", "/healthz").status, 200);
+  auto c = Client();
+  const std::string body(4 << 20, 'x');
+  ASSERT_TRUE(c->SendRaw(RawRequest("POST", "/memory", body))) << std::strerror(c->last_error());
+  HttpReply r;
+  ASSERT_TRUE(c->Read(&r)) << std::strerror(c->last_error());
+  EXPECT_EQ(r.status, 503);
+  EXPECT_TRUE(c->ClosedByPeer());
+  EXPECT_EQ(server->Terminate(), 0) << server->Stderr();
+}
+
+// The lingering close is not cut short by an idle clock that started
+// before the refused request: it restarts when the lingering does.
+TEST_F(ServerTest, LingeringIsNotCutByTheIdleTimeBeforeIt) {
+  Start({"--idle-timeout", "2s", "--max-value-bytes", "1K"});
+  auto c = Client();
+  ASSERT_EQ(c->Request("GET", "/healthz").status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1400));  // idle, but under the timeout
+  const std::string part(256 << 10, 'x');
+  constexpr int kParts = 12;
+  ASSERT_TRUE(c->SendRaw("POST /memory HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                         std::to_string(part.size() * kParts) + "\r\n\r\n"));
+  // The client sends its body over about 1.2 s without reading: past the
+  // idle deadline counted from before the request.
+  for (int i = 0; i < kParts; ++i) {
+    ASSERT_TRUE(c->SendRaw(part)) << "part " << i << ": " << std::strerror(c->last_error());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  HttpReply r;
+  ASSERT_TRUE(c->Read(&r)) << std::strerror(c->last_error());
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(c->ClosedByPeer());
 }
 
 TEST_F(ServerTest, MetricsAreServed) {

@@ -78,6 +78,29 @@ TEST_F(ServerTest, AStreamReadSlowlyForLongerThanTheTimeoutsCompletes) {
   EXPECT_EQ(r.body.back(), ']');
 }
 
+// The same, much slower: the socket turns writable only once half of
+// TCP_NOTSENT_LOWAT is unsent, so at tens of KB/s a pending write takes
+// many --read-timeouts to complete although the client reads all along.
+// The server sees the peer take bytes (its send queue shrinks) and does not
+// cut it. The client reads slowly for several read timeouts, then at full
+// speed (so that the test does not take minutes); its receive buffer is
+// left to autotuning, like a real client's. (The kernel shows progress
+// only when the reader has freed half its receive buffer: the timeout must
+// exceed that time, about 4 s at 40 KB/s here.)
+TEST_F(ServerTest, AStreamReadAtTensOfKilobytesPerSecondIsNotCut) {
+  Start({"--read-timeout", "4s", "--idle-timeout", "60s"});
+  constexpr int kKeys = 1500;
+  Fill(Client().get(), "big", kKeys, 2000);  // about 3 MB, streamed
+  auto slow = Client();
+  slow->SetReadPace(4 * 1024, 100, 14'000);  // at most 40 KB/s for 14 s
+  HttpReply r;
+  ASSERT_TRUE(slow->SendRaw(RawRequest("GET", "/workspaces/big/memory")));
+  ASSERT_TRUE(slow->Read(&r, 20'000)) << "the stream was cut";
+  EXPECT_TRUE(r.chunked);
+  EXPECT_EQ(CountKeys(r.body), static_cast<size_t>(kKeys));
+  EXPECT_EQ(r.body.back(), ']');
+}
+
 // The other side of it: a client that stops reading is cut once no byte
 // has been accepted for --read-timeout, and others are served meanwhile.
 TEST_F(ServerTest, AClientThatStopsReadingAStreamIsCut) {
@@ -115,6 +138,29 @@ TEST_F(ServerTest, AGoneWaiterDoesNotHoldTheKeysTurn) {
   ASSERT_TRUE(live->Read(&r, 5000)) << "the gone waiter took the turn";
   EXPECT_NE(r.body.find(R"("current_version":3)"), std::string::npos) << r.body;
   EXPECT_EQ(server->Terminate(), 0) << server->Stderr();  // sanitizer builds: no leak
+}
+
+// The same after a `Connection: close` request: no more requests are read
+// from that connection, but its close is still seen.
+TEST_F(ServerTest, AGoneWaiterAfterConnectionCloseDoesNotHoldTheKeysTurn) {
+  Start({"--conflict-turn", "30s"});
+  auto writer = Client();
+  writer->Request("POST", "/memory", R"({"key":"hot","value":1})");
+  writer->Request("POST", "/memory", R"({"key":"hot","value":2})");
+  const std::string body = R"({"key":"hot","value":0,"if_match_version":1})";
+  EXPECT_EQ(Client()->Request("POST", "/memory", body).status, 409);
+  auto gone = Client(), live = Client();
+  ASSERT_TRUE(gone->SendRaw(RawRequest("POST", "/memory", body, "Connection: close\r\n")));
+  HttpReply r;
+  EXPECT_FALSE(gone->Read(&r, 200));
+  ASSERT_TRUE(live->SendRaw(RawRequest("POST", "/memory", body)));
+  EXPECT_FALSE(live->Read(&r, 200));
+  gone.reset();  // queued first, then the client closes
+  Pause(500);     // for the server to see the EOF (no event to wait for)
+  EXPECT_EQ(writer->Request("POST", "/memory", R"({"key":"hot","value":3,"if_match_version":2})").status, 200);
+  ASSERT_TRUE(live->Read(&r, 5000)) << "the gone waiter took the turn";
+  EXPECT_NE(r.body.find(R"("current_version":3)"), std::string::npos) << r.body;
+  EXPECT_EQ(server->Terminate(), 0) << server->Stderr();
 }
 
 // A client that only half-closes after its request still reads: its held

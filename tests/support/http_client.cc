@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -59,6 +60,7 @@ bool HttpClient::Fill(int timeout_ms) {
   pollfd p{fd_, POLLIN, 0};
   if (::poll(&p, 1, timeout_ms) <= 0) return false;
   char tmp[65536];
+  if (pace_bytes_ > 0 && std::chrono::steady_clock::now() >= pace_until_) pace_bytes_ = pace_ms_ = 0;
   const size_t want = pace_bytes_ > 0 ? std::min(pace_bytes_, sizeof tmp) : sizeof tmp;
   ssize_t n = ::recv(fd_, tmp, want, 0);
   if (n <= 0) {
@@ -102,6 +104,7 @@ bool HttpClient::Read(HttpReply* out, int timeout_ms) {
     out->headers[name] = value;
   }
   buf_.erase(0, header_end + 4);
+  if (out->status >= 100 && out->status < 200) return true;  // interim: no body
   if (out->Header("transfer-encoding") == "chunked") {
     out->chunked = true;
     for (;;) {
@@ -158,7 +161,10 @@ Casmemd::Casmemd(const std::string& data_dir, const std::vector<std::string>& ar
     ::dup2(out[1], 1);
     int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (err >= 0) ::dup2(err, 2);
-    std::vector<std::string> argv_s = {CASMEMD_PATH, "--listen", "127.0.0.1:0", "--data-dir", data_dir};
+    // CASMEMD_BIN: run another casmemd build (e.g. one without a fix, to
+    // see a test fail against it).
+    const char* bin = std::getenv("CASMEMD_BIN");
+    std::vector<std::string> argv_s = {bin != nullptr && *bin != '\0' ? bin : CASMEMD_PATH, "--listen", "127.0.0.1:0", "--data-dir", data_dir};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());

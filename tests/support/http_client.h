@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,15 +34,19 @@ class HttpClient {
   // Sends all of `bytes` (blocking). False on error: last_error() says why.
   bool SendRaw(const std::string& bytes);
   // From now on each receive takes at most `bytes` and is followed by a
-  // pause of `pause_ms`: a client that reads, but slowly.
-  void SetReadPace(size_t bytes, int pause_ms) {
+  // pause of `pause_ms`: a client that reads, but slowly. With `for_ms` >
+  // 0, only for that long; then it reads at full speed again.
+  void SetReadPace(size_t bytes, int pause_ms, int for_ms = 0) {
     pace_bytes_ = bytes;
     pace_ms_ = pause_ms;
+    pace_until_ = for_ms > 0 ? std::chrono::steady_clock::now() + std::chrono::milliseconds(for_ms)
+                             : std::chrono::steady_clock::time_point::max();
   }
   // Half-closes: the server sees EOF, this side can still read.
   void ShutdownWrite();
   int last_error() const { return last_errno_; }  // errno of the last failed send/recv
-  // Reads one response; false on EOF, error or `timeout_ms` without one.
+  // Reads one response (an interim 1xx counts as one, without a body);
+  // false on EOF, error or `timeout_ms` without one.
   bool Read(HttpReply* out, int timeout_ms = 10'000);
   // True when the server closed the connection (EOF) within timeout_ms.
   bool ClosedByPeer(int timeout_ms = 5'000);
@@ -56,6 +61,7 @@ class HttpClient {
   bool eof_ = false;
   size_t pace_bytes_ = 0;  // 0: no pacing
   int pace_ms_ = 0;
+  std::chrono::steady_clock::time_point pace_until_ = std::chrono::steady_clock::time_point::max();
   int last_errno_ = 0;
 };
 
