@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/names.h"
 #include "net/json_body.h"
-#include "net/url.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {
@@ -54,6 +54,7 @@ std::string Quote(std::string_view s) {  // JSON string of valid UTF-8 `s`
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace casmem::net;
+  using casmem::ValidUtf8;
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   std::string error;
   auto parsed = ParseWriteBody(body, &error);

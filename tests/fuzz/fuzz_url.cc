@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto dec = PercentDecode(enc);
   FUZZ_CHECK(dec && *dec == in);
   if (auto d = PercentDecode(in)) FUZZ_CHECK(d->size() <= in.size());
-  (void)ValidUtf8(in);
+  (void)casmem::ValidUtf8(in);
 
   std::string error;
   auto t = ParseTarget(in, &error);
