@@ -95,6 +95,11 @@ void Shard::Unlink(EntryNode* n, uint64_t lsn, uint64_t acked_lsn) {
   Workspace& ws = *workspaces_[n->ws_index];
   ws.tree.erase(ws.tree.iterator_to(*n));
   --linked_;
+  // An acknowledged removal (the sweep expiring a key whose TTL put is
+  // durable) may be revealed at once: it needs no place in the window, and
+  // widening the window with it would hold back listings of keys between
+  // it and an unacknowledged removal (forever, after a log failure).
+  if (lsn <= acked_lsn) return;
   const std::string_view key = n->key();
   if (!ws.window) ws.window = std::make_unique<Workspace::Window>();
   Workspace::Window& w = *ws.window;

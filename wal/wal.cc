@@ -59,6 +59,16 @@ Status Wal::Open(const WalOptions& options, uint64_t after_lsn, const ReplayFn& 
   }
   ScanResult scan;
   s = ScanLog(fs, options.dir, after_lsn, replay, &scan);
+  // Every record recovery read is acknowledged from here on, and the next
+  // batch will say so in its synced_lsn. After a process crash the tail
+  // may hold batches that were written but never synced (they live in the
+  // page cache): sync it first, or a read could reveal a write that a
+  // later power loss takes back. Earlier segments were synced by rotation.
+  std::unique_ptr<File> tail;
+  if (s.ok() && !scan.segments.empty()) {
+    s = fs->Open(scan.segments.back().path, OpenMode::kReadWrite, &tail);
+    if (s.ok()) s = tail->Sync();
+  }
   // The directory as recovery leaves it (a segment renamed into place by a
   // rotation that crashed before its directory sync, removed spares, a
   // kept torn tail) is made durable before anything is appended to it.
@@ -81,8 +91,7 @@ Status Wal::Open(const WalOptions& options, uint64_t after_lsn, const ReplayFn& 
     scan.tail_offset = kSegmentHeaderSize;
     scan.tail_format = kSegmentFormat;
   } else {
-    s = fs->Open(scan.segments.back().path, OpenMode::kReadWrite, &current);
-    if (!s.ok()) return s;
+    current = std::move(tail);
   }
   if (scan_out != nullptr) *scan_out = scan;
   out->reset(new Wal(options, scan, std::move(current)));

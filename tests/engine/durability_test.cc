@@ -330,6 +330,39 @@ TEST(Durability, AFailedDeleteOrExpiryBlocksOnlyTheListingsThatOmitTheKey) {
   EXPECT_TRUE(revealed("t", "u", "", 100, {}));
 }
 
+// An acknowledged removal needs no place in the removal window: the sweep
+// expiring a durable TTL put after a failed delete must not widen the
+// window over the keys between them (their listings would answer 503 for
+// good, though they reveal nothing unacknowledged).
+TEST(Durability, AnAcknowledgedExpiryDoesNotWidenTheWindowOfAFailedDelete) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  StoreOptions o = DurableOptions(&fs, &clock);
+  o.shards = 1;
+  auto store = MustOpen(o);
+  Put(*store, "a", "1");
+  Put(*store, "m", "1");
+  ASSERT_EQ(store->Put(PutRequest{"ws", "zz", "1", std::nullopt, 60'000}).outcome, Outcome::kOk);
+  ASSERT_TRUE(store->WaitVisible(store->wal()->last_lsn()).ok());
+  {
+    SyncGate gate(fs);
+    fs.FailSyncsAfter(1, ".wal");
+    ASSERT_EQ(store->Delete("ws", "a", std::nullopt).outcome, Outcome::kOk);
+  }
+  ASSERT_FALSE(store->WaitVisible(store->wal()->last_lsn()).ok());
+  auto revealed = [&](std::string_view prefix, std::vector<std::string> want) {
+    ListResult r = store->List("ws", prefix, "", 100);
+    EXPECT_EQ(KeysOf(r), want) << prefix;
+    return Revealed(*store, r);
+  };
+  EXPECT_TRUE(revealed("m", {"m"}));
+  clock.Advance(60'000);
+  store->Sweep();  // "zz" expires: its TTL put is acknowledged
+  EXPECT_TRUE(revealed("m", {"m"}));
+  EXPECT_TRUE(revealed("z", {}));
+  EXPECT_FALSE(revealed("a", {}));  // the failed delete itself stays hidden
+}
+
 // The property behind the rule: after a log failure, every listing that
 // is revealed equals the same listing on the state recovered after a power
 // loss (which keeps exactly the acknowledged writes), while listings that

@@ -246,6 +246,31 @@ TEST(Wal, FailedFsyncIsStickyAndNeverAcknowledged) {
   EXPECT_LT(wal->acked_lsn(), lsn);
 }
 
+// After a process crash the tail can hold a batch that was written but
+// never synced. Recovery acknowledges every record it reads (a read may
+// reveal them at once), so it must make them durable before it does: a
+// power loss after the restart may not take back what was revealed.
+TEST(Wal, RecoveryMakesTheUnsyncedTailDurableBeforeAcknowledgingIt) {
+  testing::MemFs fs;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs), &wal, &got).ok());
+  ASSERT_TRUE(wal->WaitAcked(AppendKV(wal.get(), "a", "1")).ok());
+  fs.FailSyncsAfter(1, ".wal");  // "b" reaches the page cache, not the disk
+  const uint64_t lsn = AppendKV(wal.get(), "b", "2");
+  EXPECT_FALSE(wal->WaitAcked(lsn).ok());
+  wal.reset();
+  fs.ProcessCrash();  // kill -9: the kernel still holds "b"
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs), &wal, &got).ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_GE(wal->acked_lsn(), lsn);  // recovery acknowledges "b"...
+  wal.reset();
+  fs.PowerLoss();  // ...so a power loss now must keep it
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs), &wal, &got).ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].key, "b");
+}
+
 TEST(Wal, FailedWriteIsSticky) {
   testing::MemFs fs;
   std::unique_ptr<Wal> wal;
