@@ -58,9 +58,11 @@ class Server {
   // Starts the graceful stop from any thread.
   void Stop();
 
- private:
-  friend class Session;
+  // Opaque outside net/: defined in net/server_impl.h, shared by the
+  // acceptor (server.cc) and the connections (session.cc).
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

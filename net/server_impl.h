@@ -1,0 +1,97 @@
+// Server::Impl: the state shared by the acceptor side (server.cc) and
+// the connections (session.cc), and the constants both use. Internal to
+// net/: it includes Beast and Asio, which no public header does.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "net/conflict_turns.h"
+#include "net/handler.h"
+#include "net/server.h"
+
+namespace casmem::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+// Lingering close (nginx's): after a request refused before its body was
+// read, what the client still sends is read and discarded up to this many
+// bytes or this long, so that it reads the answer instead of a reset.
+inline constexpr size_t kLingerBytes = 8 << 20;
+inline constexpr std::chrono::seconds kLingerTime{5};
+
+class Session;
+
+struct Server::Impl {
+  Impl(Store* s, Metrics* m, const ServerOptions& o)
+      : store(s), metrics(m), opts(o), handler(s, m), contexts(MakeContexts(o.threads)),
+        ioc(*contexts[0]), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {
+    if (o.conflict_turn.count() > 0) turns = std::make_unique<ConflictTurns>(o.conflict_turn);
+  }
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
+    std::vector<std::unique_ptr<asio::io_context>> v;
+    for (int i = 0; i < std::max(1, n); ++i) v.push_back(std::make_unique<asio::io_context>(1));
+    return v;
+  }
+  // Round-robin over the contexts: each connection lives on one thread.
+  asio::io_context& NextContext() { return *contexts[next_context++ % contexts.size()]; }
+  void StopAll() {
+    for (auto& c : contexts) c->stop();
+  }
+  // REQUIRES: the store has fired every durability callback (Store::Close)
+  // before the Impl is destroyed: callbacks post to this io_context.
+
+  void DoAccept();
+  // Keeps a timer passing run-out turns while ConflictTurns tracks a key.
+  void ArmTurnTimer();
+  void TurnTick();
+  void BeginStop();
+  void Drain(std::chrono::steady_clock::time_point deadline);
+  void RejectBusy(tcp::socket socket);
+
+  Store* store;
+  Metrics* metrics;
+  const ServerOptions opts;
+  Handler handler;
+  // Declared before ioc so they outlive it: destroying ioc destroys queued
+  // handlers, which may hold the last reference to a Session.
+  std::atomic<size_t> active{0};
+  std::atomic<bool> stopping{false};
+  std::string bound;
+  std::mutex sessions_mu;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  // One io_context per I/O thread (concurrency hint 1): a connection is
+  // served by one thread only, so it needs no strand, and threads never
+  // wake each other to hand over work. contexts[0] also runs the acceptor,
+  // the signals and the drain timer.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  size_t next_context = 0;  // acceptor's thread only
+  asio::io_context& ioc;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  std::optional<asio::steady_timer> drain_timer;
+  std::optional<asio::steady_timer> accept_backoff;
+  // Null with --conflict-turn 0. Declared after the contexts so it is
+  // destroyed first: its queued releases hold Sessions, whose sockets
+  // belong to the contexts.
+  std::unique_ptr<ConflictTurns> turns;
+  asio::steady_timer turn_timer{ioc};
+  std::atomic<bool> turn_timer_armed{false};
+};
+
+// session.cc: serves an accepted connection until it closes.
+void StartSession(tcp::socket socket, Server::Impl* srv);
+// session.cc: server shutdown: the session answers what it has read, then closes.
+void ShutdownSession(const std::shared_ptr<Session>& session);
+
+}  // namespace casmem::net

@@ -1,0 +1,642 @@
+// Session: one HTTP/1.1 connection of casmemd: reading and parsing
+// requests (pipelined), the framing checks, its timers (idle, read, write
+// progress), handing requests to the Handler, holding 409s for their
+// key's turn, writing responses in order once the store says they may be
+// revealed, streaming large listings, and the lingering close.
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http.hpp>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+
+#include <deque>
+
+#include "net/http_framing.h"
+#include "net/server_impl.h"
+
+namespace casmem::net {
+
+namespace http = beast::http;
+
+namespace {
+
+std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
+
+// Takes the handler's response by value: the body is moved, not copied.
+http::response<http::string_body> ToBeast(HttpResponse r, unsigned version) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "casmemd");
+  res.set(http::field::content_type, r.content_type);
+  for (const auto& [name, value] : r.headers) res.set(name, value);
+  res.body() = std::move(r.body);
+  return res;
+}
+
+using Clock = std::chrono::steady_clock;
+constexpr Clock::time_point kNever = Clock::time_point::max();
+
+constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr int kNotSentLowWatermark = 256 * 1024;
+using NotSentLowWatermark = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
+constexpr size_t kReadSize = 16 * 1024;
+// The most a connection buffers of what it has not parsed yet. Beast 1.81
+// bounds a header (header_limit) and a body (body_limit) but not a chunk
+// size/extension line nor a trailer, which it keeps unconsumed until their
+// CRLF: without this cap one such line grows the buffer without end. Every
+// prepare() on buffer_ asks for at most kReadSize or 64 KiB (Beast's reads
+// take what the cap leaves and fail with buffer_overflow at the cap).
+constexpr size_t kBufferLimit = 256 * 1024;
+static_assert(kBufferLimit > kHeaderLimit + kReadSize && kBufferLimit >= 64 * 1024);
+
+}  // namespace
+
+
+// One connection. All members are touched only on the connection's thread
+// (its io_context runs on exactly one thread).
+//
+// Timers: one steady_timer per connection, always armed while it is open,
+// never moved earlier on the request path. Each phase sets a deadline field
+// (a clock read, no timer-queue update):
+// - idle: nothing being served (no response pending or being written, no
+//   request partly read) since idle_since_: --idle-timeout;
+// - read: a request has begun arriving: --read-timeout to receive it whole;
+// - write: a socket write is in progress: it must make progress (the client
+//   accepts some bytes) within --read-timeout; each partial write renews it,
+//   and so does each tick that finds the kernel's send queue shrunk
+//   (PeerTookBytes), so a stream read slowly but steadily is not cut;
+// - nothing while a response waits on the server (fsync, a conflict turn,
+//   the next page of a stream).
+// The timer fires at least every min(idle, read) timeout, checks the
+// effective deadline and re-arms at min(deadline, now + that minimum).
+// Invariant: a deadline set at time t is >= t + that minimum >= the timer's
+// expiry, so setting one never needs to re-arm; only the lingering close
+// (shorter) re-arms.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Server::Impl* srv)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        srv_(srv),
+        tick_(std::min(srv->opts.idle_timeout, srv->opts.read_timeout)) {
+    srv_->active.fetch_add(1);
+  }
+  ~Session() {
+    {
+      std::lock_guard lk(srv_->sessions_mu);
+      srv_->sessions.erase(this);
+    }
+    srv_->active.fetch_sub(1);
+  }
+
+  void Start() {
+    {
+      std::lock_guard lk(srv_->sessions_mu);
+      srv_->sessions.emplace(this, weak_from_this());
+    }
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      self->idle_since_ = Clock::now();
+      self->ArmTimer(self->idle_since_ + self->tick_);
+      self->DoRead();
+    });
+  }
+
+  // Server shutdown: answer what was read, then close.
+  void Shutdown() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (self->lingering_ || (self->queue_.empty() && !self->writing_)) self->Close();
+    });
+  }
+
+ private:
+  // A 409 held for its key's turn (ConflictTurns).
+  struct Held {
+    std::shared_ptr<TurnTicket> ticket;
+    std::string workspace, key;
+    uint64_t guard = 0;
+    Route route = Route::kUnknown;
+    Clock::time_point start;
+  };
+  // A response slot, in request order. `ready` once it may be sent.
+  struct Pending {
+    bool ready = false;
+    bool keep_alive = true;
+    unsigned version = 11;
+    http::response<http::string_body> res;
+    std::optional<http::response_serializer<http::string_body>> sr;
+    std::unique_ptr<ListStream> stream;
+    std::unique_ptr<Held> held;  // set while waiting for a conflict turn
+  };
+  struct StreamState {
+    http::response<http::empty_body> res;
+    http::response_serializer<http::empty_body> sr{res};
+    std::string chunk;
+  };
+
+  // ---- timers ----
+
+  void ArmTimer(Clock::time_point at) {
+    timer_.expires_at(at);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
+  }
+
+  Clock::time_point Deadline() const {
+    Clock::time_point d = std::min(read_deadline_, write_deadline_);
+    if (queue_.empty() && !writing_ && read_deadline_ == kNever) {
+      d = std::min(d, idle_since_ + srv_->opts.idle_timeout);
+    }
+    if (lingering_) d = std::min(d, linger_deadline_);
+    return d;
+  }
+
+  void OnTimer(beast::error_code ec) {
+    // Aborted: Close() cancelled it, or a newer wait replaced this one.
+    if (ec || closed_) return;
+    const auto now = Clock::now();
+    if (write_deadline_ != kNever && PeerTookBytes()) WriteProgress();
+    const auto deadline = Deadline();
+    if (deadline <= now) return Close();
+    ArmTimer(std::min(deadline, now + tick_));
+  }
+
+  // Starts a socket write's (or a partial write's) progress deadline.
+  void WriteProgress() { write_deadline_ = Clock::now() + srv_->opts.read_timeout; }
+
+  // Whether the kernel's send queue (unsent + unacknowledged bytes) changed
+  // since the last call. While a write is pending no byte is added to it,
+  // so a change means the peer took bytes. Asked on each timer tick while
+  // a write is pending: with TCP_NOTSENT_LOWAT the socket turns writable
+  // only once half the mark is unsent, so a client reading slowly but
+  // steadily can take longer than --read-timeout to let a write complete;
+  // this renews the write deadline meanwhile. A client that stops reading
+  // leaves the queue unchanged and is cut within about --read-timeout plus
+  // one tick. (A write completing between two ticks renews the deadline
+  // itself, so a queue back at the same size misses nothing.)
+  bool PeerTookBytes() {
+    int queued = 0;
+    if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0) return false;
+    const bool changed = queued != last_send_queue_;
+    last_send_queue_ = queued;
+    return changed;
+  }
+
+  // ---- reading ----
+
+  void DoRead() {
+    if (closing_) return WatchForClose();
+    if (reading_ || closed_ || queue_.size() >= srv_->opts.max_pipelined) return;
+    reading_ = true;
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(srv_->opts.max_body_bytes);
+    // Not eager until the header is checked (Transfer-Encoding), so that
+    // no body byte is parsed under framing we refuse.
+    parser_->eager(false);
+    header_checked_ = false;
+    if (buffer_.size() > 0) return ParseBuffered();
+    socket_.async_read_some(buffer_.prepare(kReadSize),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->OnRead(ec);
+                              self->buffer_.commit(n);
+                              self->ParseBuffered();
+                            });
+  }
+
+  // Feeds what is buffered to the parser. A request that arrived whole (the
+  // usual case) is handled at once; otherwise the rest is read under the
+  // read timeout, which starts now.
+  void ParseBuffered() {
+    beast::error_code ec;
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec) break;
+      if (parser_->is_header_done() && !header_checked_ && !CheckHeader()) return;
+    }
+    if (ec || parser_->is_done()) return OnRead(ec);
+    if (read_deadline_ == kNever) read_deadline_ = Clock::now() + srv_->opts.read_timeout;
+    if (!parser_->is_header_done()) {
+      http::async_read_header(socket_, buffer_, *parser_,
+                              [self = shared_from_this()](beast::error_code ec, size_t) {
+                                if (ec) return self->OnRead(ec);
+                                if (!self->CheckHeader()) return;
+                                self->ParseBuffered();
+                              });
+      return;
+    }
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  // Runs once per request, when its header is parsed. False: refused (the
+  // error reply is queued and nothing more is read).
+  bool CheckHeader() {
+    header_checked_ = true;
+    const auto& req = parser_->get();
+    std::vector<std::string_view> te;
+    for (auto [it, end] = req.equal_range(http::field::transfer_encoding); it != end; ++it) {
+      te.push_back(View(it->value()));
+    }
+    if (auto err = TransferEncodingError(te, req.version(), req.count(http::field::content_length) > 0,
+                                         parser_->chunked())) {
+      reading_ = false;
+      read_deadline_ = kNever;
+      Reply(*err, 11);
+      return false;
+    }
+    parser_->eager(true);
+    MaybeContinue();
+    return true;
+  }
+
+  // `Expect: 100-continue` (RFC 9110 §10.1.1): the client waits for an
+  // interim 100 before sending the body. Sent only when no response is
+  // pending or being written (the 100 must not overtake an earlier
+  // request's response); otherwise the client's own wait runs out and it
+  // sends the body anyway. A body over the limit never gets here: Beast
+  // fails the header with body_limit and the 413 goes at once.
+  void MaybeContinue() {
+    const auto& req = parser_->get();
+    if (req.version() < 11 || writing_ || !queue_.empty()) return;
+    const auto expect = req.find(http::field::expect);
+    if (expect == req.end() || !beast::iequals(expect->value(), "100-continue")) return;
+    const auto length = parser_->content_length();
+    if (!parser_->chunked() && (!length || *length == 0)) return;
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    writing_ = true;  // a response ready meanwhile waits for the 100 (MaybeWrite)
+    WriteProgress();
+    asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->writing_ = false;
+                        self->write_deadline_ = kNever;
+                        if (ec) return self->Close();
+                        self->MaybeWrite();
+                      });
+  }
+
+  void OnRead(beast::error_code ec) {
+    reading_ = false;
+    read_deadline_ = kNever;
+    if (closed_) return;
+    if (ec == http::error::body_limit) return Reply(Handler::Error(413, "request body too large"), 11);
+    if (ec == http::error::header_limit ||
+        (ec == http::error::buffer_overflow && parser_ && !parser_->is_header_done())) {
+      return Reply(Handler::Error(431, "request header fields too large"), 11);
+    }
+    if (ec == http::error::buffer_overflow) {
+      return Reply(Handler::Error(400, "chunk size line or trailer too long"), 11);
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == http::error::partial_message) {
+      // The client will send no more. A held 409 is answered now: its
+      // client may have gone (it must not hold the key's turn) or only
+      // half-closed (it still reads).
+      closing_ = true;
+      peer_eof_ = true;
+      AnswerHeldNow();
+      if (queue_.empty() && !writing_) Close();
+      return;
+    }
+    if (ec == asio::error::operation_aborted || ec == asio::error::connection_reset) return Close();
+    if (ec) return Reply(Handler::Error(400, "malformed HTTP request: " + ec.message()), 11);
+    http::request<http::string_body> req = parser_->release();
+    Handle(req);
+    DoRead();
+  }
+
+  // A response decided without the handler (protocol errors). Nothing more
+  // is read as requests; after it, the connection lingers, then closes.
+  void Reply(const HttpResponse& r, unsigned version) {
+    auto p = std::make_shared<Pending>();
+    p->res = ToBeast(r, version);
+    p->keep_alive = false;
+    p->ready = true;
+    closing_ = true;
+    linger_on_close_ = true;
+    queue_.push_back(p);
+    srv_->metrics->CountRequest(Route::kUnknown, r.status);
+    MaybeWrite();
+  }
+
+  // ---- handling ----
+
+  void Handle(const http::request<http::string_body>& req) {
+    auto p = std::make_shared<Pending>();
+    p->keep_alive = req.keep_alive();
+    p->version = req.version();
+    if (!p->keep_alive) closing_ = true;  // no more requests on this connection
+    queue_.push_back(p);
+    const auto start = Clock::now();
+    HandlerResult hr = srv_->handler.Handle(
+        HttpRequest{View(req.method_string()), View(req.target()), req.body()});
+    if (hr.stream) {
+      p->stream = std::move(hr.stream);
+      // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): the body is sent
+      // unframed and ends with the connection.
+      if (p->version < 11) {
+        p->keep_alive = false;
+        closing_ = true;
+      }
+      p->ready = true;
+      srv_->metrics->CountRequest(hr.route, 200);
+      return MaybeWrite();
+    }
+    if (ConflictTurns* turns = srv_->turns.get()) {
+      if (hr.key_event == KeyEvent::kCommitted) {
+        turns->Committed(hr.workspace, hr.key, start);
+      } else if (hr.key_event == KeyEvent::kStaleConflict && !srv_->stopping.load()) {
+        p->held = std::make_unique<Held>(
+            Held{std::make_shared<TurnTicket>(), hr.workspace, hr.key, hr.guard, hr.route, start});
+        const bool now = turns->Enqueue(hr.workspace, hr.key, start, HeldConflict(p), p->held->ticket);
+        srv_->ArmTurnTimer();
+        if (!now) {
+          srv_->metrics->CountConflictHeld();
+          return;  // answered when the key's turn comes to it
+        }
+        p->held.reset();
+      }
+    }
+    Deliver(p, std::move(hr), start);
+  }
+
+  // What a queued stale loser runs when its turn comes (on any thread; the
+  // queue has claimed its ticket): back on the connection's thread, the
+  // 409 is rebuilt from the key's state at that moment and delivered.
+  // It keeps the session alive while queued; a closed session's waiter is
+  // withdrawn (Close) and freed when the queue skips it.
+  ConflictTurns::Release HeldConflict(const std::shared_ptr<Pending>& p) {
+    return [self = shared_from_this(), p] {
+      asio::post(self->socket_.get_executor(), [self, p] { self->AnswerHeld(p); });
+    };
+  }
+
+  void AnswerHeld(const std::shared_ptr<Pending>& p) {
+    if (closed_) return;
+    std::unique_ptr<Held> held = std::move(p->held);
+    HandlerResult fresh = srv_->handler.ConflictNow(held->workspace, held->key, held->guard);
+    fresh.route = held->route;
+    Deliver(p, std::move(fresh), held->start);
+  }
+
+  // The client will read no more (or no longer waits): every held 409 whose
+  // ticket this side claims leaves the key's queue (the turn skips it).
+  // `answer`: reply with the key's state now; else drop it.
+  void WithdrawHeld(bool answer) {
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      auto p = queue_[i];  // a copy: AnswerHeld may write, not pop
+      if (p->held && p->held->ticket->Claim()) {
+        if (answer) {
+          AnswerHeld(p);
+        } else {
+          p->held.reset();
+        }
+      }
+    }
+  }
+  void AnswerHeldNow() { WithdrawHeld(true); }
+
+  // Marks `p` ready once the result may be revealed (visibility contract).
+  void Deliver(const std::shared_ptr<Pending>& p, HandlerResult hr, Clock::time_point start) {
+    p->res = ToBeast(std::move(hr.response), p->version);
+    const Route route = hr.route;
+    const bool is_write = hr.is_write;
+    if (srv_->store->IsVisible(hr.visible_lsn)) {
+      // Already durable (most reads): answer without a hop through the
+      // log's writer thread.
+      srv_->metrics->CountRequest(route, p->res.result_int());
+      p->ready = true;
+      return MaybeWrite();
+    }
+    srv_->store->WhenVisible(hr.visible_lsn, [self = shared_from_this(), p, route, is_write,
+                                              start](const Status& s) {
+      // Runs on the log's writer thread: hop back to the connection's thread.
+      asio::post(self->socket_.get_executor(), [self, p, route, is_write, start, ok = s.ok()] {
+        if (!ok) p->res = ToBeast(Handler::ServiceUnavailable(), p->version);
+        self->srv_->metrics->CountRequest(route, p->res.result_int());
+        if (is_write) {
+          self->srv_->metrics->ObserveWriteSeconds(
+              std::chrono::duration<double>(Clock::now() - start).count());
+        }
+        p->ready = true;
+        self->MaybeWrite();
+      });
+    });
+  }
+
+  // ---- writing ----
+
+  void MaybeWrite() {
+    if (writing_ || closed_ || queue_.empty() || !queue_.front()->ready) return;
+    writing_ = true;
+    auto p = queue_.front();
+    const bool keep_alive = p->keep_alive && !srv_->stopping.load();
+    if (p->stream) return WriteStream(p, keep_alive);
+    p->res.keep_alive(keep_alive);
+    p->res.prepare_payload();
+    p->sr.emplace(p->res);
+    WriteSome(p, keep_alive);
+  }
+
+  // One write_some per step (a small response is one step), so that each
+  // bit of progress renews the write deadline.
+  void WriteSome(const std::shared_ptr<Pending>& p, bool keep_alive) {
+    WriteProgress();
+    http::async_write_some(socket_, *p->sr,
+                           [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t) {
+                             if (!ec && !p->sr->is_done()) return self->WriteSome(p, keep_alive);
+                             self->OnWritten(ec, !keep_alive);
+                           });
+  }
+
+  void OnWritten(beast::error_code ec, bool close) {
+    writing_ = false;
+    write_deadline_ = kNever;
+    if (ec) return Close();
+    queue_.pop_front();
+    if (close || (closing_ && queue_.empty())) {
+      return linger_on_close_ && !srv_->stopping.load() ? Linger() : Close();
+    }
+    if (queue_.empty()) idle_since_ = Clock::now();
+    MaybeWrite();
+    DoRead();
+  }
+
+  void WriteStream(const std::shared_ptr<Pending>& p, bool keep_alive) {
+    auto st = std::make_shared<StreamState>();
+    st->res.result(http::status::ok);
+    st->res.version(p->version);
+    st->res.set(http::field::server, "casmemd");
+    st->res.set(http::field::content_type, "application/json");
+    // An HTTP/1.0 stream is unframed: its end is the close (Handle made it
+    // not keep-alive), after a lingering one so that what the client still
+    // sends cannot turn the close into a reset that loses the body's tail.
+    const bool framed = p->version >= 11;
+    st->res.keep_alive(keep_alive && framed);
+    if (framed) st->res.chunked(true);
+    WriteProgress();
+    http::async_write_header(socket_, st->sr,
+                             [self = shared_from_this(), p, st, keep_alive](beast::error_code ec, size_t) {
+                               self->write_deadline_ = kNever;
+                               if (ec) return self->Close();
+                               self->NextChunk(p, st, keep_alive);
+                             });
+  }
+
+  // asio::async_write's completion condition, asked before each
+  // write_some: renews the write deadline on every bit of progress.
+  auto Progress() {
+    return [this](const beast::error_code& ec, size_t) -> size_t {
+      if (ec) return 0;
+      WriteProgress();
+      return 64 * 1024;
+    };
+  }
+
+  void NextChunk(std::shared_ptr<Pending> p, std::shared_ptr<StreamState> st, bool keep_alive) {
+    uint64_t lsn = 0;
+    if (!p->stream->Next(&st->chunk, &lsn)) {
+      if (p->version < 11) {
+        linger_on_close_ = true;
+        return OnWritten({}, true);
+      }
+      asio::async_write(socket_, http::make_chunk_last(), Progress(),
+                        [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                          self->OnWritten(ec, !keep_alive);
+                        });
+      return;
+    }
+    // While the page waits for its fsync, no deadline runs: the wait is ours.
+    srv_->store->WhenVisible(lsn, [self = shared_from_this(), p, st, keep_alive](const Status& s) {
+      asio::post(self->socket_.get_executor(), [self, p, st, keep_alive, ok = s.ok()] {
+        // Mid-stream there is no status left to send: abort the connection.
+        if (!ok || self->closed_) return self->Close();
+        auto next = [self, p, st, keep_alive](beast::error_code ec, size_t) {
+          self->write_deadline_ = kNever;
+          if (ec) return self->Close();
+          self->NextChunk(p, st, keep_alive);
+        };
+        if (p->version < 11) {
+          asio::async_write(self->socket_, asio::buffer(st->chunk), self->Progress(), std::move(next));
+        } else {
+          asio::async_write(self->socket_, http::make_chunk(asio::buffer(st->chunk)), self->Progress(),
+                            std::move(next));
+        }
+      });
+    });
+  }
+
+  // ---- closing ----
+
+  // After a `Connection: close` request (or at shutdown) no more requests
+  // are read, but the connection is still watched for the client's close:
+  // what it sends is discarded (up to kLingerBytes), and its EOF answers
+  // the held 409s at once, as OnRead does, so that a client gone after
+  // such a request does not hold its key's turn. A lingering close that
+  // starts meanwhile takes this read over (one read at a time).
+  void WatchForClose() {
+    if (watching_ || reading_ || peer_eof_ || closed_ || lingering_ || linger_on_close_) return;
+    watching_ = true;
+    buffer_.clear();
+    socket_.async_read_some(buffer_.prepare(kReadSize), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->watching_ = false;
+      if (self->closed_) return;
+      if (self->lingering_) return self->OnLingerRead(ec, n);
+      if (ec == asio::error::eof) {
+        self->peer_eof_ = true;
+        self->AnswerHeldNow();
+        if (self->queue_.empty() && !self->writing_) self->Close();
+        return;
+      }
+      if (ec) return;  // a failing write or a timer ends the connection
+      self->lingered_ += n;
+      if (self->lingered_ < kLingerBytes) self->WatchForClose();
+    });
+  }
+
+  // Half-closes, then reads and discards what the client still sends, up
+  // to kLingerBytes or kLingerTime, then closes. A client that wrote its
+  // whole body before reading (no `Expect: 100-continue`) gets the reply
+  // instead of a reset from closing with unread data.
+  void Linger() {
+    lingering_ = true;
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Close();
+    buffer_.clear();
+    // The idle deadline also applies while lingering (nothing is served):
+    // restart it, or a connection idle before its refused request would
+    // have its lingering cut short.
+    idle_since_ = Clock::now();
+    linger_deadline_ = Clock::now() + kLingerTime;
+    if (linger_deadline_ < timer_.expiry()) ArmTimer(linger_deadline_);
+    if (!watching_) LingerRead();  // else the watch's read goes on as this one
+  }
+
+  void LingerRead() {
+    socket_.async_read_some(buffer_.prepare(64 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->OnLingerRead(ec, n);
+                            });
+  }
+
+  void OnLingerRead(beast::error_code ec, size_t n) {
+    lingered_ += n;
+    if (ec || closed_ || lingered_ >= kLingerBytes) return Close();
+    LingerRead();
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    WithdrawHeld(false);  // the turns skip this connection's held 409s
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
+    timer_.cancel();
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  Server::Impl* srv_;
+  const std::chrono::milliseconds tick_;  // min(idle, read) timeout
+  beast::flat_buffer buffer_{kBufferLimit};
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::deque<std::shared_ptr<Pending>> queue_;
+  Clock::time_point idle_since_{};
+  Clock::time_point read_deadline_ = kNever;   // a request partly received
+  Clock::time_point write_deadline_ = kNever;  // a socket write in progress
+  Clock::time_point linger_deadline_ = kNever;
+  size_t lingered_ = 0;
+  int last_send_queue_ = -1;  // PeerTookBytes()'s last sample
+  bool reading_ = false;
+  bool header_checked_ = false;
+  bool writing_ = false;  // a response is being sent (a stream: until its last chunk)
+  bool closing_ = false;  // read no more requests; close once the queue drains
+  bool linger_on_close_ = false;  // a request was refused early: linger at the close
+  bool lingering_ = false;
+  bool watching_ = false;  // WatchForClose's read is pending
+  bool peer_eof_ = false;  // the client sent EOF
+  bool closed_ = false;
+};
+
+void StartSession(tcp::socket socket, Server::Impl* srv) {
+  // Responses are written whole; do not let Nagle hold the last segment.
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  // At most this much unsent data is queued in the kernel per
+  // connection: a slow reader then lets each partial write complete
+  // (renewing its write deadline) as it drains a little, instead of
+  // the socket staying unwritable until a third of a multi-MiB send
+  // buffer is gone. Small responses are not affected.
+  socket.set_option(NotSentLowWatermark(kNotSentLowWatermark), ignored);
+  std::make_shared<Session>(std::move(socket), srv)->Start();
+}
+
+void ShutdownSession(const std::shared_ptr<Session>& session) { session->Shutdown(); }
+
+}  // namespace casmem::net
