@@ -4,6 +4,7 @@
 // once a request's header is parsed, before any body byte is read.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,10 @@
 #include "net/handler.h"
 
 namespace casmem::net {
+
+// The most bytes of request line and header fields a request may have
+// (431 beyond; Beast's header_limit).
+inline constexpr size_t kMaxHeaderBytes = 16 * 1024;
 
 // Transfer-Encoding per RFC 9112 §6.1 and §6.3. Empty when the framing is
 // acceptable; else the refusal: 501 for codings before `chunked`, 400 for

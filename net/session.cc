@@ -36,7 +36,7 @@ http::response<http::string_body> ToBeast(HttpResponse r, unsigned version) {
 using Clock = std::chrono::steady_clock;
 constexpr Clock::time_point kNever = Clock::time_point::max();
 
-constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr size_t kHeaderLimit = kMaxHeaderBytes;
 constexpr int kNotSentLowWatermark = 256 * 1024;
 using NotSentLowWatermark = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
 constexpr size_t kReadSize = 16 * 1024;
