@@ -307,14 +307,20 @@ Status MemFs::Lock(const std::string& path, std::unique_ptr<wal::FileLock>* out)
   return Status::OK();
 }
 
-void MemFs::ProcessCrash() {
-  std::lock_guard lk(mu_);
+// After a crash of either kind the machine starts again: no process holds
+// a lock, and the failure injection of the run before is gone.
+void MemFs::RestartLocked() {
   locks_.clear();
   frozen_ = false;
   crash_at_ = -1;
   step_filter_ = nullptr;
   writes_left_ = -1;
   syncs_left_ = -1;
+}
+
+void MemFs::ProcessCrash() {
+  std::lock_guard lk(mu_);
+  RestartLocked();
 }
 
 void MemFs::PowerLoss() {
@@ -391,12 +397,7 @@ void MemFs::PowerLossLocked(LossMode mode, uint64_t seed, const PageChoice& keep
   dirs_ = dirs;
   durable_dirs_ = dirs;
   pending_.clear();
-  locks_.clear();
-  frozen_ = false;
-  crash_at_ = -1;
-  step_filter_ = nullptr;
-  writes_left_ = -1;
-  syncs_left_ = -1;
+  RestartLocked();
 }
 
 bool MemFs::ReadFile(const std::string& path, std::string* data) {

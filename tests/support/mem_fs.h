@@ -108,6 +108,7 @@ class MemFs final : public wal::FileSystem {
   Status CheckSync(std::string_view op, const std::string& path);
   enum class LossMode { kDropAll, kRandom, kChosen };
   void PowerLossLocked(LossMode mode, uint64_t seed, const PageChoice& keep_page);
+  void RestartLocked();  // REQUIRES mu_ held
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Inode>> names_;    // current directory state
