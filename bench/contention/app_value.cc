@@ -40,4 +40,18 @@ AppValue AppValue::Updated(int agent) const {
   return v;
 }
 
+AppValue AppValue::PatchSeed() {
+  AppValue v;
+  v.agents.assign(kPatchAgents, -1);
+  return v;
+}
+
+AppValue AppValue::Patched(int agent, bool bounded) const {
+  AppValue v = *this;
+  ++v.counter;
+  v.agents.push_back(agent);
+  if (bounded && !v.agents.empty()) v.agents.pop_front();
+  return v;
+}
+
 }  // namespace casmem::bench

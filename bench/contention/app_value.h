@@ -19,6 +19,13 @@ struct AppValue {
   static std::optional<AppValue> FromJson(const std::string& json);
   // The read-modify-write step: one more update by `agent`.
   AppValue Updated(int agent) const;
+
+  // The patch workload's value: kPatchAgents entries of -1 to start with;
+  // each update adds 1 to counter and appends the agent, and when bounded
+  // drops the first entry, so the value keeps its size.
+  static constexpr size_t kPatchAgents = 64;
+  static AppValue PatchSeed();
+  AppValue Patched(int agent, bool bounded) const;
 };
 
 }  // namespace casmem::bench

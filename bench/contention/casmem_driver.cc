@@ -1,9 +1,18 @@
 // The casmem driver: one keep-alive HTTP/1.1 connection per agent (Beast),
 // GET /workspaces/{ws}/memory/{key} and POST with if_match_version; a 409
-// body's current_version / current_value feed the retry.
+// body's current_version / current_value feed the retry. Patch is one
+// PATCH (JSON Patch with casmem's increment, no guard), Move one
+// POST /workspaces/{ws}/txn of two patch ops (increments: no guard
+// needed). Both may carry an Idempotency-Key; with drop_response the first
+// answer is thrown away with its connection and the request sent again
+// with the same key until an answer comes back: a 409 "request in
+// progress" is waited out (1 ms, then again).
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
 
 #include "bench/contention/driver.h"
 #include "bench/contention/http_conn.h"
@@ -25,7 +34,10 @@ std::string Serialize(const rapidjson::Value& v) {
 class CasmemConnection final : public Connection {
  public:
   CasmemConnection(asio::io_context& io, std::string workspace)
-      : http_(io), prefix_("/workspaces/" + workspace + "/memory") {}
+      : http_(io),
+        timer_(io),
+        prefix_("/workspaces/" + workspace + "/memory"),
+        txn_("/workspaces/" + workspace + "/txn") {}
 
   void Open(const std::string& host, uint16_t port, std::function<void(std::string)> done) {
     http_.Open(host, port, std::move(done));
@@ -108,8 +120,105 @@ class CasmemConnection final : public Connection {
   }
   const http::response<http::string_body>& res() const { return http_.response(); }
 
+ public:
+  void Patch(const std::string& key, int agent, bool bounded, const OpOptions& opts,
+             WriteCallback cb) override {
+    std::string body = R"([{"op":"increment","path":"/counter","value":1},{"op":"add","path":"/agents/-","value":)" +
+                       std::to_string(agent) + "}";
+    if (bounded) body += R"(,{"op":"remove","path":"/agents/0"})";
+    body += "]";
+    auto req = std::make_shared<Request>(Request{http::verb::patch, prefix_ + "/" + net::PercentEncode(key),
+                                                 std::move(body), "application/json-patch+json", {}});
+    Start(std::move(req), opts, std::move(cb));
+  }
+
+  void Move(const std::string& first, const std::string& second, int64_t delta, const OpOptions& opts,
+            WriteCallback cb) override {
+    auto op = [](const std::string& key, int64_t by) {
+      rapidjson::StringBuffer sb;
+      rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+      w.String(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+      return R"({"op":"patch","key":)" + std::string(sb.GetString(), sb.GetSize()) +
+             R"(,"patch":[{"op":"increment","path":"/counter","value":)" + std::to_string(by) + "}]}";
+    };
+    std::string body = R"({"ops":[)" + op(first, -delta) + "," + op(second, delta) + "]}";
+    auto req = std::make_shared<Request>(Request{http::verb::post, txn_, std::move(body), "application/json", {}});
+    Start(std::move(req), opts, std::move(cb));
+  }
+
+  void FsyncCount(std::function<void(std::optional<uint64_t>)> cb) override {
+    Send(http::verb::get, "/metrics", "", [this, cb](std::string err) {
+      if (!err.empty() || res().result_int() != 200) return cb(std::nullopt);
+      cb(ParseFsyncs(res().body()));
+    });
+  }
+
+ private:
+  struct Request {
+    http::verb verb;
+    std::string target, body, content_type;
+    HttpConn::Headers headers;
+  };
+
+  void Start(std::shared_ptr<Request> req, const OpOptions& opts, WriteCallback cb) {
+    if (!opts.idempotency_key.empty()) req->headers.emplace_back("Idempotency-Key", opts.idempotency_key);
+    auto result = std::make_shared<WriteResult>();
+    if (!opts.drop_response) return Attempt(req, result, std::move(cb));
+    result->dropped = true;
+    http_.SendAndDrop(req->verb, req->target, req->body, [this, req, result, cb](std::string err) {
+      if (!err.empty()) {
+        result->error = err;  // in doubt: the dropped request may have been applied
+        return cb(*result);
+      }
+      Attempt(req, result, cb);
+    }, req->content_type, req->headers);
+  }
+
+  // Sends `req` (again, after a drop or a 409 "request in progress") and
+  // completes with the first definite answer.
+  void Attempt(std::shared_ptr<Request> req, std::shared_ptr<WriteResult> result, WriteCallback cb) {
+    http_.Send(req->verb, req->target, req->body, [this, req, result, cb](std::string err) {
+      WriteResult& r = *result;
+      if (!err.empty()) {
+        r.error = err;
+        return cb(r);
+      }
+      const int status = res().result_int();
+      rapidjson::Document d;
+      d.Parse(res().body().data(), res().body().size());
+      if (d.HasParseError() || !d.IsObject()) {
+        r.error = "HTTP " + std::to_string(status) + " with a body that is not JSON";
+        return cb(r);
+      }
+      auto error = d.FindMember("error");
+      if (status == 409 && error != d.MemberEnd() && error->value.IsString() &&
+          std::string(error->value.GetString()) == "request in progress") {
+        ++r.in_progress;
+        timer_.expires_after(std::chrono::milliseconds(1));
+        timer_.async_wait([this, req, result, cb](boost::system::error_code) { Attempt(req, result, cb); });
+        return;
+      }
+      r.replayed = res()["Idempotency-Replayed"] == "true";
+      auto version = d.FindMember("version");
+      auto revision = d.FindMember("revision");
+      if (status == 200 && ((version != d.MemberEnd() && version->value.IsUint64()) ||
+                            (revision != d.MemberEnd() && revision->value.IsUint64()))) {
+        r.kind = WriteResult::kCommitted;
+        r.version = version != d.MemberEnd() && version->value.IsUint64() ? version->value.GetUint64() : 0;
+      } else if (status == 409) {
+        r.kind = WriteResult::kConflict;  // nothing written
+        r.error = error != d.MemberEnd() && error->value.IsString() ? error->value.GetString() : "409";
+      } else {
+        r.error = "HTTP " + std::to_string(status) +
+                  (error != d.MemberEnd() && error->value.IsString() ? std::string(": ") + error->value.GetString() : "");
+      }
+      cb(r);
+    }, req->content_type, req->headers);
+  }
+
   HttpConn http_;
-  const std::string prefix_;
+  asio::steady_timer timer_;  // waits out a 409 "request in progress"
+  const std::string prefix_, txn_;
 };
 
 class CasmemDriver final : public Driver {
@@ -117,6 +226,7 @@ class CasmemDriver final : public Driver {
   CasmemDriver(std::string host, uint16_t port, std::string ws)
       : host_(std::move(host)), port_(port), ws_(std::move(ws)) {}
   std::string name() const override { return "casmem"; }
+  bool Supports(const std::string&) const override { return true; }
   void Connect(asio::io_context& io,
                std::function<void(std::unique_ptr<Connection>, std::string)> done) override {
     OpenConnection<CasmemConnection>(host_, port_, std::move(done), io, ws_);
@@ -130,6 +240,17 @@ class CasmemDriver final : public Driver {
 };
 
 }  // namespace
+
+std::optional<uint64_t> ParseFsyncs(const std::string& metrics) {
+  static const std::string kName = "\ncasmem_wal_fsyncs_total ";
+  const size_t at = ("\n" + metrics).find(kName);
+  if (at == std::string::npos) return std::nullopt;
+  const char* p = metrics.c_str() + at + kName.size() - 1;
+  char* end = nullptr;
+  const unsigned long long n = std::strtoull(p, &end, 10);
+  if (end == p) return std::nullopt;
+  return n;
+}
 
 std::unique_ptr<Driver> MakeCasmemDriver(const std::string& host, uint16_t port,
                                          const std::string& workspace) {

@@ -5,11 +5,18 @@
 // current value like casmem's 409. Versions are etcd's per-key `version`
 // (+1 per put). Keys and values travel base64-encoded; the gateway writes
 // 64-bit numbers as strings and omits zero values.
+// etcd has no server-side update of a value, so Patch and Move are the
+// read + txn(compare mod_revision) loop, inside the driver: Patch reads the
+// key (once; afterwards the failure branch of each txn returns the current
+// state), changes it, and retries the guarded txn until it succeeds; Move
+// reads both keys in one txn, then retries one txn comparing both keys'
+// mod_revision and putting both. Each reports how many txns it sent.
 #include <rapidjson/document.h>
 
 #include <boost/beast/core/detail/base64.hpp>
 #include <unordered_map>
 
+#include "bench/contention/app_value.h"
 #include "bench/contention/driver.h"
 #include "bench/contention/http_conn.h"
 
@@ -139,7 +146,124 @@ class EtcdConnection final : public Connection {
     });
   }
 
+ public:
+  void Patch(const std::string& key, int agent, bool bounded, const OpOptions&, WriteCallback cb) override {
+    auto it = last_.find(key);
+    if (it == last_.end()) {
+      return Read(key, [this, key, agent, bounded, cb](ReadResult r) {
+        if (!r.ok) return cb(WriteError(r.error));
+        if (r.version == 0) return cb(WriteError("patch: key absent"));
+        PatchLoop(key, agent, bounded, 0, cb);
+      });
+    }
+    PatchLoop(key, agent, bounded, 0, cb);
+  }
+
+  void Move(const std::string& first, const std::string& second, int64_t delta, const OpOptions&,
+            WriteCallback cb) override {
+    if (last_.count(first) && last_.count(second)) return MoveLoop(first, second, delta, 0, cb);
+    // Both keys in one round trip: a txn without compares that only reads.
+    Txn("[]", "[" + Range(first) + "," + Range(second) + "]", "[]",
+        [this, first, second, delta, cb](std::string err, bool, std::vector<Kv> kvs) {
+          if (!err.empty()) return cb(WriteError(err));
+          if (kvs.size() != 2) return cb(WriteError("move: keys absent"));
+          Remember(first, kvs[0]);
+          Remember(second, kvs[1]);
+          MoveLoop(first, second, delta, 0, cb);
+        });
+  }
+
  private:
+  static std::string Range(const std::string& key) {
+    return R"({"request_range":{"key":")" + Encode(key) + R"("}})";
+  }
+  static std::string Put(const std::string& key, const std::string& value) {
+    return R"({"request_put":{"key":")" + Encode(key) + R"(","value":")" + Encode(value) + R"("}})";
+  }
+  static std::string ModEquals(const std::string& key, uint64_t mod_revision) {
+    return R"({"key":")" + Encode(key) + R"(","target":"MOD","result":"EQUAL","mod_revision":")" +
+           std::to_string(mod_revision) + R"("})";
+  }
+
+  // One txn; hands over whether it succeeded and the kvs of its range
+  // responses, in order (absent keys left out).
+  void Txn(const std::string& compare, const std::string& success, const std::string& failure,
+           std::function<void(std::string, bool, std::vector<Kv>)> done) {
+    const std::string body =
+        R"({"compare":)" + compare + R"(,"success":)" + success + R"(,"failure":)" + failure + "}";
+    http_.Send(http::verb::post, "/v3/kv/txn", body, [this, done](std::string err) {
+      rapidjson::Document d;
+      if (err.empty()) d.Parse(http_.response().body().c_str());
+      if (!err.empty() || http_.response().result_int() != 200 || d.HasParseError() || !d.IsObject()) {
+        return done(err.empty() ? "txn: HTTP " + std::to_string(http_.response().result_int()) : err, false, {});
+      }
+      auto ok = d.FindMember("succeeded");
+      const bool succeeded = ok != d.MemberEnd() && ok->value.IsBool() && ok->value.GetBool();
+      std::vector<Kv> kvs;
+      auto responses = d.FindMember("responses");
+      if (responses != d.MemberEnd() && responses->value.IsArray()) {
+        for (const auto& r : responses->value.GetArray()) {
+          auto rr = r.FindMember("response_range");
+          if (rr == r.MemberEnd()) continue;
+          Kv kv = FirstKv(rr->value);
+          if (kv.present) kvs.push_back(std::move(kv));
+        }
+      }
+      done("", succeeded, std::move(kvs));
+    });
+  }
+
+  void PatchLoop(const std::string& key, int agent, bool bounded, int sent, WriteCallback cb) {
+    const Kv& kv = last_[key];
+    auto v = AppValue::FromJson(kv.value);
+    if (!v) return cb(WriteError("patch: value is not the benchmark's"));
+    const std::string next = v->Patched(agent, bounded).ToJson();
+    Txn("[" + ModEquals(key, kv.mod_revision) + "]", "[" + Put(key, next) + "," + Range(key) + "]",
+        "[" + Range(key) + "]", [this, key, agent, bounded, sent, cb](std::string err, bool ok, std::vector<Kv> kvs) {
+          WriteResult w;
+          w.attempts = sent + 1;
+          if (!err.empty() || kvs.size() != 1) {
+            last_.erase(key);
+            w.error = err.empty() ? "patch: key absent" : err;
+            return cb(std::move(w));
+          }
+          Remember(key, kvs[0]);
+          if (!ok) return PatchLoop(key, agent, bounded, sent + 1, cb);
+          w.kind = WriteResult::kCommitted;
+          w.version = kvs[0].version;
+          cb(std::move(w));
+        });
+  }
+
+  void MoveLoop(const std::string& first, const std::string& second, int64_t delta, int sent, WriteCallback cb) {
+    const Kv& a = last_[first];
+    const Kv& b = last_[second];
+    auto va = AppValue::FromJson(a.value);
+    auto vb = AppValue::FromJson(b.value);
+    if (!va || !vb) return cb(WriteError("move: value is not the benchmark's"));
+    va->counter -= delta;
+    vb->counter += delta;
+    const std::string reads = Range(first) + "," + Range(second);
+    Txn("[" + ModEquals(first, a.mod_revision) + "," + ModEquals(second, b.mod_revision) + "]",
+        "[" + Put(first, va->ToJson()) + "," + Put(second, vb->ToJson()) + "," + reads + "]", "[" + reads + "]",
+        [this, first, second, delta, sent, cb](std::string err, bool ok, std::vector<Kv> kvs) {
+          WriteResult w;
+          w.attempts = sent + 1;
+          if (!err.empty() || kvs.size() != 2) {
+            last_.erase(first);
+            last_.erase(second);
+            w.error = err.empty() ? "move: keys absent" : err;
+            return cb(std::move(w));
+          }
+          Remember(first, kvs[0]);
+          Remember(second, kvs[1]);
+          if (!ok) return MoveLoop(first, second, delta, sent + 1, cb);
+          w.kind = WriteResult::kCommitted;
+          w.version = kvs[1].version;
+          cb(std::move(w));
+        });
+  }
+
   void Remember(const std::string& key, const Kv& kv) {
     if (kv.present) last_[key] = kv;
     else last_.erase(key);
@@ -152,6 +276,7 @@ class EtcdDriver final : public Driver {
  public:
   EtcdDriver(std::string host, uint16_t port) : host_(std::move(host)), port_(port) {}
   std::string name() const override { return "etcd"; }
+  bool Supports(const std::string&) const override { return true; }
   void Connect(asio::io_context& io,
                std::function<void(std::unique_ptr<Connection>, std::string)> done) override {
     OpenConnection<EtcdConnection>(host_, port_, std::move(done), io);

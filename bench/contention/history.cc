@@ -1,7 +1,9 @@
-// History checker: sorting by time and version, then one pass per rule.
+// History checker: sorting by time and version, then one pass per rule;
+// the final-value checks of the patch and txn workloads.
 #include "bench/contention/history.h"
 
 #include <algorithm>
+#include <map>
 #include <unordered_set>
 
 namespace casmem::bench {
@@ -69,6 +71,62 @@ std::vector<Violation> History::Check(int64_t initial_counter,
                            std::to_string(commits_.size()) + " updates were acknowledged on top of " +
                            std::to_string(initial_counter) + " (expected " +
                            std::to_string(expected) + ")");
+  }
+  return out;
+}
+
+std::vector<Violation> CheckCounter(const CounterCheck& c, int64_t final_counter) {
+  const int64_t expected = c.initial + c.acknowledged;
+  const std::string what = "key " + c.key + ": final counter " + std::to_string(final_counter) + ", but " +
+                           std::to_string(c.initial) + " + acknowledged " + std::to_string(c.acknowledged) +
+                           " = " + std::to_string(expected);
+  const std::string doubt = c.doubt_up || c.doubt_down ? " (operations in doubt: +" + std::to_string(c.doubt_up) +
+                                                             " -" + std::to_string(c.doubt_down) + ")"
+                                                       : "";
+  if (final_counter < expected - c.doubt_down) return {{"lost-update", what + doubt}};
+  if (final_counter > expected + c.doubt_up) return {{"double-applied", what + doubt}};
+  return {};
+}
+
+std::vector<Violation> CheckConserved(int64_t initial_total, int64_t final_total) {
+  if (initial_total == final_total) return {};
+  return {{"not-conserved", "the pair's counters add up to " + std::to_string(final_total) + ", not " +
+                                std::to_string(initial_total)}};
+}
+
+std::vector<Violation> CheckAgentLists(const AgentListCheck& c, const std::vector<std::vector<int>>& lists,
+                                       const std::vector<int64_t>& applied) {
+  std::vector<Violation> out;
+  auto add = [&](std::string rule, std::string detail) {
+    if (out.size() < 100) out.push_back({std::move(rule), std::move(detail)});
+  };
+  std::map<int, int64_t> seen;  // agent -> entries in all lists
+  for (size_t k = 0; k < lists.size(); ++k) {
+    const int64_t grown = k < applied.size() ? applied[k] : 0;
+    const int64_t want = static_cast<int64_t>(c.initial_length) + (c.bounded ? 0 : grown);
+    if (static_cast<int64_t>(lists[k].size()) != want) {
+      add("list-length", "key " + std::to_string(k) + ": " + std::to_string(lists[k].size()) +
+                             " agents listed, expected " + std::to_string(want));
+    }
+    for (int a : lists[k]) seen[a]++;
+  }
+  if (c.bounded) return out;
+  const size_t n = std::max(c.acknowledged.size(), c.in_doubt.size());
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t acked = i < c.acknowledged.size() ? c.acknowledged[i] : 0;
+    const int64_t doubt = i < c.in_doubt.size() ? c.in_doubt[i] : 0;
+    const int64_t got = seen.count(static_cast<int>(i)) ? seen[static_cast<int>(i)] : 0;
+    if (got < acked || got > acked + doubt) {
+      add("agent-count", "agent " + std::to_string(i) + " is listed " + std::to_string(got) + " times after " +
+                             std::to_string(acked) + " acknowledged updates" +
+                             (doubt ? " and " + std::to_string(doubt) + " in doubt" : ""));
+    }
+  }
+  for (const auto& [agent, count] : seen) {
+    if (agent >= 0 && static_cast<size_t>(agent) >= n) {
+      add("agent-count", "agent " + std::to_string(agent) + " is listed " + std::to_string(count) +
+                             " times but never updated");
+    }
   }
   return out;
 }

@@ -2,7 +2,9 @@
 // at a time, for the drivers that speak HTTP (casmem, etcd's gateway).
 // Once a request fails the connection is closed for good: every later
 // Send completes at once with the first error, so a dead server ends a run
-// instead of leaving requests pending.
+// instead of leaving requests pending. The one deliberate exception is
+// SendAndDrop (injected client retries): it closes the connection after
+// sending and reconnects to the same address.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -11,11 +13,15 @@
 #include <boost/beast/http.hpp>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace casmem::bench {
 
 class HttpConn {
  public:
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+
   explicit HttpConn(boost::asio::io_context& io) : stream_(io) {}
 
   // Resolves a dotted address (or "localhost") and connects.
@@ -24,31 +30,20 @@ class HttpConn {
     const auto addr =
         boost::asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
     if (ec) return done("bad host " + host);
-    stream_.async_connect(boost::asio::ip::tcp::endpoint(addr, port),
-                          [this, done](boost::beast::error_code ec) {
-                            if (!ec) stream_.socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
-                            done(ec ? "connect: " + ec.message() : "");
-                          });
+    endpoint_ = boost::asio::ip::tcp::endpoint(addr, port);
+    Connect(std::move(done));
   }
 
-  // Sends one request; `done("")` once response() holds the reply.
+  // Sends one request; `done("")` once response() holds the reply. A body
+  // is sent with `content_type` for POST and PATCH.
   void Send(boost::beast::http::verb verb, const std::string& target, std::string body,
-            std::function<void(std::string)> done) {
+            std::function<void(std::string)> done, const std::string& content_type = "application/json",
+            const Headers& headers = {}) {
     namespace http = boost::beast::http;
     if (!broken_.empty()) {
       return boost::asio::post(stream_.get_executor(), [done, e = broken_] { done(e); });
     }
-    req_ = {};
-    req_.method(verb);
-    req_.target(target);
-    req_.version(11);
-    req_.set(http::field::host, "bench");
-    req_.keep_alive(true);
-    if (verb == http::verb::post) {
-      req_.set(http::field::content_type, "application/json");
-      req_.body() = std::move(body);
-    }
-    req_.prepare_payload();
+    Prepare(verb, target, std::move(body), content_type, headers);
     http::async_write(stream_, req_, [this, done](boost::beast::error_code ec, size_t) {
       if (ec) return done(Broken("send: " + ec.message()));
       res_ = {};
@@ -58,9 +53,52 @@ class HttpConn {
     });
   }
 
+  // Sends one request and closes the connection without reading the answer
+  // (the server may or may not have acted on it), then opens a new
+  // connection to the same address; `done("")` once it is open.
+  void SendAndDrop(boost::beast::http::verb verb, const std::string& target, std::string body,
+                   std::function<void(std::string)> done, const std::string& content_type,
+                   const Headers& headers) {
+    namespace http = boost::beast::http;
+    if (!broken_.empty()) {
+      return boost::asio::post(stream_.get_executor(), [done, e = broken_] { done(e); });
+    }
+    Prepare(verb, target, std::move(body), content_type, headers);
+    http::async_write(stream_, req_, [this, done](boost::beast::error_code ec, size_t) {
+      if (ec) return done(Broken("send: " + ec.message()));
+      stream_.close();
+      buf_.clear();
+      Connect([this, done](std::string err) { done(err.empty() ? "" : Broken(err)); });
+    });
+  }
+
   const boost::beast::http::response<boost::beast::http::string_body>& response() const { return res_; }
 
  private:
+  void Connect(std::function<void(std::string)> done) {
+    stream_.async_connect(endpoint_, [this, done](boost::beast::error_code ec) {
+      if (!ec) stream_.socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
+      done(ec ? "connect: " + ec.message() : "");
+    });
+  }
+
+  void Prepare(boost::beast::http::verb verb, const std::string& target, std::string body,
+               const std::string& content_type, const Headers& headers) {
+    namespace http = boost::beast::http;
+    req_ = {};
+    req_.method(verb);
+    req_.target(target);
+    req_.version(11);
+    req_.set(http::field::host, "bench");
+    req_.keep_alive(true);
+    for (const auto& [name, value] : headers) req_.set(name, value);
+    if (verb == http::verb::post || verb == http::verb::patch) {
+      req_.set(http::field::content_type, content_type);
+      req_.body() = std::move(body);
+    }
+    req_.prepare_payload();
+  }
+
   std::string Broken(std::string error) {
     broken_ = error;
     stream_.close();
@@ -68,6 +106,7 @@ class HttpConn {
   }
 
   boost::beast::tcp_stream stream_;
+  boost::asio::ip::tcp::endpoint endpoint_;
   std::string broken_;  // the error that closed the connection
   boost::beast::flat_buffer buf_;
   boost::beast::http::request<boost::beast::http::string_body> req_;

@@ -27,7 +27,10 @@ const char kUsage[] =
     "usage: casmem-bench [options]\n"
     "  --target URL        casmem://HOST:PORT (default casmem://127.0.0.1:7070),\n"
     "                      redis://HOST:PORT, etcd://HOST:PORT, postgres://CONNINFO\n"
-    "  --workload W        cas | lww | create | read | write (default cas)\n"
+    "  --workload W        cas | lww | create | read | write | patch | txn (default cas)\n"
+    "                      patch: one server-side update per operation, no guard\n"
+    "                      (counter+1, append the agent, drop the first agent);\n"
+    "                      txn: move 1 between the counters of one pair of keys\n"
     "  --agents N          1-1024 agents, one connection each (default 16)\n"
     "  --keys K            keys contended over (default 1)\n"
     "  --zipf S            zipfian key choice with exponent S (default: uniform)\n"
@@ -38,6 +41,10 @@ const char kUsage[] =
     "  --backoff none|exp  retry backoff; exp = full jitter (default none)\n"
     "  --backoff-max MS    cap of the exponential backoff (default 50)\n"
     "  --workspace WS      casmem workspace (default bench)\n"
+    "  --grow              patch: do not drop the first agent (the value grows)\n"
+    "  --idempotency-keys  patch/txn: send an Idempotency-Key with every operation\n"
+    "  --drop-responses F  patch/txn, casmem: for a fraction F of operations close the\n"
+    "                      connection after sending, then resend with the same key\n"
     "  --json | --csv      machine-readable output instead of the table\n"
     "  --no-header         with --csv: omit the header line\n";
 
@@ -80,6 +87,26 @@ void PrintTable(const RunResult& r) {
     std::printf("  create         %llu keys raced, %llu without exactly one winner\n",
                 static_cast<unsigned long long>(r.create_keys), static_cast<unsigned long long>(r.create_bad_keys));
   }
+  if (r.workload == "patch" || r.workload == "txn") {
+    if (r.final_read_ok) {
+      std::printf("  final counters");
+      for (int64_t c : r.final_counters) std::printf(" %lld", static_cast<long long>(c));
+      std::printf("  (%llu updates acknowledged, %llu in doubt)\n", static_cast<unsigned long long>(r.updates),
+                  static_cast<unsigned long long>(r.in_doubt));
+    } else {
+      std::printf("  final counters unknown: the final values could not be read\n");
+    }
+    if (r.dropped || r.replays || r.in_progress) {
+      std::printf("  retries        %llu answers dropped, %llu replays, %llu \"request in progress\"\n",
+                  static_cast<unsigned long long>(r.dropped), static_cast<unsigned long long>(r.replays),
+                  static_cast<unsigned long long>(r.in_progress));
+    }
+  }
+  if (r.fsyncs_known) {
+    std::printf("  fsyncs         %llu for %llu updates (warm-up included): %.1f updates per fsync\n",
+                static_cast<unsigned long long>(r.fsyncs), static_cast<unsigned long long>(r.updates),
+                r.updates_per_fsync);
+  }
   std::printf("  errors         %s\n", ErrorsText(r).c_str());
   if (r.history_checked) std::printf("  history        checked: %zu violations\n", r.violations.size());
   for (const auto& v : r.violations) std::printf("  VIOLATION %s: %s\n", v.rule.c_str(), v.detail.c_str());
@@ -90,6 +117,22 @@ std::string LostUpdatesText(const RunResult& r, const char* unknown) {
   return r.final_read_ok ? std::to_string(r.lost_updates) : unknown;
 }
 
+std::string UpdatesPerFsync(const RunResult& r, const char* unknown) {
+  if (!r.fsyncs_known || r.fsyncs == 0) return unknown;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", r.updates_per_fsync);
+  return buf;
+}
+
+std::string FinalCounters(const RunResult& r) {
+  if (!r.final_read_ok || r.final_counters.empty()) return "null";
+  std::string out = "[";
+  for (size_t i = 0; i < r.final_counters.size(); ++i) {
+    out += (i ? "," : "") + std::to_string(r.final_counters[i]);
+  }
+  return out + "]";
+}
+
 void PrintJson(const RunResult& r) {
   std::printf(
       "{\"system\":%s,\"workload\":%s,\"agents\":%d,\"keys\":%d,\"seconds\":%.3f,"
@@ -97,7 +140,9 @@ void PrintJson(const RunResult& r) {
       "\"retries_mean\":%.3f,\"retries_p99\":%.0f,\"retries_max\":%.0f,"
       "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},"
       "\"agent_commits\":{\"min\":%llu,\"median\":%llu,\"max\":%llu},\"lost_updates\":%s,"
-      "\"create_keys\":%llu,\"create_bad_keys\":%llu,\"history_checked\":%s,\"errors\":%s,\"violations\":[",
+      "\"create_keys\":%llu,\"create_bad_keys\":%llu,\"history_checked\":%s,\"errors\":%s,"
+      "\"updates\":%llu,\"fsyncs\":%s,\"updates_per_fsync\":%s,\"dropped\":%llu,\"replays\":%llu,"
+      "\"in_progress\":%llu,\"in_doubt\":%llu,\"final_counters\":%s,\"violations\":[",
       JsonString(r.system).c_str(), JsonString(r.workload).c_str(), r.agents, r.keys, r.seconds,
       static_cast<unsigned long long>(r.commits), r.commits_per_s, r.attempts_per_s, r.conflicts_per_s,
       r.retries_mean, r.retries_p99, r.retries_max, r.lat_p50_ms, r.lat_p90_ms, r.lat_p99_ms,
@@ -105,7 +150,11 @@ void PrintJson(const RunResult& r) {
       static_cast<unsigned long long>(r.agent_median), static_cast<unsigned long long>(r.agent_max),
       LostUpdatesText(r, "null").c_str(), static_cast<unsigned long long>(r.create_keys),
       static_cast<unsigned long long>(r.create_bad_keys), r.history_checked ? "true" : "false",
-      JsonString(ErrorsText(r)).c_str());
+      JsonString(ErrorsText(r)).c_str(), static_cast<unsigned long long>(r.updates),
+      r.fsyncs_known ? std::to_string(r.fsyncs).c_str() : "null", UpdatesPerFsync(r, "null").c_str(),
+      static_cast<unsigned long long>(r.dropped), static_cast<unsigned long long>(r.replays),
+      static_cast<unsigned long long>(r.in_progress), static_cast<unsigned long long>(r.in_doubt),
+      FinalCounters(r).c_str());
   for (size_t i = 0; i < r.violations.size(); ++i) {
     std::printf("%s{\"rule\":%s,\"detail\":%s}", i ? "," : "", JsonString(r.violations[i].rule).c_str(),
                 JsonString(r.violations[i].detail).c_str());
@@ -117,15 +166,15 @@ void PrintCsv(const RunResult& r, bool header) {
   if (header) {
     std::printf("system,workload,agents,keys,seconds,commits_per_s,attempts_per_s,conflicts_per_s,"
                 "retries_mean,retries_p99,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,"
-                "agent_min,agent_median,agent_max,lost_updates,violations,errors\n");
+                "agent_min,agent_median,agent_max,lost_updates,violations,errors,updates_per_fsync\n");
   }
-  std::printf("%s,%s,%d,%d,%.3f,%.1f,%.1f,%.1f,%.3f,%.0f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%s,%zu,%s\n",
+  std::printf("%s,%s,%d,%d,%.3f,%.1f,%.1f,%.1f,%.3f,%.0f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%s,%zu,%s,%s\n",
               r.system.c_str(), r.workload.c_str(), r.agents, r.keys, r.seconds, r.commits_per_s,
               r.attempts_per_s, r.conflicts_per_s, r.retries_mean, r.retries_p99, r.lat_p50_ms, r.lat_p90_ms,
               r.lat_p99_ms, r.lat_p999_ms, r.lat_max_ms, static_cast<unsigned long long>(r.agent_min),
               static_cast<unsigned long long>(r.agent_median), static_cast<unsigned long long>(r.agent_max),
               LostUpdatesText(r, "").c_str(), r.violations.size(),
-              JsonString(ErrorsText(r)).c_str());
+              JsonString(ErrorsText(r)).c_str(), UpdatesPerFsync(r, "").c_str());
 }
 
 bool ParseDouble(const char* s, double* out) {
@@ -174,13 +223,19 @@ int main(int argc, char** argv) {
     }
     else if (a == "--backoff-max") cfg.backoff_max_ms = number("--backoff-max");
     else if (a == "--workspace") workspace = value("--workspace");
+    else if (a == "--grow") cfg.patch_grow = true;
+    else if (a == "--idempotency-keys") cfg.idempotency_keys = true;
+    else if (a == "--drop-responses") {
+      cfg.drop_responses = number("--drop-responses");
+      if (cfg.drop_responses > 1) { std::fprintf(stderr, "casmem-bench: --drop-responses is 0-1\n"); return 1; }
+    }
     else if (a == "--json") format = "json";
     else if (a == "--csv") format = "csv";
     else if (a == "--no-header") header = false;
     else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
     else { std::fprintf(stderr, "casmem-bench: unknown option %s\n%s", a.c_str(), kUsage); return 1; }
   }
-  const std::vector<std::string> workloads = {"cas", "lww", "create", "read", "write"};
+  const std::vector<std::string> workloads = {"cas", "lww", "create", "read", "write", "patch", "txn"};
   if (std::find(workloads.begin(), workloads.end(), cfg.workload) == workloads.end()) {
     std::fprintf(stderr, "casmem-bench: unknown workload %s\n", cfg.workload.c_str());
     return 1;
@@ -192,6 +247,7 @@ int main(int argc, char** argv) {
   // `create` is a race for correctness, not a throughput figure: measure
   // from the first request.
   if (cfg.workload == "create") cfg.warmup_seconds = 0;
+  if (cfg.workload == "txn") cfg.keys = 2;  // one pair
   // One connection per agent: lift the open-file soft limit.
   rlimit fds;
   if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
@@ -202,6 +258,16 @@ int main(int argc, char** argv) {
   std::unique_ptr<Driver> driver = MakeDriver(target, workspace, &error);
   if (!driver) {
     std::fprintf(stderr, "casmem-bench: %s\n", error.c_str());
+    return 1;
+  }
+  if (!driver->Supports(cfg.workload)) {
+    std::fprintf(stderr, "casmem-bench: the %s driver has no %s workload\n", driver->name().c_str(),
+                 cfg.workload.c_str());
+    return 1;
+  }
+  if ((cfg.drop_responses > 0 || cfg.idempotency_keys) &&
+      (driver->name() != "casmem" || (cfg.workload != "patch" && cfg.workload != "txn"))) {
+    std::fprintf(stderr, "casmem-bench: --drop-responses and --idempotency-keys are for casmem's patch and txn\n");
     return 1;
   }
   // Fresh keys for every run, so runs never see each other's state.

@@ -7,6 +7,14 @@
 //   lww     INSERT ... ON CONFLICT (workspace_id, key) DO UPDATE
 //             SET value=EXCLUDED.value, version=memory.version+1 RETURNING version
 //   create  INSERT ... ON CONFLICT DO NOTHING RETURNING version
+//   patch   one UPDATE: counter + 1 by jsonb_set, the agent appended with
+//             ||, and (bounded) the first agent removed with `- 0`;
+//             concurrent UPDATEs of the row wait for its lock and apply
+//             to the newest row version (READ COMMITTED), so none is lost
+//   txn     BEGIN; UPDATE first (counter - d); UPDATE second (counter + d);
+//             COMMIT, sent as one multi-statement query (one round trip:
+//             the most favourable way to run it); always in the same key
+//             order, so two moves cannot deadlock
 #include <libpq-fe.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -35,6 +43,15 @@ constexpr char kUpsert[] =
 constexpr char kCreate[] =
     "INSERT INTO memory (workspace_id, key, value, version) VALUES ($1, $2, $3::jsonb, 1) "
     "ON CONFLICT DO NOTHING RETURNING version";
+
+constexpr char kPatchBounded[] =
+    "UPDATE memory SET value=jsonb_set(jsonb_set(value, '{counter}', "
+    "to_jsonb((value->>'counter')::bigint + 1)), '{agents}', ((value->'agents') - 0) || to_jsonb($3::int)), "
+    "version=version+1, updated_at=now() WHERE workspace_id=$1 AND key=$2 RETURNING version";
+constexpr char kPatchGrowing[] =
+    "UPDATE memory SET value=jsonb_set(jsonb_set(value, '{counter}', "
+    "to_jsonb((value->>'counter')::bigint + 1)), '{agents}', (value->'agents') || to_jsonb($3::int)), "
+    "version=version+1, updated_at=now() WHERE workspace_id=$1 AND key=$2 RETURNING version";
 
 class PgConnection final : public Connection {
  public:
@@ -80,8 +97,53 @@ class PgConnection final : public Connection {
     });
   }
 
+  void Patch(const std::string& key, int agent, bool bounded, const OpOptions&, WriteCallback cb) override {
+    Query(bounded ? kPatchBounded : kPatchGrowing, {ws_, key, std::to_string(agent)},
+          [cb](PGresult* res, std::string err) {
+            WriteResult w;
+            if (!err.empty()) {
+              w.error = err;
+            } else if (PQntuples(res) == 1) {
+              w.kind = WriteResult::kCommitted;
+              w.version = std::stoull(PQgetvalue(res, 0, 0));
+            } else {
+              w.error = "patch: key absent";
+            }
+            cb(std::move(w));
+          });
+  }
+
+  void Move(const std::string& first, const std::string& second, int64_t delta, const OpOptions&,
+            WriteCallback cb) override {
+    auto update = [&](const std::string& key, int64_t by) {
+      return "UPDATE memory SET value=jsonb_set(value, '{counter}', to_jsonb((value->>'counter')::bigint + (" +
+             std::to_string(by) + "))), version=version+1, updated_at=now() WHERE workspace_id=" + Literal(ws_) +
+             " AND key=" + Literal(key) + ";";
+    };
+    const std::string sql = "BEGIN;" + update(first, -delta) + update(second, delta) + "COMMIT";
+    if (!PQsendQuery(conn_, sql.c_str())) return cb(WriteError(std::string("send: ") + PQerrorMessage(conn_)));
+    Flush([this, cb](PGresult*, std::string err) {
+      if (err.empty()) {
+        WriteResult w;
+        w.kind = WriteResult::kCommitted;
+        return cb(std::move(w));
+      }
+      // An error leaves the transaction block open and aborted: end it.
+      if (!PQsendQuery(conn_, "ROLLBACK")) return cb(WriteError(err));
+      Flush([cb, err](PGresult*, std::string) { cb(WriteError(err)); });
+    });
+  }
+
  private:
   using Done = std::function<void(PGresult*, std::string)>;
+
+  std::string Literal(const std::string& s) {
+    char* q = PQescapeLiteral(conn_, s.data(), s.size());
+    if (q == nullptr) return "NULL";
+    std::string out(q);
+    PQfreemem(q);
+    return out;
+  }
 
   void Query(const char* sql, const std::vector<std::string>& params, Done done) {
     std::vector<const char*> values;
@@ -141,6 +203,7 @@ class PgDriver final : public Driver {
  public:
   PgDriver(std::string conninfo, std::string ws) : conninfo_(std::move(conninfo)), ws_(std::move(ws)) {}
   std::string name() const override { return "postgres"; }
+  bool Supports(const std::string&) const override { return true; }
   void Connect(asio::io_context& io,
                std::function<void(std::unique_ptr<Connection>, std::string)> done) override {
     // Connecting is done synchronously: it happens once per agent, before

@@ -6,6 +6,10 @@
 // the socket is driven by Asio like every other driver. An I/O error closes
 // the connection for good (Asio does not report further events on a socket
 // after an error), and every later command fails at once with that error.
+// Patch and Move are one EVAL each of a Lua script using Redis's bundled
+// cjson: decode, change, encode, HSET value and version+1 (the nearest
+// Redis has to a server-side JSON update; durable under the
+// `appendfsync always` that bench/peers/run.sh starts Redis with).
 #include <hiredis/hiredis.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -21,6 +25,35 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Command = std::vector<std::string>;
+
+// KEYS[1] the key; ARGV[1] the agent; ARGV[2] "1" to drop the first agent.
+// Returns the new version.
+constexpr char kPatchScript[] = R"lua(
+local d = cjson.decode(redis.call('HGET', KEYS[1], 'value'))
+d.counter = d.counter + 1
+table.insert(d.agents, tonumber(ARGV[1]))
+if ARGV[2] == '1' then table.remove(d.agents, 1) end
+redis.call('HSET', KEYS[1], 'value', cjson.encode(d))
+return redis.call('HINCRBY', KEYS[1], 'version', 1)
+)lua";
+
+// KEYS[1] loses ARGV[1] from its counter, KEYS[2] gains it. A Lua script
+// runs whole or not at all. Returns the second key's new version.
+// cjson encodes an empty array as {}: agents are not touched here, so the
+// script writes the counter into the value text it read instead.
+constexpr char kMoveScript[] = R"lua(
+local function shift(key, by)
+  local v = redis.call('HGET', key, 'value')
+  local d = cjson.decode(v)
+  local n = d.counter + by
+  v = string.gsub(v, '"counter":%-?%d+', '"counter":' .. string.format('%d', n), 1)
+  redis.call('HSET', key, 'value', v)
+  return redis.call('HINCRBY', key, 'version', 1)
+end
+local by = tonumber(ARGV[1])
+shift(KEYS[1], -by)
+return shift(KEYS[2], by)
+)lua";
 
 // Owns the replies of one pipeline.
 struct Replies {
@@ -69,6 +102,15 @@ class RedisConnection final : public Connection {
              });
   }
 
+  void Patch(const std::string& key, int agent, bool bounded, const OpOptions&, WriteCallback cb) override {
+    Eval({"EVAL", kPatchScript, "1", key, std::to_string(agent), bounded ? "1" : "0"}, std::move(cb));
+  }
+
+  void Move(const std::string& first, const std::string& second, int64_t delta, const OpOptions&,
+            WriteCallback cb) override {
+    Eval({"EVAL", kMoveScript, "2", first, second, std::to_string(delta)}, std::move(cb));
+  }
+
   void Write(const std::string& key, const std::string& value, std::optional<uint64_t> if_match,
              WriteCallback cb) override {
     if (!if_match) {  // LWW: no watch, the version still counts every write
@@ -88,7 +130,7 @@ class RedisConnection final : public Connection {
     if (*if_match == 0) {  // create only: watch, check absence, then write
       return Pipeline({{"WATCH", key}, {"EXISTS", key}},
                       [this, key, value, cb](std::shared_ptr<Replies> rs, std::string err) {
-                        if (!err.empty()) return cb(WriteResult{WriteResult::kError, 0, false, 0, "", err});
+                        if (!err.empty()) return cb(WriteError(err));
                         if (rs->r[1]->integer != 0) {
                           return Pipeline({{"UNWATCH"}}, [cb](std::shared_ptr<Replies>, std::string) {
                             WriteResult w;
@@ -104,6 +146,21 @@ class RedisConnection final : public Connection {
   }
 
  private:
+  void Eval(Command cmd, WriteCallback cb) {
+    Pipeline({{"UNWATCH"}, std::move(cmd)}, [cb](std::shared_ptr<Replies> rs, std::string err) {
+      WriteResult w;
+      if (!err.empty()) {
+        w.error = err;
+      } else if (rs->r[1]->type != REDIS_REPLY_INTEGER) {
+        w.error = "eval: unexpected reply";
+      } else {
+        w.kind = WriteResult::kCommitted;
+        w.version = static_cast<uint64_t>(rs->r[1]->integer);
+      }
+      cb(std::move(w));
+    });
+  }
+
   void Exec(const std::string& key, const std::string& value, uint64_t version, WriteCallback cb) {
     Pipeline({{"MULTI"}, {"HSET", key, "value", value, "version", std::to_string(version)}, {"EXEC"}},
              [cb, version](std::shared_ptr<Replies> rs, std::string err) {
@@ -193,6 +250,7 @@ class RedisDriver final : public Driver {
  public:
   RedisDriver(std::string host, uint16_t port) : host_(std::move(host)), port_(port) {}
   std::string name() const override { return "redis"; }
+  bool Supports(const std::string&) const override { return true; }
   void Connect(asio::io_context& io,
                std::function<void(std::unique_ptr<Connection>, std::string)> done) override {
     OpenConnection<RedisConnection>(host_, port_, std::move(done), io);

@@ -77,11 +77,13 @@ class Run_ {
     uint64_t version = 0;
     AppValue value;
     int create_next = 0;
+    uint64_t seq = 0;  // operations started (names Idempotency-Keys)
   };
 
   std::string KeyName(int i) const { return cfg_.key_prefix + "-" + std::to_string(i); }
   bool Measuring(uint64_t t) const { return t >= measure_start_ && (stop_at_ == 0 || t <= stop_at_); }
   bool single_key() const { return cfg_.keys == 1 && (cfg_.workload == "cas" || cfg_.workload == "lww"); }
+  bool server_update() const { return cfg_.workload == "patch" || cfg_.workload == "txn"; }
 
   void ConnectAll(std::function<void()> then);
   void Seed(std::function<void()> then);
@@ -89,6 +91,9 @@ class Run_ {
   void StartOp(Agent& a);
   void DoRead(Agent& a);
   void DoWrite(Agent& a);
+  void DoUpdate(Agent& a);
+  void Fsyncs(std::function<void(std::optional<uint64_t>)> then);
+  void CheckFinalValues();
   void Retry(Agent& a, bool reread);
   void Finish(Agent& a);
   void Error(Agent& a, const std::string& what);
@@ -116,6 +121,13 @@ class Run_ {
   int seed_next_ = 0, seed_active_ = 0;
   std::function<void()> seed_then_;
   int64_t final_counter_sum_ = 0;
+  // patch / txn bookkeeping, whole run: per key the acknowledged counter
+  // change and the changes in doubt; per agent (patch) its acknowledged
+  // and in-doubt updates.
+  std::vector<int64_t> acked_, doubt_up_, doubt_down_;
+  std::vector<int64_t> agent_acked_, agent_doubt_;
+  std::vector<std::optional<AppValue>> final_values_;
+  std::optional<uint64_t> fsyncs_before_;
 };
 
 void Run_::ConnectAll(std::function<void()> then) {
@@ -141,7 +153,8 @@ void Run_::ConnectAll(std::function<void()> then) {
   }
 }
 
-// cas / lww / read: every key starts as {"counter":0,"agents":[]}.
+// cas / lww / read / txn: every key starts as {"counter":0,"agents":[]};
+// patch: {"counter":0,"agents":[-1 x 64]}.
 void Run_::Seed(std::function<void()> then) {
   if (cfg_.workload == "create" || cfg_.workload == "write") return then();
   seed_then_ = std::move(then);
@@ -155,7 +168,8 @@ void Run_::SeedNext(Agent& a) {
     return;
   }
   const int k = seed_next_++;
-  a.conn->Write(KeyName(k), AppValue{}.ToJson(), std::nullopt, [this, &a](WriteResult w) {
+  const AppValue seed = cfg_.workload == "patch" ? AppValue::PatchSeed() : AppValue{};
+  a.conn->Write(KeyName(k), seed.ToJson(), std::nullopt, [this, &a](WriteResult w) {
     if (w.kind != WriteResult::kCommitted) result_.errors["seed: " + w.error]++;
     SeedNext(a);
   });
@@ -175,6 +189,7 @@ void Run_::StartOp(Agent& a) {
     return DoWrite(a);
   }
   a.key = chooser_.Pick(a.rng);
+  if (server_update()) return DoUpdate(a);
   if (w == "write") {
     a.value = AppValue{}.Updated(a.id);
     return DoWrite(a);
@@ -249,6 +264,65 @@ void Run_::DoWrite(Agent& a) {
   });
 }
 
+// patch / txn: one driver call per operation; its retries (etcd's loop)
+// count as conflicts. What was acknowledged, and what is in doubt, goes
+// into the per-key and per-agent tallies the final check compares with.
+void Run_::DoUpdate(Agent& a) {
+  OpOptions opts;
+  if (cfg_.idempotency_keys || cfg_.drop_responses > 0) {
+    opts.idempotency_key = cfg_.key_prefix + "-a" + std::to_string(a.id) + "-" + std::to_string(a.seq);
+  }
+  ++a.seq;
+  opts.drop_response =
+      cfg_.drop_responses > 0 && std::uniform_real_distribution<double>(0, 1)(a.rng) < cfg_.drop_responses;
+  a.step_start = NowNs();
+  const bool patch = cfg_.workload == "patch";
+  const int64_t delta = a.id % 2 == 0 ? 1 : -1;  // txn: from the first key to the second, or back
+  auto done = [this, &a, patch, delta](WriteResult r) {
+    const uint64_t now = NowNs();
+    if (Measuring(now)) {
+      result_.attempts += static_cast<uint64_t>(r.attempts);
+      result_.conflicts += static_cast<uint64_t>(r.attempts - 1);
+    }
+    a.retries = r.attempts - 1;
+    result_.dropped += r.dropped;
+    result_.replays += r.replayed;
+    result_.in_progress += static_cast<uint64_t>(r.in_progress);
+    const auto k = static_cast<size_t>(a.key);
+    const auto id = static_cast<size_t>(a.id);
+    switch (r.kind) {
+      case WriteResult::kCommitted:
+        if (patch) {
+          acked_[k] += 1;
+          agent_acked_[id] += 1;
+        } else {
+          acked_[0] -= delta;
+          acked_[1] += delta;
+        }
+        ++total_commits_;
+        return Committed(a, now);
+      case WriteResult::kConflict:  // refused: nothing written
+        return Error(a, "unexpected 409: " + r.error);
+      case WriteResult::kError:
+        ++result_.in_doubt;
+        if (patch) {
+          doubt_up_[k] += 1;
+          agent_doubt_[id] += 1;
+        } else {
+          (delta > 0 ? doubt_down_[0] : doubt_up_[0]) += 1;
+          (delta > 0 ? doubt_up_[1] : doubt_down_[1]) += 1;
+        }
+        return Error(a, r.error);
+    }
+  };
+  if (patch) {
+    a.conn->Patch(KeyName(a.key), a.id, !cfg_.patch_grow, opts, done);
+  } else {
+    a.key = 0;
+    a.conn->Move(KeyName(0), KeyName(1), delta, opts, done);
+  }
+}
+
 void Run_::Retry(Agent& a, bool reread) {
   if (stopping_) return Finish(a);
   if (!cfg_.exp_backoff) return reread ? DoRead(a) : DoWrite(a);
@@ -290,14 +364,28 @@ void Run_::Finish(Agent& a) {
   if (--running_ == 0) {  // every agent is done (stopped, or out of keys to create)
     progress_timer_.cancel();
     stop_timer_.cancel();
-    FinalCheck([] {});
+    Fsyncs([this](std::optional<uint64_t> after) {
+      if (fsyncs_before_ && after && *after >= *fsyncs_before_) {
+        result_.fsyncs_known = true;
+        result_.fsyncs = *after - *fsyncs_before_;
+      }
+      FinalCheck([] {});
+    });
   }
+}
+
+// The server's sync count, read on agent 0's connection while it is idle
+// (before the agents start, after they have all finished).
+void Run_::Fsyncs(std::function<void(std::optional<uint64_t>)> then) {
+  if (agents_.empty() || !agents_[0].conn) return then(std::nullopt);
+  agents_[0].conn->FsyncCount(std::move(then));
 }
 
 // Reads every key back: the counters must add up to the initial values
 // plus the acknowledged updates (lost updates otherwise).
 void Run_::FinalCheck(std::function<void()> then) {
-  if (cfg_.workload != "cas" && cfg_.workload != "lww") return then();
+  if (cfg_.workload != "cas" && cfg_.workload != "lww" && !server_update()) return then();
+  final_values_.assign(static_cast<size_t>(cfg_.keys), std::nullopt);
   auto next = std::make_shared<int>(0);
   auto step = std::make_shared<std::function<void()>>();
   Agent& a = agents_[0];
@@ -307,19 +395,52 @@ void Run_::FinalCheck(std::function<void()> then) {
       return then();
     }
     const int k = (*next)++;
-    a.conn->Read(KeyName(k), [this, step](ReadResult r) {
+    a.conn->Read(KeyName(k), [this, step, k](ReadResult r) {
       auto v = r.ok ? AppValue::FromJson(r.value) : std::nullopt;
       if (!v) {
         result_.errors["final read: " + (r.ok ? std::string("unreadable value") : r.error)]++;
         result_.final_read_ok = false;
       } else {
         final_counter_sum_ += v->counter;
+        final_values_[static_cast<size_t>(k)] = v;
       }
       auto s = *step;
       s();
     });
   };
   (*step)();
+}
+
+// patch / txn: the final values against the tallies (history.h).
+void Run_::CheckFinalValues() {
+  result_.history_checked = true;
+  std::vector<std::vector<int>> lists;
+  std::vector<int64_t> applied;
+  for (int k = 0; k < cfg_.keys; ++k) {
+    const auto i = static_cast<size_t>(k);
+    const AppValue& v = *final_values_[i];
+    result_.final_counters.push_back(v.counter);
+    CounterCheck c;
+    c.key = KeyName(k);
+    c.acknowledged = acked_[i];
+    c.doubt_up = doubt_up_[i];
+    c.doubt_down = doubt_down_[i];
+    for (auto& x : CheckCounter(c, v.counter)) result_.violations.push_back(std::move(x));
+    lists.emplace_back(v.agents.begin(), v.agents.end());
+    applied.push_back(v.counter);
+  }
+  if (cfg_.workload == "txn") {
+    for (auto& x : CheckConserved(0, result_.final_counters[0] + result_.final_counters[1])) {
+      result_.violations.push_back(std::move(x));
+    }
+    return;
+  }
+  AgentListCheck lc;
+  lc.initial_length = AppValue::kPatchAgents;
+  lc.bounded = !cfg_.patch_grow;
+  lc.acknowledged = agent_acked_;
+  lc.in_doubt = agent_doubt_;
+  for (auto& x : CheckAgentLists(lc, lists, applied)) result_.violations.push_back(std::move(x));
 }
 
 void Run_::Progress() {
@@ -342,8 +463,11 @@ RunResult Run_::Go() {
   result_.keys = cfg_.keys;
   create_winners_.assign(static_cast<size_t>(cfg_.keys), 0);
   create_tried_.assign(static_cast<size_t>(cfg_.keys), 0);
+  for (auto* v : {&acked_, &doubt_up_, &doubt_down_}) v->assign(static_cast<size_t>(cfg_.keys), 0);
+  for (auto* v : {&agent_acked_, &agent_doubt_}) v->assign(static_cast<size_t>(cfg_.agents), 0);
   ConnectAll([&] {
-    Seed([&] {
+    Seed([&] { Fsyncs([&](std::optional<uint64_t> before) {
+      fsyncs_before_ = before;
       const uint64_t now = NowNs();
       measure_start_ = now + static_cast<uint64_t>(cfg_.warmup_seconds * 1e9);
       running_ = static_cast<int>(agents_.size());
@@ -359,7 +483,7 @@ RunResult Run_::Go() {
       }
       if (cfg_.progress) Progress();
       for (Agent& a : agents_) StartOp(a);
-    });
+    }); });
   });
   io_.run();
 
@@ -396,7 +520,13 @@ RunResult Run_::Go() {
     result_.agent_median = per_agent[per_agent.size() / 2];
     result_.agent_max = per_agent.back();
   }
-  const bool counted = (cfg_.workload == "cas" || cfg_.workload == "lww") && result_.final_read_ok;
+  result_.updates = total_commits_;
+  if (result_.fsyncs_known && result_.fsyncs > 0) {
+    result_.updates_per_fsync = static_cast<double>(total_commits_) / static_cast<double>(result_.fsyncs);
+  }
+  if (server_update() && result_.final_read_ok) CheckFinalValues();
+  const bool counted =
+      (cfg_.workload == "cas" || cfg_.workload == "lww" || cfg_.workload == "patch") && result_.final_read_ok;
   if (counted) result_.lost_updates = static_cast<int64_t>(total_commits_) - final_counter_sum_;
   if (cfg_.workload == "cas") {
     if (single_key()) {

@@ -6,6 +6,16 @@
 //   create agents race to seed fresh keys with if_match_version 0
 //   read   GETs of existing keys
 //   write  LWW upserts of distinct keys
+//   patch  one server-side update per operation, no guard (Driver::Patch):
+//          counter + 1, the agent appended, and (unless patch_grow) the
+//          first agent removed; keys start with 64 agents listed
+//   txn    one two-key update per operation (Driver::Move) on one pair:
+//          even agents move 1 from the first key's counter to the
+//          second's, odd agents back
+// patch and txn are checked on the final values (history.h): counters
+// hold every acknowledged update exactly once, txn conserves the pair's
+// total, patch's lists have the expected length (and, growing, every
+// agent's acknowledged updates).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +43,12 @@ struct RunConfig {
   double backoff_max_ms = 50;
   std::string key_prefix = "bench";
   bool progress = false;    // live line on stderr
+  bool patch_grow = false;  // patch: append without removing (the value grows)
+  // patch / txn: the fraction of operations whose first answer is dropped
+  // (connection closed after sending) and that are sent again with the
+  // same Idempotency-Key (casmem only).
+  double drop_responses = 0;
+  bool idempotency_keys = false;  // patch / txn: an Idempotency-Key on every operation
 };
 
 struct RunResult {
@@ -50,6 +66,17 @@ struct RunResult {
   uint64_t create_keys = 0, create_bad_keys = 0;  // create: keys without exactly one winner
   std::vector<Violation> violations;
   bool history_checked = false;
+  // Log syncs over the agents' part of the run (warm-up included), when
+  // the system reports them (casmem's /metrics), and the acknowledged
+  // updates in the same span per sync.
+  bool fsyncs_known = false;
+  uint64_t fsyncs = 0, updates = 0;
+  double updates_per_fsync = 0;
+  // patch / txn, whole run: injected drops, answers that were replays,
+  // 409 "request in progress" waited out, operations left in doubt
+  // (transport error after sending: applied or not, the client cannot know).
+  uint64_t dropped = 0, replays = 0, in_progress = 0, in_doubt = 0;
+  std::vector<int64_t> final_counters;  // patch / txn: per key, when read back
 };
 
 RunResult Run(Driver& driver, const RunConfig& config);
