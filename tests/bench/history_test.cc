@@ -1,8 +1,11 @@
-// The contention benchmark's history checker, on hand-made histories that
-// break each rule and on valid ones.
+// The contention benchmark's checkers on hand-made data: the cas history
+// rules, the patch / txn final-value checks (each off by one must fail),
+// and the fsync count read from /metrics.
 #include "bench/contention/history.h"
 
 #include <gtest/gtest.h>
+
+#include "bench/contention/driver.h"
 
 namespace casmem::bench {
 namespace {
@@ -74,6 +77,124 @@ TEST(History, ALostUpdateIsReported) {
   History h = Valid();
   EXPECT_EQ(Rules(h.Check(0, 2)), (std::vector<std::string>{"lost-update"}));
   EXPECT_EQ(Rules(h.Check(10, 13)), (std::vector<std::string>{})) << "initial counter counts";
+}
+
+}  // namespace
+}  // namespace casmem::bench
+
+// ---- patch and txn: final values against what was acknowledged ----
+
+namespace casmem::bench {
+namespace {
+
+CounterCheck Counter(int64_t initial, int64_t acked, int64_t up = 0, int64_t down = 0) {
+  CounterCheck c;
+  c.key = "k";
+  c.initial = initial;
+  c.acknowledged = acked;
+  c.doubt_up = up;
+  c.doubt_down = down;
+  return c;
+}
+
+TEST(CounterCheck, ExactWithoutDoubtAndOffByOneEitherWayFails) {
+  EXPECT_TRUE(CheckCounter(Counter(0, 500), 500).empty());
+  EXPECT_TRUE(CheckCounter(Counter(10, -3), 7).empty());
+  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500), 499)), (std::vector<std::string>{"lost-update"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500), 501)), (std::vector<std::string>{"double-applied"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(10, -3), 6)), (std::vector<std::string>{"lost-update"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(10, -3), 8)), (std::vector<std::string>{"double-applied"}));
+}
+
+// An operation in doubt may have been applied (once) or not: the counter
+// may move by it in its direction only, never further.
+TEST(CounterCheck, OperationsInDoubtWidenTheRangeInTheirDirectionOnly) {
+  EXPECT_TRUE(CheckCounter(Counter(0, 500, 2), 500).empty());
+  EXPECT_TRUE(CheckCounter(Counter(0, 500, 2), 502).empty());
+  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500, 2), 503)), (std::vector<std::string>{"double-applied"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500, 2), 499)), (std::vector<std::string>{"lost-update"}));
+  EXPECT_TRUE(CheckCounter(Counter(0, 0, 1, 1), -1).empty());
+  EXPECT_TRUE(CheckCounter(Counter(0, 0, 1, 1), 1).empty());
+  EXPECT_EQ(Rules(CheckCounter(Counter(0, 0, 1, 1), -2)), (std::vector<std::string>{"lost-update"}));
+}
+
+TEST(CounterCheck, APairMustConserveItsTotal) {
+  EXPECT_TRUE(CheckConserved(0, 0).empty());
+  EXPECT_TRUE(CheckConserved(100, 100).empty());
+  EXPECT_EQ(Rules(CheckConserved(0, 1)), (std::vector<std::string>{"not-conserved"}));
+  EXPECT_EQ(Rules(CheckConserved(0, -1)), (std::vector<std::string>{"not-conserved"}));
+}
+
+std::vector<int> Seeded(size_t n) {
+  return std::vector<int>(n, -1);
+}
+
+TEST(AgentLists, BoundedListsKeepTheirLength) {
+  AgentListCheck c;
+  c.initial_length = 4;
+  c.bounded = true;
+  c.acknowledged = {3, 1};
+  EXPECT_TRUE(CheckAgentLists(c, {{0, 1, 0, 0}}, {4}).empty());
+  EXPECT_EQ(Rules(CheckAgentLists(c, {{0, 1, 0, 0, 0}}, {4})), (std::vector<std::string>{"list-length"}));
+  EXPECT_EQ(Rules(CheckAgentLists(c, {{1, 0, 0}}, {4})), (std::vector<std::string>{"list-length"}));
+}
+
+TEST(AgentLists, GrowingListsHoldEveryAcknowledgedUpdateOnce) {
+  AgentListCheck c;
+  c.initial_length = 2;
+  c.bounded = false;
+  c.acknowledged = {2, 1};
+  c.in_doubt = {0, 0};
+  std::vector<int> ok = Seeded(2);
+  ok.insert(ok.end(), {0, 1, 0});
+  EXPECT_TRUE(CheckAgentLists(c, {ok}, {3}).empty());
+  // Agent 0's second update is missing and agent 1's doubled: the length
+  // still fits, the per-agent counts do not.
+  std::vector<int> swapped = Seeded(2);
+  swapped.insert(swapped.end(), {0, 1, 1});
+  EXPECT_EQ(Rules(CheckAgentLists(c, {swapped}, {3})), (std::vector<std::string>{"agent-count", "agent-count"}));
+  // One update too many (and the counter says so too).
+  std::vector<int> extra = ok;
+  extra.push_back(1);
+  EXPECT_EQ(Rules(CheckAgentLists(c, {extra}, {3})), (std::vector<std::string>{"list-length", "agent-count"}));
+  EXPECT_EQ(Rules(CheckAgentLists(c, {extra}, {4})), (std::vector<std::string>{"agent-count"}));
+  // An agent that never updated appears.
+  std::vector<int> stranger = ok;
+  stranger.push_back(7);
+  EXPECT_EQ(Rules(CheckAgentLists(c, {stranger}, {4})), (std::vector<std::string>{"agent-count"}));
+}
+
+TEST(AgentLists, AnUpdateInDoubtMayOrMayNotBeListed) {
+  AgentListCheck c;
+  c.initial_length = 1;
+  c.bounded = false;
+  c.acknowledged = {1};
+  c.in_doubt = {1};
+  EXPECT_TRUE(CheckAgentLists(c, {{-1, 0}}, {1}).empty());
+  EXPECT_TRUE(CheckAgentLists(c, {{-1, 0, 0}}, {2}).empty());
+  EXPECT_EQ(Rules(CheckAgentLists(c, {{-1, 0, 0, 0}}, {3})), (std::vector<std::string>{"agent-count"}));
+  EXPECT_EQ(Rules(CheckAgentLists(c, {{-1}}, {0})), (std::vector<std::string>{"agent-count"}));
+}
+
+// Several patched keys: lengths per key, agent counts over all of them.
+TEST(AgentLists, CountsAddUpAcrossKeys) {
+  AgentListCheck c;
+  c.initial_length = 0;
+  c.bounded = false;
+  c.acknowledged = {2};
+  EXPECT_TRUE(CheckAgentLists(c, {{0}, {0}}, {1, 1}).empty());
+  EXPECT_EQ(Rules(CheckAgentLists(c, {{0}, {}}, {1, 0})), (std::vector<std::string>{"agent-count"}));
+}
+
+// Updates per fsync come from casmemd's /metrics text.
+TEST(Metrics, FsyncCountIsReadFromItsOwnLineOnly) {
+  EXPECT_EQ(ParseFsyncs("# HELP casmem_wal_fsyncs_total fdatasync calls on the WAL.\n"
+                        "# TYPE casmem_wal_fsyncs_total counter\ncasmem_wal_fsyncs_total 1234\nx 1\n"),
+            std::optional<uint64_t>(1234));
+  EXPECT_EQ(ParseFsyncs("casmem_wal_fsyncs_total 7\n"), std::optional<uint64_t>(7));
+  EXPECT_EQ(ParseFsyncs("# TYPE casmem_wal_fsyncs_total counter\n"), std::nullopt);
+  EXPECT_EQ(ParseFsyncs("casmem_wal_fsyncs_total_other 5\n"), std::nullopt);
+  EXPECT_EQ(ParseFsyncs(""), std::nullopt);
 }
 
 }  // namespace
