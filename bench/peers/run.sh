@@ -6,12 +6,22 @@
 #   systems: casmem casmem-noturns postgres etcd redis (default: all;
 #   casmem-noturns is casmemd with --conflict-turn 0, every 409 at once)
 # Writes docs/benchmarks/contention.csv and the plots beside it.
+#   bench/peers/run.sh atomic [seconds-per-run]
+# The server-side updates of issue 8, 64 agents, all systems up at once
+# and run one after the other: on one key casmem's PATCH (--fsync always)
+# beside casmem's own cas loop, Redis's EVAL (appendfsync always),
+# PostgreSQL's one UPDATE and etcd's read+txn loop; then the two-key move
+# (casmem POST /txn, etcd txn loop, PostgreSQL transaction, Redis EVAL).
+# Writes docs/benchmarks/atomic.csv.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+mode=sweep
+if [ "${1:-}" = atomic ]; then mode=atomic; shift; fi
 secs=${1:-5}
 shift || true
 systems=${*:-casmem casmem-noturns postgres etcd redis}
+[ $mode = atomic ] && systems="casmem redis postgres etcd"
 bench="$top/build/bin/casmem-bench"
 out="$top/docs/benchmarks"
 [ -x "$bench" ] && [ -x "$top/build/bin/casmemd" ] || { echo "build first: make build" >&2; exit 1; }
@@ -87,8 +97,9 @@ target_of() {
 }
 
 csv="$out/contention.csv"
+[ $mode = atomic ] && csv="$out/atomic.csv"
 "$bench" --help >/dev/null
-echo "system,workload,agents,keys,seconds,commits_per_s,attempts_per_s,conflicts_per_s,retries_mean,retries_p99,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,agent_min,agent_median,agent_max,lost_updates,violations,errors" > "$csv"
+echo "system,workload,agents,keys,seconds,commits_per_s,attempts_per_s,conflicts_per_s,retries_mean,retries_p99,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,agent_min,agent_median,agent_max,lost_updates,violations,errors,updates_per_fsync" > "$csv"
 run() {  # system, then casmem-bench arguments
   local sys=$1; shift
   echo "  $sys $*" >&2
@@ -97,6 +108,17 @@ run() {  # system, then casmem-bench arguments
   "$bench" --target "$(target_of "$sys")" --csv --no-header --seconds "$secs" "$@" |
     sed "s/^[^,]*,/$sys,/" >> "$csv" || true
 }
+if [ $mode = atomic ]; then
+  date -u +"# atomic updates started %Y-%m-%dT%H:%M:%SZ, $secs s per run" >&2
+  for sys in $systems; do "start_$sys"; done
+  run casmem --workload cas --agents 64 --keys 1
+  for sys in casmem redis postgres etcd; do run "$sys" --workload patch --agents 64 --keys 1; done
+  run casmem --workload cas --agents 64 --keys 1  # again: the ratio's noise
+  for sys in casmem etcd postgres redis; do run "$sys" --workload txn --agents 64; done
+  date -u +"# atomic updates ended %Y-%m-%dT%H:%M:%SZ" >&2
+  column -s, -t < "$csv" | cut -c1-220
+  exit 0
+fi
 date -u +"# sweep started %Y-%m-%dT%H:%M:%SZ, $secs s per run" >&2
 for sys in $systems; do
   "start_$sys"
