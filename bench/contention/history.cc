@@ -83,8 +83,8 @@ std::vector<Violation> CheckCounter(const CounterCheck& c, int64_t final_counter
   const std::string doubt = c.doubt_up || c.doubt_down ? " (operations in doubt: +" + std::to_string(c.doubt_up) +
                                                              " -" + std::to_string(c.doubt_down) + ")"
                                                        : "";
-  if (final_counter < expected - c.doubt_down) return {{"lost-update", what + doubt}};
-  if (final_counter > expected + c.doubt_up) return {{"double-applied", what + doubt}};
+  if (final_counter < expected - c.doubt_down) return {{"counter-low", what + doubt}};
+  if (final_counter > expected + c.doubt_up) return {{"counter-high", what + doubt}};
   return {};
 }
 

@@ -60,9 +60,10 @@ class History {
 // the deltas the server acknowledged; `doubt_up` / `doubt_down` the sums of
 // the positive / negative deltas of operations whose outcome is unknown.
 // The final counter must be initial + acknowledged, give or take only
-// operations in doubt: below that an acknowledged update was lost
-// ("lost-update"), above it one was applied twice or applied although
-// refused ("double-applied").
+// operations in doubt, each by its own delta in its own direction:
+// "counter-low" / "counter-high" otherwise. For increments (patch) low
+// means an acknowledged update was lost and high that one was applied
+// twice; for a txn's decremented key, the other way round.
 struct CounterCheck {
   std::string key;
   int64_t initial = 0;

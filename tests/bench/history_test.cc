@@ -100,10 +100,10 @@ CounterCheck Counter(int64_t initial, int64_t acked, int64_t up = 0, int64_t dow
 TEST(CounterCheck, ExactWithoutDoubtAndOffByOneEitherWayFails) {
   EXPECT_TRUE(CheckCounter(Counter(0, 500), 500).empty());
   EXPECT_TRUE(CheckCounter(Counter(10, -3), 7).empty());
-  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500), 499)), (std::vector<std::string>{"lost-update"}));
-  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500), 501)), (std::vector<std::string>{"double-applied"}));
-  EXPECT_EQ(Rules(CheckCounter(Counter(10, -3), 6)), (std::vector<std::string>{"lost-update"}));
-  EXPECT_EQ(Rules(CheckCounter(Counter(10, -3), 8)), (std::vector<std::string>{"double-applied"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500), 499)), (std::vector<std::string>{"counter-low"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500), 501)), (std::vector<std::string>{"counter-high"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(10, -3), 6)), (std::vector<std::string>{"counter-low"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(10, -3), 8)), (std::vector<std::string>{"counter-high"}));
 }
 
 // An operation in doubt may have been applied (once) or not: the counter
@@ -111,11 +111,11 @@ TEST(CounterCheck, ExactWithoutDoubtAndOffByOneEitherWayFails) {
 TEST(CounterCheck, OperationsInDoubtWidenTheRangeInTheirDirectionOnly) {
   EXPECT_TRUE(CheckCounter(Counter(0, 500, 2), 500).empty());
   EXPECT_TRUE(CheckCounter(Counter(0, 500, 2), 502).empty());
-  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500, 2), 503)), (std::vector<std::string>{"double-applied"}));
-  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500, 2), 499)), (std::vector<std::string>{"lost-update"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500, 2), 503)), (std::vector<std::string>{"counter-high"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(0, 500, 2), 499)), (std::vector<std::string>{"counter-low"}));
   EXPECT_TRUE(CheckCounter(Counter(0, 0, 1, 1), -1).empty());
   EXPECT_TRUE(CheckCounter(Counter(0, 0, 1, 1), 1).empty());
-  EXPECT_EQ(Rules(CheckCounter(Counter(0, 0, 1, 1), -2)), (std::vector<std::string>{"lost-update"}));
+  EXPECT_EQ(Rules(CheckCounter(Counter(0, 0, 1, 1), -2)), (std::vector<std::string>{"counter-low"}));
 }
 
 TEST(CounterCheck, APairMustConserveItsTotal) {
