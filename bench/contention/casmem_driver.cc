@@ -209,6 +209,9 @@ class CasmemConnection final : public Connection {
         r.kind = WriteResult::kConflict;  // nothing written
         r.error = error != d.MemberEnd() && error->value.IsString() ? error->value.GetString() : "409";
       } else {
+        // 4xx: refused, nothing written; 5xx (503 storage unavailable):
+        // not acknowledged, yet the record may reach the log.
+        r.refused = status >= 400 && status < 500;
         r.error = "HTTP " + std::to_string(status) +
                   (error != d.MemberEnd() && error->value.IsString() ? std::string(": ") + error->value.GetString() : "");
       }

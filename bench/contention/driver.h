@@ -43,6 +43,9 @@ struct WriteResult {
   bool dropped = false;     // the first response was dropped on purpose (injected retry)
   bool replayed = false;    // the answer carried Idempotency-Replayed: true
   int in_progress = 0;      // 409 "request in progress" answers waited out
+  // kError: the server answered that it wrote nothing (a 4xx), so the
+  // update is not in doubt.
+  bool refused = false;
 };
 
 // How to send one Patch / Move (casmem honours these; other drivers have

@@ -304,6 +304,7 @@ void Run_::DoUpdate(Agent& a) {
       case WriteResult::kConflict:  // refused: nothing written
         return Error(a, "unexpected 409: " + r.error);
       case WriteResult::kError:
+        if (r.refused) return Error(a, r.error);
         ++result_.in_doubt;
         if (patch) {
           doubt_up_[k] += 1;

@@ -1,12 +1,16 @@
 // casmem-bench end to end: the real binary against a real casmemd, short
 // runs; the history check must find nothing and every raced key must have
-// exactly one creator.
+// exactly one creator; patch and txn runs (with and without dropped
+// answers retried under their Idempotency-Key) must end with counters
+// that hold every acknowledged update exactly once.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <thread>
+
+#include <rapidjson/document.h>
 
 #include "tests/support/http_client.h"
 
@@ -94,9 +98,70 @@ TEST_F(ContentionE2E, AServerThatDiesMidRunEndsTheRunWithoutAVerdict) {
   EXPECT_NE(r.json.find("final read: "), std::string::npos) << r.json;
 }
 
+// The run's JSON line (the last line of the output).
+rapidjson::Document Parsed(const BenchRun& r) {
+  rapidjson::Document d;
+  const size_t start = r.json.rfind('{', r.json.rfind("\"system\""));
+  d.Parse(start == std::string::npos ? "" : r.json.c_str() + start);
+  return d;
+}
+
+// What every patch / txn run must show: a clean exit, the final values
+// checked and right, nothing in doubt, and at least one update.
+void ExpectExact(const BenchRun& r, const rapidjson::Document& d) {
+  ASSERT_EQ(r.exit_code, 0) << r.json;
+  ASSERT_TRUE(d.IsObject()) << r.json;
+  EXPECT_TRUE(d["history_checked"].GetBool()) << r.json;
+  EXPECT_EQ(d["violations"].Size(), 0u) << r.json;
+  EXPECT_EQ(d["in_doubt"].GetUint64(), 0u) << r.json;
+  EXPECT_GT(d["updates"].GetUint64(), 0u) << r.json;
+  EXPECT_STREQ(d["errors"].GetString(), "none") << r.json;
+}
+
+TEST_F(ContentionE2E, PatchOnOneKeyHoldsEveryUpdateAndReportsUpdatesPerFsync) {
+  BenchRun r = RunBench(server_->port(), "--workload patch --agents 16 --keys 1 --seconds 1 --warmup 0.2");
+  auto d = Parsed(r);
+  ExpectExact(r, d);
+  if (HasFailure()) return;
+  EXPECT_EQ(d["final_counters"][0].GetInt64(), static_cast<int64_t>(d["updates"].GetUint64())) << r.json;
+  // Every update is durable before its answer: at least one sync happened.
+  ASSERT_TRUE(d["fsyncs"].IsUint64()) << r.json;
+  EXPECT_GT(d["fsyncs"].GetUint64(), 0u) << r.json;
+  EXPECT_TRUE(d["updates_per_fsync"].IsNumber()) << r.json;
+}
+
+TEST_F(ContentionE2E, GrowingPatchOverSeveralKeysKeepsEveryAgentsUpdates) {
+  BenchRun r = RunBench(server_->port(), "--workload patch --grow --agents 8 --keys 3 --seconds 1 --warmup 0");
+  auto d = Parsed(r);
+  ExpectExact(r, d);
+}
+
+TEST_F(ContentionE2E, PatchWithDroppedAnswersRetriedUnderIdempotencyKeysIsExact) {
+  BenchRun r = RunBench(server_->port(),
+                        "--workload patch --agents 8 --keys 1 --drop-responses 0.2 --seconds 1.5 --warmup 0");
+  auto d = Parsed(r);
+  ExpectExact(r, d);
+  if (HasFailure()) return;
+  EXPECT_GT(d["dropped"].GetUint64(), 0u) << r.json;
+  EXPECT_EQ(d["final_counters"][0].GetInt64(), static_cast<int64_t>(d["updates"].GetUint64())) << r.json;
+}
+
+TEST_F(ContentionE2E, TxnMovesConserveThePairWithAndWithoutDroppedAnswers) {
+  for (const char* extra : {"", " --drop-responses 0.2"}) {
+    BenchRun r = RunBench(server_->port(), std::string("--workload txn --agents 8 --seconds 1 --warmup 0") + extra);
+    auto d = Parsed(r);
+    ExpectExact(r, d);
+    if (HasFailure()) return;
+    ASSERT_EQ(d["final_counters"].Size(), 2u) << r.json;
+    EXPECT_EQ(d["final_counters"][0].GetInt64() + d["final_counters"][1].GetInt64(), 0) << r.json;
+  }
+}
+
 TEST_F(ContentionE2E, BadArgumentsAndUnreachableTargetsFail) {
   EXPECT_EQ(RunBench(server_->port(), "--workload nope").exit_code, 1);
   EXPECT_EQ(RunBench(server_->port(), "--agents 2000").exit_code, 1);
+  EXPECT_EQ(RunBench(server_->port(), "--workload cas --drop-responses 0.1").exit_code, 1);
+  EXPECT_EQ(RunBench(server_->port(), "--workload patch --drop-responses 2").exit_code, 1);
   BenchRun r = RunBench(1, "--workload cas --seconds 0.2");  // nothing listens on port 1
   EXPECT_EQ(r.exit_code, 1) << r.json;
 }
