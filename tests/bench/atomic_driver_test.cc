@@ -33,7 +33,7 @@ using tcp = asio::ip::tcp;
 // POST /workspaces/bench/txn (two increments), GET /metrics.
 class FakeCasmem {
  public:
-  enum class Fault { kNone, kNoIdempotency, kForgetOne };
+  enum class Fault { kNone, kNoIdempotency, kForgetOne, kRefuseSome };
 
   explicit FakeCasmem(Fault fault) : fault_(fault), acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
     port_ = acceptor_.local_endpoint().port();
@@ -154,6 +154,11 @@ class FakeCasmem {
         return;
       }
     }
+    if (fault_ == Fault::kRefuseSome && ++writes_seen_ % 10 == 0) {
+      res.result(400);
+      res.body() = R"({"error":"refused by the stand-in"})";
+      return;
+    }
     ++applied_;
     const bool forget = fault_ == Fault::kForgetOne && applied_ == 20;
     if (req.method() == http::verb::patch) {
@@ -197,7 +202,7 @@ class FakeCasmem {
   mutable std::mutex mu_;
   std::map<std::string, Key> keys_;
   std::map<std::string, Remembered> remembered_;
-  uint64_t applied_ = 0, fsyncs_ = 0;
+  uint64_t applied_ = 0, fsyncs_ = 0, writes_seen_ = 0;
 };
 
 RunConfig Config(const std::string& workload, double drop) {
@@ -295,6 +300,21 @@ TEST(AtomicWorkloads, AServerThatForgetsAnAcknowledgedUpdateIsCaught) {
     // one too few.
     EXPECT_EQ(Rules(bench::Run(*driver, c)), (std::vector<std::string>{"counter-high", "counter-low"}));
   }
+}
+
+// A 4xx answer says nothing was written: an error, but no update in
+// doubt, and the counters stay exact.
+TEST(AtomicWorkloads, RefusedUpdatesAreErrorsButNotInDoubt) {
+  FakeCasmem server(FakeCasmem::Fault::kRefuseSome);
+  auto driver = MakeCasmemDriver("127.0.0.1", server.port(), "bench");
+  RunConfig c = Config("patch", 0);
+  c.ops = 60;  // errors pause their agent 10 ms: keep the run short
+  const RunResult r = bench::Run(*driver, c);
+  EXPECT_FALSE(r.errors.empty());
+  EXPECT_EQ(r.in_doubt, 0u);
+  EXPECT_TRUE(r.violations.empty()) << r.violations[0].detail;
+  ASSERT_EQ(r.final_counters.size(), 1u);
+  EXPECT_EQ(static_cast<uint64_t>(r.final_counters[0]), r.updates);
 }
 
 }  // namespace
