@@ -85,12 +85,17 @@ bool ParseOp(Value& obj, PatchOp* op, std::string* why) {
   Value* path = nullptr;
   Value* from = nullptr;
   Value* value = nullptr;
-  for (json::Member& m : obj.members) {  // a repeated member: the last wins
-    if (m.name == "op") op_name = &m.value;
-    else if (m.name == "path") path = &m.value;
-    else if (m.name == "from") from = &m.value;
-    else if (m.name == "value") value = &m.value;
-    // Other members are ignored (RFC 6902 §4).
+  for (json::Member& m : obj.members) {
+    Value** slot = m.name == "op"     ? &op_name
+                   : m.name == "path" ? &path
+                   : m.name == "from" ? &from
+                   : m.name == "value" ? &value
+                                       : nullptr;
+    if (slot == nullptr) continue;  // other members are ignored (RFC 6902 §4)
+    // RFC 6902 A.13: {"op": "add", ..., "op": "remove"} is not a valid
+    // operation (rather than one of the two).
+    if (*slot != nullptr) return *why = "repeated member " + Quoted(m.name), false;
+    *slot = &m.value;
   }
   if (op_name == nullptr) return *why = "missing \"op\"", false;
   if (op_name->kind != Value::Kind::kString) return *why = "\"op\" must be a string", false;
