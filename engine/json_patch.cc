@@ -12,6 +12,8 @@
 // Value's copy and destruction, and MergeInto.
 #include "engine/json_patch.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <utility>
 #include <vector>
 
@@ -31,6 +33,7 @@ struct PatchOp {
   JsonPointer from;   // move, copy
   Value value;        // add, replace, test
   int value_depth = 0;
+  size_t value_size = 0;  // json::MinSize(value)
   int64_t delta = 0;  // increment
 };
 
@@ -127,6 +130,7 @@ bool ParseOp(Value& obj, PatchOp* op, std::string* why) {
                     " levels",
              false;
     }
+    op->value_size = json::MinSize(*value);
     op->value = std::move(*value);
   }
   if (op->kind == OpKind::kIncrement) {
@@ -145,35 +149,48 @@ bool ParseOp(Value& obj, PatchOp* op, std::string* why) {
 // apply; the document is then garbage and is dropped by the caller.
 class Applier {
  public:
-  Applier(Value* root, bool absent, PatchError* error)
-      : root_(root), absent_(absent), error_(error) {}
+  Applier(Value* root, bool absent, size_t max_bytes, PatchError* error)
+      : root_(root),
+        absent_(absent),
+        max_bytes_(max_bytes),
+        size_(json::MinSize(*root)),
+        error_(error) {}
 
   bool Apply(const PatchOp& op, int index) {
     op_ = &op;
     index_ = index;
+    bool ok = false;
     switch (op.kind) {
       case OpKind::kAdd:
-        return CheckDepth(op.path, op.value_depth) && Add(op.path, Value(op.value));
+        ok = CheckDepth(op.path, op.value_depth) && Add(op.path, Value(op.value), op.value_size);
+        break;
       case OpKind::kRemove:
-        return Remove(op.path, nullptr);
+        ok = Remove(op.path, nullptr, nullptr);
+        break;
       case OpKind::kReplace:
-        return CheckDepth(op.path, op.value_depth) && Replace(op.path, Value(op.value));
+        ok = CheckDepth(op.path, op.value_depth) &&
+             Replace(op.path, Value(op.value), op.value_size);
+        break;
       case OpKind::kMove:
-        return Move(op.from, op.path);
+        ok = Move(op.from, op.path);
+        break;
       case OpKind::kCopy:
-        return Copy(op.from, op.path);
+        ok = Copy(op.from, op.path);
+        break;
       case OpKind::kTest:
-        return Test(op.path, op.value);
+        ok = Test(op.path, op.value);
+        break;
       case OpKind::kIncrement:
-        return Increment(op.path, op.delta);
+        ok = Increment(op.path, op.delta);
+        break;
     }
-    return false;
+    return ok;
   }
 
  private:
   // "<op> at <path>: <reason>" (move and copy name `from` too).
-  bool Fail(const std::string& reason) {
-    error_->kind = PatchFailure::kFailed;
+  bool Fail(const std::string& reason, PatchFailure kind = PatchFailure::kFailed) {
+    error_->kind = kind;
     error_->op_index = index_;
     std::string where = "at " + op_->path.text;
     if (op_->kind == OpKind::kMove || op_->kind == OpKind::kCopy) {
@@ -187,12 +204,19 @@ class Applier {
   // p.tokens.size() containers.
   bool CheckDepth(const JsonPointer& p, int d) {
     if (static_cast<int>(p.tokens.size()) + d <= kMaxJsonDepth) return true;
-    error_->kind = PatchFailure::kTooDeep;
-    error_->op_index = index_;
-    error_->message = std::string(OpName(op_->kind)) + " at " + op_->path.text +
-                      ": the result would nest deeper than " + std::to_string(kMaxJsonDepth) +
-                      " levels";
-    return false;
+    return Fail("the result would nest deeper than " + std::to_string(kMaxJsonDepth) + " levels",
+                PatchFailure::kTooDeep);
+  }
+
+  // A `copy` is held to max_bytes at once, by the document's MinSize (a
+  // lower bound, so nothing that fits is refused): without that, each copy
+  // of the whole document into itself would double it, 2^n for n ops.
+  // Other ops grow a document by at most the patch's own size; the
+  // result is checked exactly when it is serialised.
+  bool CheckSize() {
+    if (size_ <= max_bytes_) return true;
+    return Fail("the result would be larger than " + std::to_string(max_bytes_) + " bytes",
+                PatchFailure::kTooLarge);
   }
 
   // The child of container `v` named by `token`, or nullptr with *why.
@@ -244,67 +268,78 @@ class Applier {
     return v;
   }
 
-  bool SetRoot(Value&& v) {
-    *root_ = std::move(v);
-    absent_ = false;
-    return true;
+  // Puts v (of MinSize `size`) in place of *target.
+  void Overwrite(Value* target, Value&& v, size_t size) {
+    size_ = size_ - json::MinSize(*target) + size;
+    *target = std::move(v);
+    if (target == root_) absent_ = false;
   }
 
-  // RFC 6902 §4.1. The caller has checked the depth.
-  bool Add(const JsonPointer& p, Value&& v) {
-    if (p.tokens.empty()) return SetRoot(std::move(v));
+  // RFC 6902 §4.1. The caller has checked the depth; `size` is v's MinSize.
+  bool Add(const JsonPointer& p, Value&& v, size_t size) {
+    if (p.tokens.empty()) return Overwrite(root_, std::move(v), size), true;
     Value* parent = Parent(p);
     if (parent == nullptr) return false;
     const std::string& last = p.tokens.back();
     if (parent->kind == Value::Kind::kObject) {
-      if (Value* existing = parent->Find(last)) *existing = std::move(v);
-      else parent->members.push_back(json::Member{last, std::move(v)});
+      if (Value* existing = parent->Find(last)) {
+        Overwrite(existing, std::move(v), size);
+      } else {
+        parent->members.push_back(json::Member{last, std::move(v)});
+        size_ += last.size() + size;
+      }
       return true;
     }
     std::vector<Value>& items = parent->items;
-    if (last == "-") {
-      items.push_back(std::move(v));
-      return true;
+    size_t i = items.size();
+    if (last != "-") {
+      const auto index = json::ArrayIndex(last);
+      if (!index) return Fail(Quoted(last) + " is not an array index");
+      if (*index > items.size()) {
+        return Fail("index " + last + " is out of range (array of " +
+                    std::to_string(items.size()) + ")");
+      }
+      i = *index;
     }
-    const auto i = json::ArrayIndex(last);
-    if (!i) return Fail(Quoted(last) + " is not an array index");
-    if (*i > items.size()) {
-      return Fail("index " + last + " is out of range (array of " +
-                  std::to_string(items.size()) + ")");
-    }
-    items.insert(items.begin() + static_cast<std::ptrdiff_t>(*i), std::move(v));
+    items.insert(items.begin() + static_cast<std::ptrdiff_t>(i), std::move(v));
+    size_ += size;
     return true;
   }
 
-  // RFC 6902 §4.2; the removed value goes to *removed when given.
-  bool Remove(const JsonPointer& p, Value* removed) {
+  // RFC 6902 §4.2. The removed value and its MinSize go to *removed and
+  // *removed_size when given.
+  bool Remove(const JsonPointer& p, Value* removed, size_t* removed_size) {
     if (p.tokens.empty()) return Fail("cannot remove the whole document");
     Value* parent = Parent(p);
     if (parent == nullptr) return false;
     const std::string& last = p.tokens.back();
+    size_t size = 0;
     if (parent->kind == Value::Kind::kObject) {
       auto& ms = parent->members;
-      for (auto it = ms.begin(); it != ms.end(); ++it) {
-        if (it->name != last) continue;
-        if (removed != nullptr) *removed = std::move(it->value);
-        ms.erase(it);
-        return true;
-      }
-      return Fail("member " + Quoted(last) + " not found");
+      auto it = std::find_if(ms.begin(), ms.end(),
+                             [&](const json::Member& m) { return m.name == last; });
+      if (it == ms.end()) return Fail("member " + Quoted(last) + " not found");
+      size = json::MinSize(it->value);
+      size_ -= last.size() + size;
+      if (removed != nullptr) *removed = std::move(it->value);
+      ms.erase(it);
+    } else {
+      std::string why;
+      Value* v = Child(parent, last, &why);
+      if (v == nullptr) return Fail(why);
+      size = json::MinSize(*v);
+      size_ -= size;
+      if (removed != nullptr) *removed = std::move(*v);
+      parent->items.erase(parent->items.begin() + (v - parent->items.data()));
     }
-    std::string why;
-    Value* v = Child(parent, last, &why);
-    if (v == nullptr) return Fail(why);
-    if (removed != nullptr) *removed = std::move(*v);
-    parent->items.erase(parent->items.begin() + (v - parent->items.data()));
+    if (removed_size != nullptr) *removed_size = size;
     return true;
   }
 
-  bool Replace(const JsonPointer& p, Value&& v) {
-    if (p.tokens.empty()) return SetRoot(std::move(v));
+  bool Replace(const JsonPointer& p, Value&& v, size_t size) {
     Value* target = Get(p);
     if (target == nullptr) return false;
-    *target = std::move(v);
+    Overwrite(target, std::move(v), size);
     return true;
   }
 
@@ -313,17 +348,23 @@ class Applier {
     if (from.tokens == to.tokens) return Get(from) != nullptr;  // must exist; no change
     if (json::IsProperPrefix(from, to)) return Fail("cannot move a value into itself");
     Value v;
-    if (!Remove(from, &v)) return false;
+    size_t size = 0;
+    if (!Remove(from, &v, &size)) return false;
     // v was inside `from`'s containers, so it is within the limit; only the
     // new place can be too deep.
-    return CheckDepth(to, json::Depth(v)) && Add(to, std::move(v));
+    return CheckDepth(to, json::Depth(v)) && Add(to, std::move(v), size);
   }
 
   bool Copy(const JsonPointer& from, const JsonPointer& to) {
     const Value* src = Get(from);
     if (src == nullptr) return false;
     if (!CheckDepth(to, json::Depth(*src))) return false;
-    return Add(to, Value(*src));
+    const size_t size = json::MinSize(*src);
+    if (size > max_bytes_) {  // too large to fit anywhere: do not even copy it
+      size_ += size;
+      return CheckSize();
+    }
+    return Add(to, Value(*src), size) && CheckSize();
   }
 
   bool Test(const JsonPointer& p, const Value& expected) {
@@ -347,7 +388,8 @@ class Applier {
     }
     int64_t sum = 0;
     if (__builtin_add_overflow(n, delta, &sum)) return Fail("increment overflows 64 bits");
-    target->text = std::to_string(sum);
+    std::string text = std::to_string(sum);
+    Overwrite(target, Value::Number(text), text.size());
     return true;
   }
 
@@ -355,31 +397,30 @@ class Applier {
   // and is created where `add` would create it). The whole document is
   // absent only while the key is (no earlier op of the patch set it).
   bool Increment(const JsonPointer& p, int64_t delta) {
-    if (p.tokens.empty()) {
-      if (absent_) return SetRoot(Value::Number(std::to_string(delta)));
-      return Sum(root_, delta);
-    }
-    Value* parent = Parent(p);
-    if (parent == nullptr) return false;
-    const std::string& last = p.tokens.back();
+    if (p.tokens.empty() && !absent_) return Sum(root_, delta);
     Value* target = nullptr;
-    if (parent->kind == Value::Kind::kObject) {
-      target = parent->Find(last);
-    } else if (last != "-") {
-      const auto i = json::ArrayIndex(last);
-      if (!i) return Fail(Quoted(last) + " is not an array index");
-      if (*i > parent->items.size()) {
-        return Fail("index " + last + " is out of range (array of " +
-                    std::to_string(parent->items.size()) + ")");
+    if (!p.tokens.empty()) {
+      Value* parent = Parent(p);
+      if (parent == nullptr) return false;
+      const std::string& last = p.tokens.back();
+      if (parent->kind == Value::Kind::kObject) {
+        target = parent->Find(last);
+      } else if (last != "-") {
+        const auto i = json::ArrayIndex(last);
+        if (i && *i < parent->items.size()) target = &parent->items[*i];
+        // else: Add appends at index == size, refuses the rest
       }
-      if (*i < parent->items.size()) target = &parent->items[*i];
     }
     if (target != nullptr) return Sum(target, delta);
-    return Add(p, Value::Number(std::to_string(delta)));  // a scalar: no deeper
+    std::string text = std::to_string(delta);
+    const size_t size = text.size();
+    return Add(p, Value::Number(text), size);  // a scalar: no deeper
   }
 
   Value* root_;
   bool absent_;
+  size_t max_bytes_;
+  size_t size_;  // MinSize(*root_), kept up to date by every edit
   PatchError* error_;
   const PatchOp* op_ = nullptr;
   int index_ = -1;
@@ -482,7 +523,7 @@ bool ApplyJsonPatch(const JsonPatch& patch, std::optional<std::string_view> doc,
   *error = PatchError{};
   Value root;
   if (!LoadDocument(doc, &root, error, 0)) return false;
-  Applier applier(&root, !doc.has_value(), error);
+  Applier applier(&root, !doc.has_value(), max_bytes, error);
   const auto& ops = patch.ops_->ops;
   for (size_t i = 0; i < ops.size(); ++i) {
     if (!applier.Apply(ops[i], static_cast<int>(i))) return false;

@@ -242,6 +242,28 @@ int Depth(const Value& v) {
   return 0;
 }
 
+// Recursion: one frame per level of `v` (see the file comment).
+size_t MinSize(const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::kNull:
+    case Value::Kind::kTrue: return 4;
+    case Value::Kind::kFalse: return 5;
+    case Value::Kind::kNumber: return v.text.size();
+    case Value::Kind::kString: return v.text.size() + 2;
+    case Value::Kind::kArray: {
+      size_t n = 2;
+      for (const Value& x : v.items) n += MinSize(x);
+      return n;
+    }
+    case Value::Kind::kObject: {
+      size_t n = 2;
+      for (const Member& m : v.members) n += m.name.size() + MinSize(m.value);
+      return n;
+    }
+  }
+  return 0;
+}
+
 bool NumberEqual(std::string_view a, std::string_view b) {
   if (a == b) return true;
   Decimal x, y;

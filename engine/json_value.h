@@ -6,7 +6,7 @@
 // written by RapidJSON's Writer (which is how the store keeps values).
 //
 // Depth: ParseJson bounds nesting, so the functions here that recurse
-// (Equal, Depth, the copy constructor and the destructor, one frame or a
+// (Equal, Depth, MinSize, the copy constructor and the destructor, one frame or a
 // few per level) recurse at most as deep as the caller lets a value grow.
 // json_patch.cc keeps every document it builds within kMaxJsonDepth (+ a
 // patch operation's own two levels for a parsed patch), which makes their
@@ -66,6 +66,12 @@ ParseFailure ParseJson(std::string_view text, int max_depth, Value* out, std::st
 
 // Nesting depth: a scalar is 0, `[]` and `{}` are 1, `[[1]]` is 2.
 int Depth(const Value& v);
+
+// A lower bound of the size of v's compact JSON, exact but for the quotes
+// and colon of member names, commas and escapes. It adds up: a
+// container's is 2 plus its elements' (plus its member names' bytes), so
+// an edit can keep a running total of a document's (json_patch.cc).
+size_t MinSize(const Value& v);
 
 // Structural equality, as RFC 6902's `test`: numbers by mathematical value
 // (NumberEqual), strings by code points (bytes: both are valid UTF-8),
