@@ -34,7 +34,9 @@ Outcome Patch(std::optional<std::string_view> doc, std::string_view patch,
   EXPECT_NE(p, nullptr) << patch << ": " << o.error.message;
   if (!p) return o;
   o.ok = ApplyJsonPatch(*p, doc, max_bytes, &o.value, &o.error);
-  if (!o.ok) EXPECT_NE(o.error.kind, PatchFailure::kNone);
+  if (!o.ok) {
+    EXPECT_NE(o.error.kind, PatchFailure::kNone);
+  }
   return o;
 }
 
