@@ -10,6 +10,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -494,6 +495,322 @@ TEST(JsonPatchLimits, MaxBytes) {
   EXPECT_TRUE(o.ok);
   EXPECT_EQ(o.value, R"({"b":"yyyyyyyyyy"})");
 }
+
+
+// ---- model test: random documents and patches against a reference ----
+//
+// The reference applies the same operations to a RapidJSON Document,
+// locating values with rapidjson::Pointer. Numbers are int64 only, so
+// RapidJSON holds them exactly and writes them back as the same text.
+namespace model {
+
+using RVal = rapidjson::Value;
+using Alloc = rapidjson::Document::AllocatorType;
+using Tokens = std::vector<std::string>;
+
+std::string Encode(const Tokens& t, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out += '/';
+    for (char c : t[i]) {
+      if (c == '~') out += "~0";
+      else if (c == '/') out += "~1";
+      else out += c;
+    }
+  }
+  return out;
+}
+std::string Encode(const Tokens& t) { return Encode(t, t.size()); }
+
+std::string Write(const RVal& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+RVal* Get(RVal& root, const Tokens& t, size_t n) {
+  if (n == 0) return &root;
+  const std::string s = Encode(t, n);
+  rapidjson::Pointer p(s.c_str(), s.size());
+  EXPECT_TRUE(p.IsValid()) << s;
+  return p.Get(root);
+}
+
+// A strict array index within [0, limit].
+bool Index(const std::string& tok, size_t limit, size_t* out) {
+  if (tok.empty() || tok.size() > 9 || (tok.size() > 1 && tok[0] == '0')) return false;
+  size_t n = 0;
+  for (char c : tok) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  *out = n;
+  return n <= limit;
+}
+
+bool RefAdd(RVal& root, const Tokens& t, RVal& v, Alloc& a) {
+  if (t.empty()) {
+    root = v;  // moves
+    return true;
+  }
+  RVal* parent = Get(root, t, t.size() - 1);
+  if (parent == nullptr) return false;
+  const std::string& last = t.back();
+  if (parent->IsObject()) {
+    auto m = parent->FindMember(RVal(last.c_str(), static_cast<rapidjson::SizeType>(last.size())));
+    if (m != parent->MemberEnd()) m->value = v;
+    else parent->AddMember(RVal(last.c_str(), static_cast<rapidjson::SizeType>(last.size()), a), v, a);
+    return true;
+  }
+  if (!parent->IsArray()) return false;
+  size_t i = parent->Size();
+  if (last != "-" && !Index(last, parent->Size(), &i)) return false;
+  parent->PushBack(v, a);
+  for (size_t j = parent->Size() - 1; j > i; --j) (*parent)[j].Swap((*parent)[j - 1]);
+  return true;
+}
+
+bool RefRemove(RVal& root, const Tokens& t, RVal* removed, Alloc& a) {
+  if (t.empty()) return false;
+  RVal* parent = Get(root, t, t.size() - 1);
+  if (parent == nullptr) return false;
+  const std::string& last = t.back();
+  if (parent->IsObject()) {
+    auto m = parent->FindMember(RVal(last.c_str(), static_cast<rapidjson::SizeType>(last.size())));
+    if (m == parent->MemberEnd()) return false;
+    if (removed) removed->CopyFrom(m->value, a);
+    parent->EraseMember(m);
+    return true;
+  }
+  if (!parent->IsArray()) return false;
+  size_t i = 0;
+  if (!Index(last, parent->Size(), &i) || i == parent->Size()) return false;
+  if (removed) removed->CopyFrom((*parent)[static_cast<rapidjson::SizeType>(i)], a);
+  parent->Erase(parent->Begin() + i);
+  return true;
+}
+
+bool IsPrefix(const Tokens& a, const Tokens& b) {  // a proper prefix of b
+  return a.size() < b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+struct Op {
+  std::string name;
+  Tokens path, from;
+  std::string value;  // JSON text
+  int64_t delta = 0;
+};
+
+bool RefApply(RVal& root, const Op& op, Alloc& a) {
+  rapidjson::Document vdoc;
+  RVal v;
+  if (!op.value.empty()) {
+    vdoc.Parse(op.value.c_str(), op.value.size());
+    v.CopyFrom(vdoc, a);
+  }
+  if (op.name == "add") return RefAdd(root, op.path, v, a);
+  if (op.name == "remove") return RefRemove(root, op.path, nullptr, a);
+  if (op.name == "replace") {
+    RVal* target = Get(root, op.path, op.path.size());
+    if (target == nullptr) return false;
+    *target = v;
+    return true;
+  }
+  if (op.name == "move") {
+    if (op.from == op.path) return Get(root, op.from, op.from.size()) != nullptr;
+    if (IsPrefix(op.from, op.path)) return false;
+    RVal moved;
+    return RefRemove(root, op.from, &moved, a) && RefAdd(root, op.path, moved, a);
+  }
+  if (op.name == "copy") {
+    RVal* src = Get(root, op.from, op.from.size());
+    if (src == nullptr) return false;
+    RVal copy(*src, a);
+    return RefAdd(root, op.path, copy, a);
+  }
+  if (op.name == "test") {
+    RVal* target = Get(root, op.path, op.path.size());
+    return target != nullptr && *target == v;
+  }
+  // increment
+  RVal* target = nullptr;
+  if (op.path.empty()) {
+    target = &root;
+  } else {
+    RVal* parent = Get(root, op.path, op.path.size() - 1);
+    if (parent == nullptr) return false;
+    if (parent->IsObject() || (parent->IsArray() && op.path.back() != "-")) {
+      target = Get(root, op.path, op.path.size());
+    }
+  }
+  if (target == nullptr) {
+    RVal n(op.delta);
+    return RefAdd(root, op.path, n, a);
+  }
+  if (!target->IsInt64()) return false;
+  int64_t sum = 0;
+  if (__builtin_add_overflow(target->GetInt64(), op.delta, &sum)) return false;
+  target->SetInt64(sum);
+  return true;
+}
+
+class Gen {
+ public:
+  explicit Gen(uint32_t seed) : rng_(seed) {}
+  int Pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+
+  std::string Scalar() {
+    static const char* kScalars[] = {"0", "1", "-3", "42", "9223372036854775807",
+                                     "-9223372036854775808", "9223372036854775806", "\"x\"",
+                                     "\"1\"", "\"\"", "true", "false", "null"};
+    return kScalars[Pick(sizeof kScalars / sizeof *kScalars)];
+  }
+  std::string Key() {
+    static const char* kKeys[] = {"a", "b", "c", "0", "1", "-", "~", "/", "a/b", "~1", ""};
+    return kKeys[Pick(sizeof kKeys / sizeof *kKeys)];
+  }
+  std::string Value(int depth) {
+    const int r = Pick(depth > 0 ? 10 : 6);
+    if (r < 6) return Scalar();
+    if (r < 8) {
+      std::string s = "[";
+      const int n = Pick(4);
+      for (int i = 0; i < n; ++i) s += (i ? "," : "") + Value(depth - 1);
+      return s + "]";
+    }
+    std::vector<std::string> keys;
+    const int n = Pick(4);
+    std::string s = "{";
+    for (int i = 0; i < n; ++i) {
+      std::string k = Key();
+      if (std::find(keys.begin(), keys.end(), k) != keys.end()) continue;
+      s += (keys.empty() ? "" : ",") + std::string("\"") + k + "\":" + Value(depth - 1);
+      keys.push_back(k);
+    }
+    return s + "}";
+  }
+
+  // A pointer into `root`: mostly one that exists, else one token past an
+  // existing container, with tokens that may or may not name something.
+  Tokens Path(const RVal& root) {
+    std::vector<Tokens> all;
+    Collect(root, {}, &all);
+    Tokens t = all[Pick(static_cast<int>(all.size()))];
+    if (Pick(3) == 0) {
+      const RVal* v = &root;
+      for (const auto& tok : t) v = Step(v, tok);
+      if (v->IsArray()) {
+        const std::string candidates[] = {"-", std::to_string(v->Size()),
+                                          std::to_string(v->Size() + 1), "01", "x", "0"};
+        t.push_back(candidates[Pick(6)]);
+      } else {
+        t.push_back(Key());
+      }
+    }
+    return t;
+  }
+
+  Op Operation(const RVal& root) {
+    static const char* kOps[] = {"add", "remove", "replace", "move", "copy", "test", "increment"};
+    Op op;
+    op.name = kOps[Pick(7)];
+    op.path = Path(root);
+    if (op.name == "move" || op.name == "copy") op.from = Path(root);
+    if (op.name == "add" || op.name == "replace") op.value = Value(2);
+    if (op.name == "test") {
+      const RVal* target = Find(root, op.path);
+      op.value = target != nullptr && Pick(2) ? Write(*target) : Value(2);
+    }
+    if (op.name == "increment") {
+      static const int64_t kDeltas[] = {1, -1, 7, INT64_MAX, INT64_MIN, 0};
+      op.delta = kDeltas[Pick(6)];
+    }
+    return op;
+  }
+
+  static std::string Json(const Op& op) {
+    std::string s = R"({"op":")" + op.name + R"(","path":")" + Escape(Encode(op.path)) + "\"";
+    if (op.name == "move" || op.name == "copy") s += R"(,"from":")" + Escape(Encode(op.from)) + "\"";
+    if (!op.value.empty()) s += R"(,"value":)" + op.value;
+    if (op.name == "increment") s += R"(,"value":)" + std::to_string(op.delta);
+    return s + "}";
+  }
+
+ private:
+  static std::string Escape(const std::string& s) {  // pointers hold no " or backslash
+    return s;
+  }
+  static const RVal* Step(const RVal* v, const std::string& tok) {
+    if (v->IsObject()) return &v->FindMember(RVal(tok.c_str(), static_cast<rapidjson::SizeType>(tok.size())))->value;
+    return &(*v)[static_cast<rapidjson::SizeType>(std::stoul(tok))];
+  }
+  static const RVal* Find(const RVal& root, const Tokens& t) {
+    const std::string s = Encode(t);
+    rapidjson::Pointer p(s.c_str(), s.size());
+    return t.empty() ? &root : p.Get(root);
+  }
+  static void Collect(const RVal& v, Tokens t, std::vector<Tokens>* all) {
+    all->push_back(t);
+    if (v.IsObject()) {
+      for (auto& m : v.GetObject()) {
+        Tokens u = t;
+        u.emplace_back(m.name.GetString(), m.name.GetStringLength());
+        Collect(m.value, u, all);
+      }
+    } else if (v.IsArray()) {
+      for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+        Tokens u = t;
+        u.push_back(std::to_string(i));
+        Collect(v[i], u, all);
+      }
+    }
+  }
+
+  std::mt19937 rng_;
+};
+
+TEST(JsonPatchModel, RandomPatchesMatchTheReference) {
+  Gen gen(20261129);
+  int applied = 0, failed = 0;
+  for (int round = 0; round < 6000; ++round) {
+    const std::string doc_text = gen.Value(3);
+    rapidjson::Document ref;
+    ref.Parse(doc_text.c_str(), doc_text.size());
+    ASSERT_FALSE(ref.HasParseError()) << doc_text;
+    ASSERT_EQ(Write(ref), doc_text);
+
+    // Ops are drawn against the reference as it evolves, so later ones
+    // often name what earlier ones made.
+    const int n = 1 + gen.Pick(4);
+    std::string patch = "[";
+    int ref_failed_at = -1;
+    for (int i = 0; i < n; ++i) {
+      const Op op = gen.Operation(ref);
+      patch += (i ? "," : "") + Gen::Json(op);
+      if (ref_failed_at < 0 && !RefApply(ref, op, ref.GetAllocator())) ref_failed_at = i;
+    }
+    patch += "]";
+
+    Outcome o = Patch(std::string_view(doc_text), patch);
+    SCOPED_TRACE(doc_text + " + " + patch);
+    if (ref_failed_at < 0) {
+      ASSERT_TRUE(o.ok) << o.error.message;
+      ASSERT_EQ(o.value, Write(ref));
+      ++applied;
+    } else {
+      ASSERT_FALSE(o.ok) << o.value;
+      ASSERT_EQ(o.error.kind, PatchFailure::kFailed) << o.error.message;
+      ASSERT_EQ(o.error.op_index, ref_failed_at) << o.error.message;
+      ++failed;
+    }
+  }
+  // Both outcomes are well represented.
+  EXPECT_GT(applied, 800);
+  EXPECT_GT(failed, 800);
+}
+
+}  // namespace model
 
 }  // namespace
 }  // namespace casmem
