@@ -31,10 +31,12 @@ struct Value {
   enum class Kind : uint8_t { kNull, kFalse, kTrue, kNumber, kString, kArray, kObject };
 
   Value() = default;
-  explicit Value(Kind k) : kind(k) {}
+  // Defined below Member: std::vector<Member> needs Member complete
+  // wherever a Value may be destroyed (clang checks it in class scope).
+  explicit Value(Kind k);
   static Value Number(std::string_view source_text);
   static Value String(std::string_view utf8);
-  static Value Bool(bool b) { return Value(b ? Kind::kTrue : Kind::kFalse); }
+  static Value Bool(bool b);
 
   bool is_object() const { return kind == Kind::kObject; }
   bool is_array() const { return kind == Kind::kArray; }
@@ -54,6 +56,9 @@ struct Member {
   std::string name;
   Value value;
 };
+
+inline Value::Value(Kind k) : kind(k) {}
+inline Value Value::Bool(bool b) { return Value(b ? Kind::kTrue : Kind::kFalse); }
 
 enum class ParseFailure { kNone, kSyntax, kTooDeep, kBadString };
 
