@@ -22,8 +22,11 @@ class Builder {
  public:
   Builder(Value* root, int max_depth) : root_(root), max_depth_(max_depth) {}
 
-  bool Null() { return Place(Value()) != nullptr; }
-  bool Bool(bool b) { return Place(Value::Bool(b)) != nullptr; }
+  bool Null() { return Slot() != nullptr; }
+  bool Bool(bool b) {
+    Slot()->kind = b ? Value::Kind::kTrue : Value::Kind::kFalse;
+    return true;
+  }
   // Numbers arrive as RawNumber (kParseNumbersAsStringsFlag).
   bool Int(int) { return false; }
   bool Uint(unsigned) { return false; }
@@ -31,17 +34,23 @@ class Builder {
   bool Uint64(uint64_t) { return false; }
   bool Double(double) { return false; }
   bool RawNumber(const char* s, SizeType len, bool) {
-    return Place(Value::Number(std::string_view(s, len))) != nullptr;
+    Value* v = Slot();
+    v->kind = Value::Kind::kNumber;
+    v->text.assign(s, len);
+    return true;
   }
   bool String(const char* s, SizeType len, bool) {
     const std::string_view str(s, len);
     if (!ValidUtf8(str)) return Fail(ParseFailure::kBadString);
-    return Place(Value::String(str)) != nullptr;
+    Value* v = Slot();
+    v->kind = Value::Kind::kString;
+    v->text.assign(str);
+    return true;
   }
   bool Key(const char* s, SizeType len, bool) {
     const std::string_view name(s, len);
     if (!ValidUtf8(name)) return Fail(ParseFailure::kBadString);
-    stack_.back()->members.push_back(Member{std::string(name), Value()});
+    stack_.back()->members.emplace_back().name.assign(name);
     return true;
   }
   bool StartObject() { return Open(Value::Kind::kObject); }
@@ -56,23 +65,19 @@ class Builder {
     if (failure_ == ParseFailure::kNone) failure_ = f;
     return false;
   }
-  Value* Place(Value&& v) {
-    if (stack_.empty()) {
-      *root_ = std::move(v);
-      return root_;
-    }
+  // Where the next value goes: a new null element or the member the last
+  // Key made, filled in place (no temporary Value to move).
+  Value* Slot() {
+    if (stack_.empty()) return root_;
     Value* c = stack_.back();
-    if (c->kind == Value::Kind::kArray) {
-      c->items.push_back(std::move(v));
-      return &c->items.back();
-    }
-    Value* slot = &c->members.back().value;  // Key came first
-    *slot = std::move(v);
-    return slot;
+    if (c->kind == Value::Kind::kArray) return &c->items.emplace_back();
+    return &c->members.back().value;  // Key came first
   }
   bool Open(Value::Kind kind) {
     if (static_cast<int>(stack_.size()) >= max_depth_) return Fail(ParseFailure::kTooDeep);
-    stack_.push_back(Place(Value(kind)));
+    Value* v = Slot();
+    v->kind = kind;
+    stack_.push_back(v);
     return true;
   }
   bool Close() {
