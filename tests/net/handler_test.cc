@@ -287,7 +287,7 @@ TEST_F(HandlerTest, ListFiltersAndLinksToTheNextPage) {
 
 TEST_F(HandlerTest, LargeListWithoutLimitIsStreamedInPages) {
   for (int i = 0; i < 2500; ++i) {
-    store->Put(PutRequest{"big", "k" + std::to_string(10000 + i), "1", std::nullopt, 0});
+    store->Put(PutRequest{"big", "k" + std::to_string(10000 + i), "1", std::nullopt, 0, {}, nullptr});
   }
   HandlerResult r = handler->Handle(HttpRequest{"GET", "/workspaces/big/memory", ""});
   ASSERT_TRUE(r.stream);
