@@ -45,10 +45,16 @@ class JsonPatch {
  public:
   // Any JSON text. nullptr with error->kind = kMalformed (and op_index when
   // one operation is at fault) for: not JSON, invalid UTF-8 or an escaped
-  // lone surrogate in any string, nesting deeper than kMaxJsonDepth (the
-  // patch array itself not counted), not an array of objects, an unknown
-  // `op`, a missing or ill-typed member, a pointer that does not parse, an
-  // `increment` value that is not an integer within int64.
+  // lone surrogate in any string, an operation's `value` nesting deeper
+  // than kMaxJsonDepth (the patch array and the operation object not
+  // counted; the text as a whole may nest kMaxJsonDepth + 2), not an array
+  // of objects, an unknown `op`, a missing or ill-typed member, `op`,
+  // `path`, `from` or `value` given twice in one operation (RFC 6902
+  // A.13), a pointer that does not parse (not "" and not starting with
+  // "/", or "~" not followed by 0 or 1), an `increment` value that is not
+  // an integer written without fraction or exponent within int64. Other
+  // members of an operation are ignored (RFC 6902 §4). Messages read
+  // "operation 2: unknown op \"x\"".
   static std::unique_ptr<JsonPatch> Parse(std::string_view text, PatchError* error);
   ~JsonPatch();
   size_t size() const;  // number of operations
@@ -80,6 +86,25 @@ class MergePatch {
 // apply or none does. True: *out is the compact JSON text of the result
 // (at most max_bytes). False: *error says why (kFailed with op_index,
 // kTooDeep or kTooLarge) and *out is unspecified.
+//
+// JSON Patch details:
+// - kFailed messages name the op and path: "test failed at /a",
+//   "remove at /a/b: member \"b\" not found", "move from /a to /a/b:
+//   cannot move a value into itself", "increment at /n: increment
+//   overflows 64 bits". A `doc` that is not valid JSON (never stored)
+//   fails with kFailed at op_index 0.
+// - Depth is checked at each operation that places a value (add, replace,
+//   move, copy): kTooDeep with its op_index as soon as the document would
+//   nest deeper than kMaxJsonDepth, even if a later op would undo it.
+// - Size: a `copy` fails with kTooLarge (and its op_index) once the
+//   document would be larger than max_bytes, so copies cannot double a
+//   document 2^n times; other ops are held to max_bytes on the result
+//   (op_index -1).
+// - `increment` at "" of an absent key (and while no earlier op of the
+//   patch has set the document) starts from 0, so a counter key needs no
+//   creation step; the document `null` of a stored null is not a number.
+// - An object with a repeated member name (which a stored value may
+//   have): pointers name the first; merge patch `null` removes them all.
 bool ApplyJsonPatch(const JsonPatch& patch, std::optional<std::string_view> doc,
                     size_t max_bytes, std::string* out, PatchError* error);
 bool ApplyMergePatch(const MergePatch& patch, std::optional<std::string_view> doc,
