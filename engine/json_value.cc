@@ -206,6 +206,7 @@ const Value* Value::Find(std::string_view name) const {
 }
 
 ParseFailure ParseJson(std::string_view text, int max_depth, Value* out, std::string* error) {
+  *out = Value();  // the builder fills values in place
   Builder builder(out, max_depth);
   rapidjson::Reader reader;
   rapidjson::MemoryStream ms(text.data(), text.size());

@@ -78,6 +78,19 @@ TEST(JsonValue, RoundTripMatchesRapidJsonWriter) {
   EXPECT_EQ(RoundTrip("\"a\\u0001\""), "\"a\\u0001\"");
 }
 
+TEST(JsonValue, ParseReplacesWhatTheOutputHeld) {
+  Value v = Parse("{\"a\":[1,2]}");
+  std::string error, out;
+  ASSERT_EQ(ParseJson("\"s\"", 128, &v, &error), ParseFailure::kNone);
+  ASSERT_EQ(SerializeJson(v, 128, 100, &out), SerializeFailure::kNone);
+  EXPECT_EQ(out, "\"s\"");
+  ASSERT_EQ(ParseJson("null", 128, &v, &error), ParseFailure::kNone);
+  out.clear();
+  ASSERT_EQ(SerializeJson(v, 128, 100, &out), SerializeFailure::kNone);
+  EXPECT_EQ(out, "null");
+  EXPECT_TRUE(v.members.empty());
+}
+
 TEST(JsonValue, RefusesWhatIsNotOneValidValue) {
   EXPECT_EQ(ParseOnly(""), ParseFailure::kSyntax);
   EXPECT_EQ(ParseOnly("[1,]"), ParseFailure::kSyntax);
