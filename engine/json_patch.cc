@@ -156,6 +156,8 @@ class Applier {
         size_(json::MinSize(*root)),
         error_(error) {}
 
+  size_t size() const { return size_; }
+
   bool Apply(const PatchOp& op, int index) {
     op_ = &op;
     index_ = index;
@@ -439,8 +441,11 @@ bool LoadDocument(std::optional<std::string_view> doc, Value* root, PatchError* 
   return false;
 }
 
-bool Finish(const Value& root, size_t max_bytes, std::string* out, PatchError* error) {
+// `size_hint`: about how large the result is (to reserve once).
+bool Finish(const Value& root, size_t size_hint, size_t max_bytes, std::string* out,
+            PatchError* error) {
   out->clear();
+  out->reserve(std::min(size_hint + size_hint / 8 + 16, max_bytes + 1));
   switch (json::SerializeJson(root, kMaxJsonDepth, max_bytes, out)) {
     case json::SerializeFailure::kNone:
       return true;
@@ -528,7 +533,7 @@ bool ApplyJsonPatch(const JsonPatch& patch, std::optional<std::string_view> doc,
   for (size_t i = 0; i < ops.size(); ++i) {
     if (!applier.Apply(ops[i], static_cast<int>(i))) return false;
   }
-  return Finish(root, max_bytes, out, error);
+  return Finish(root, applier.size(), max_bytes, out, error);
 }
 
 MergePatch::MergePatch() = default;
@@ -552,7 +557,7 @@ bool ApplyMergePatch(const MergePatch& patch, std::optional<std::string_view> do
   Value root;
   if (!LoadDocument(doc, &root, error, -1)) return false;
   MergeInto(&root, patch.doc_->value);
-  return Finish(root, max_bytes, out, error);
+  return Finish(root, doc ? doc->size() : 0, max_bytes, out, error);
 }
 
 }  // namespace casmem
