@@ -50,7 +50,9 @@ class Builder {
   bool Key(const char* s, SizeType len, bool) {
     const std::string_view name(s, len);
     if (!ValidUtf8(name)) return Fail(ParseFailure::kBadString);
-    stack_.back()->members.emplace_back().name.assign(name);
+    std::vector<Member>& ms = stack_.back()->members;
+    if (ms.capacity() == 0) ms.reserve(4);
+    ms.emplace_back().name.assign(name);
     return true;
   }
   bool StartObject() { return Open(Value::Kind::kObject); }
@@ -70,7 +72,10 @@ class Builder {
   Value* Slot() {
     if (stack_.empty()) return root_;
     Value* c = stack_.back();
-    if (c->kind == Value::Kind::kArray) return &c->items.emplace_back();
+    if (c->kind == Value::Kind::kArray) {
+      if (c->items.capacity() == 0) c->items.reserve(4);  // skip the 1, 2 steps
+      return &c->items.emplace_back();
+    }
     return &c->members.back().value;  // Key came first
   }
   bool Open(Value::Kind kind) {
