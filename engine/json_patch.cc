@@ -75,6 +75,9 @@ const char* KindName(Value::Kind k) {
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// A pointer in a message: its text, or "" (quoted) for the whole document.
+std::string Shown(const JsonPointer& p) { return p.text.empty() ? "\"\"" : p.text; }
+
 bool Malformed(PatchError* error, int op_index, std::string message) {
   error->kind = PatchFailure::kMalformed;
   error->op_index = op_index;
@@ -194,9 +197,9 @@ class Applier {
   bool Fail(const std::string& reason, PatchFailure kind = PatchFailure::kFailed) {
     error_->kind = kind;
     error_->op_index = index_;
-    std::string where = "at " + op_->path.text;
+    std::string where = "at " + Shown(op_->path);
     if (op_->kind == OpKind::kMove || op_->kind == OpKind::kCopy) {
-      where = "from " + op_->from.text + " to " + op_->path.text;
+      where = "from " + Shown(op_->from) + " to " + Shown(op_->path);
     }
     error_->message = std::string(OpName(op_->kind)) + " " + where + ": " + reason;
     return false;
@@ -375,7 +378,7 @@ class Applier {
     if (json::Equal(*v, expected)) return true;
     error_->kind = PatchFailure::kFailed;
     error_->op_index = index_;
-    error_->message = "test failed at " + p.text;
+    error_->message = "test failed at " + Shown(p);
     return false;
   }
 
