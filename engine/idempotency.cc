@@ -1,6 +1,8 @@
 // IdempotencyTable: claims, answers, expiry and the memory bound.
 #include "engine/idempotency.h"
 
+#include <algorithm>
+
 namespace casmem {
 
 std::string IdempotencyTable::Id(std::string_view ws, std::string_view key) {
@@ -45,7 +47,8 @@ IdempotencyTable::Claim IdempotencyTable::Begin(std::string_view ws, std::string
 }
 
 void IdempotencyTable::Complete(std::string_view ws, std::string_view key, int status,
-                                std::string_view body, uint64_t lsn, int64_t now_ms) {
+                                std::string body, uint64_t lsn, int64_t now_ms,
+                                uint64_t acked_lsn) {
   std::string id = Id(ws, key);
   std::lock_guard lk(mu_);
   auto it = entries_.find(id);
@@ -53,11 +56,12 @@ void IdempotencyTable::Complete(std::string_view ws, std::string_view key, int s
   Entry& e = it->second;
   bytes_ -= Cost(it->first, e);
   e.status = status;
-  e.body.assign(body);
+  e.body = std::move(body);
   e.lsn = lsn;
   e.created_ms = now_ms;
   bytes_ += Cost(it->first, e);
   order_.emplace_back(std::move(id), lsn);
+  if (bytes_ > max_bytes_) TrimLocked(now_ms, acked_lsn, false);
 }
 
 void IdempotencyTable::Abandon(std::string_view ws, std::string_view key) {
@@ -88,10 +92,20 @@ void IdempotencyTable::Restore(std::string_view ws, std::string_view key,
   entries_.emplace(std::move(id), std::move(e));
 }
 
+void IdempotencyTable::SortRestored() {
+  std::lock_guard lk(mu_);
+  std::sort(order_.begin(), order_.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
+}
+
 void IdempotencyTable::Expire(int64_t now_ms, uint64_t acked_lsn) {
   std::lock_guard lk(mu_);
-  // order_ is by completion; restored entries may be out of creation
-  // order, which only makes expiry of such an entry wait for those before it.
+  TrimLocked(now_ms, acked_lsn, true);
+}
+
+void IdempotencyTable::TrimLocked(int64_t now_ms, uint64_t acked_lsn, bool expire) {
+  // order_ is by lsn (completion order; restored answers are sorted):
+  // the front is the oldest. An unacknowledged front stops the trim.
   while (!order_.empty()) {
     auto& [id, lsn] = order_.front();
     auto it = entries_.find(id);
@@ -100,9 +114,9 @@ void IdempotencyTable::Expire(int64_t now_ms, uint64_t acked_lsn) {
       continue;
     }
     const Entry& e = it->second;
-    const bool expired = now_ms - e.created_ms >= retention_ms_ && e.lsn <= acked_lsn;
-    const bool over = bytes_ > max_bytes_ && e.lsn <= acked_lsn;
-    if (!expired && !over) break;
+    if (e.lsn > acked_lsn) break;
+    const bool expired = expire && now_ms - e.created_ms >= retention_ms_;
+    if (!expired && bytes_ <= max_bytes_) break;
     if (!expired) ++evicted_;
     Drop(it);
     order_.pop_front();

@@ -3,15 +3,17 @@
 //
 // Life of an entry: Begin() claims the key for a request (in flight, no
 // lsn); the write's log record carries the answer, and Complete() runs
-// under the log's mutex as that record gets its lsn (so an entry with an
-// lsn <= the log's last lsn is always complete: snapshots see every
-// answer they cover); Abandon() forgets a claim whose write logged nothing
+// once that record has its lsn, while the writer still holds its shard
+// lock(s) (a snapshot copies every shard before the answers, so it finds
+// complete every answer its start lsn covers); Abandon() forgets a claim whose write logged nothing
 // (refused, storage failure). A repeat is answered from a complete entry
 // once its lsn is acknowledged, "in progress" before.
 //
 // Retention: an entry is dropped once it is older than `retention` and
-// acknowledged; while the table holds more than `max_bytes`, the oldest
-// complete entries are dropped early and counted as evicted.
+// acknowledged; whenever the table holds more than `max_bytes` (checked as
+// each answer is added), the oldest acknowledged entries are dropped early
+// and counted as evicted: the memory bound wins over retention, and the
+// eviction counter says when it did.
 //
 // Thread-safe: one mutex. Lock order: a shard's mu, then the log's mutex,
 // then this table's; nothing here calls the store or the log.
@@ -41,8 +43,10 @@ class IdempotencyTable {
   };
   Claim Begin(std::string_view ws, std::string_view key, std::string_view fingerprint,
               uint64_t acked_lsn, int* status, std::string* body, uint64_t* lsn);
-  void Complete(std::string_view ws, std::string_view key, int status, std::string_view body,
-                uint64_t lsn, int64_t now_ms);
+  // `acked_lsn`: the log's acknowledged lsn, for the memory bound (only
+  // acknowledged answers are evicted).
+  void Complete(std::string_view ws, std::string_view key, int status, std::string body,
+                uint64_t lsn, int64_t now_ms, uint64_t acked_lsn);
   void Abandon(std::string_view ws, std::string_view key);
 
   // Recovery (log replay and snapshots): an answer logged at `lsn` and
@@ -51,6 +55,9 @@ class IdempotencyTable {
                int status, std::string_view body, uint64_t lsn, int64_t created_ms,
                int64_t now_ms);
 
+  // After recovery: orders the restored answers oldest first (snapshots
+  // hold them in no order), so expiry and eviction take the oldest.
+  void SortRestored();
   // Drops expired acknowledged entries, and the oldest beyond max_bytes.
   void Expire(int64_t now_ms, uint64_t acked_lsn);
 
@@ -80,6 +87,9 @@ class IdempotencyTable {
   static std::string Id(std::string_view ws, std::string_view key);
   static uint64_t Cost(const std::string& id, const Entry& e);
   void Drop(boost::unordered_flat_map<std::string, Entry>::iterator it);
+  // Drops from the front of order_ what is expired, or over the bound
+  // (when `bound`), and acknowledged. REQUIRES mu_.
+  void TrimLocked(int64_t now_ms, uint64_t acked_lsn, bool expire);
 
   const int64_t retention_ms_;
   const uint64_t max_bytes_;

@@ -37,11 +37,18 @@ bool Store::ClaimKey(std::string_view ws, std::string_view key, std::string_view
                      Outcome* outcome, Replay* replay, uint64_t* visible_lsn,
                      std::string* error) {
   bool printable = !key.empty() && key.size() <= wal::kMaxIdempotencyKeyBytes;
-  for (char c : key) printable = printable && c > 0x20 && c < 0x7f;
+  for (char c : key) printable = printable && c >= 0x20 && c < 0x7f;
   if (!printable || fingerprint.size() != wal::kFingerprintBytes) {
     *outcome = Outcome::kInvalid;
     *error = !printable ? "Idempotency-Key must be 1-255 printable ASCII characters"
                         : "bad request fingerprint";
+    return false;
+  }
+  if (wal_ && wal_->failed()) {
+    // An answer logged before the failure may never be acknowledged: the
+    // repeat gets the failure, not "in progress" for ever.
+    *outcome = Outcome::kStorageFailed;
+    *error = "storage unavailable";
     return false;
   }
   const uint64_t acked = wal_ ? wal_->acked_lsn() : UINT64_MAX;
@@ -106,27 +113,36 @@ uint64_t Store::Log(wal::Record* r, Outcome* outcome, std::string* error) {
 
 uint64_t Store::Log(wal::Record* r, Outcome* outcome, std::string* error,
                     const AnswerToLog* answer) {
-  std::string body;  // the rendered answer, alive until the record is encoded
+  // The answer names the record's lsn (its revision), so it is rendered
+  // under the log's mutex once the lsn is assigned, and encoded with it.
+  IdempotencyAnswer rendered;
   auto fill = [&](wal::Record* rec) {
-    IdempotencyAnswer a = answer->answer(rec->lsn);
-    body = std::move(a.body);
+    rendered = answer->answer(rec->lsn);
     rec->has_idempotency = true;
     rec->idempotency = wal::IdempotencyPart{answer->key, answer->fingerprint,
-                                            static_cast<uint16_t>(a.status), body};
-    idempotency_.Complete(rec->workspace, answer->key, a.status, body, rec->lsn,
-                          rec->updated_at_ms);
+                                            static_cast<uint16_t>(rendered.status), rendered.body};
   };
+  uint64_t lsn;
   if (!wal_) {  // memory-only: revisions from a counter, no log
-    r->lsn = mem_lsn_.fetch_add(1, std::memory_order_relaxed) + 1;
+    lsn = r->lsn = mem_lsn_.fetch_add(1, std::memory_order_relaxed) + 1;
     if (answer != nullptr) fill(r);
-    return r->lsn;
+  } else {
+    Status why;
+    lsn = answer != nullptr ? wal_->Append(r, &why, fill) : wal_->Append(r, &why);
+    if (lsn == 0) {
+      *outcome = why.IsBusy() ? Outcome::kBusy : Outcome::kStorageFailed;
+      *error = why.message().empty() ? "storage unavailable" : why.message();
+      if (answer != nullptr) idempotency_.Abandon(r->workspace, answer->key);
+      return 0;
+    }
   }
-  Status why;
-  const uint64_t lsn = answer != nullptr ? wal_->Append(r, &why, fill) : wal_->Append(r, &why);
-  if (lsn == 0) {
-    *outcome = why.IsBusy() ? Outcome::kBusy : Outcome::kStorageFailed;
-    *error = why.message().empty() ? "storage unavailable" : why.message();
-    if (answer != nullptr) idempotency_.Abandon(r->workspace, answer->key);
+  // The claim becomes the answer outside the log's mutex but still under
+  // the caller's shard lock(s): a snapshot whose start covers this lsn
+  // copies every shard (waiting for those locks) before the answers, so it
+  // finds the answer complete.
+  if (answer != nullptr) {
+    idempotency_.Complete(r->workspace, answer->key, rendered.status, std::move(rendered.body),
+                          lsn, r->updated_at_ms, wal_ ? wal_->acked_lsn() : UINT64_MAX);
   }
   return lsn;
 }

@@ -147,6 +147,8 @@ Status Store::Recover() {
   s = wal::Wal::Open(wo, recovery_.snapshot_lsn, [this](const wal::Record& r) { ApplyRecovered(r); },
                      &wal_, &scan);
   if (!s.ok()) return s;
+  idempotency_.SortRestored();
+  idempotency_.Expire(options_.clock->NowMs(), wal_->acked_lsn());
   recovery_.log_records = scan.records_replayed;
   recovery_.log_bytes = scan.bytes_scanned;
   recovery_.torn_bytes_cut = scan.torn_bytes_cut;

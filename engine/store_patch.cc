@@ -71,6 +71,9 @@ WriteResult Store::Patch(const PatchRequest& req) {
         break;
     }
     res.error = res.patch_error.message;
+    // Too large or too deep: measured on the current value, so the answer
+    // waits for it like a 409 would.
+    res.visible_lsn = n != nullptr ? n->lsn : 0;
     if (answer) idempotency_.Abandon(req.workspace, idem->key);
     return res;
   }

@@ -16,7 +16,7 @@
 namespace casmem {
 namespace {
 
-constexpr size_t kMaxTxnOps = 128;
+constexpr size_t kMaxTxnOps = wal::kMaxCommitOps;
 
 bool Writes(const TxnOp& op) { return op.type != TxnOp::Type::kCheck; }
 
@@ -125,6 +125,8 @@ TxnResult Store::Txn(const TxnRequest& req) {
     l.node = l.ws < 0 ? nullptr : l.shard->Find(l.ref);
   }
 
+  uint64_t seen = 0;  // the newest record an op decided so far depends on
+
   // Refuses the transaction at op i (nothing is written); a 409 is
   // remembered for its Idempotency-Key like any answer.
   auto refuse = [&](size_t i, Outcome outcome, const std::string& error) {
@@ -133,7 +135,9 @@ TxnResult Store::Txn(const TxnRequest& req) {
     res.expected_version = ops[i].if_match_version;
     res.error = error;
     res.versions.clear();
-    res.visible_lsn = res.failure.visible_lsn;
+    // The refusal reveals op i's state and, through its index, that every
+    // op before it passed: it waits for all of them.
+    res.visible_lsn = std::max(seen, res.failure.visible_lsn);
     if (!answer) return;
     if (outcome != Outcome::kConflict && outcome != Outcome::kPatchFailed) {
       idempotency_.Abandon(req.workspace, idem->key);
@@ -154,7 +158,6 @@ TxnResult Store::Txn(const TxnRequest& req) {
   const uint64_t max_total = std::min<uint64_t>(4 * options_.max_value_bytes,
                                                 wal::kMaxRecordValueBytes);
   uint64_t total = 0;
-  uint64_t seen = 0;  // the newest record any check or write result depends on
   std::vector<std::string> values(ops.size());  // patch results (stable: never resized)
   std::vector<wal::CommitOp> commit;
   std::vector<size_t> commit_of;  // op index of each commit entry
@@ -196,7 +199,6 @@ TxnResult Store::Txn(const TxnRequest& req) {
             Conflict(n, now, &res.failure, Outcome::kPatchFailed);
             refuse(i, Outcome::kPatchFailed, "patch failed: " + perr.message);
           } else {
-            res.failure.visible_lsn = 0;  // reveals nothing about the key's state
             refuse(i, perr.kind == PatchFailure::kTooLarge ? Outcome::kTooLarge
                                                            : Outcome::kInvalid,
                    perr.message);
@@ -220,7 +222,6 @@ TxnResult Store::Txn(const TxnRequest& req) {
     }
     total += c.value.size();
     if (total > max_total) {
-      res.failure.visible_lsn = 0;
       refuse(i, Outcome::kTooLarge,
              "transaction writes more than " + std::to_string(max_total) + " bytes");
       return res;

@@ -75,6 +75,7 @@ inline constexpr uint8_t kRecordFlagIdempotency = 2;
 inline constexpr size_t kMaxWriterBytes = 128;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 255;
 inline constexpr size_t kFingerprintBytes = 16;
+inline constexpr size_t kMaxCommitOps = 128;  // a transaction's ops (memory-api.md §6)
 inline constexpr size_t kMaxWorkspaceBytes = 128;
 inline constexpr size_t kMaxKeyBytes = 1024;
 // Upper bound of a value the log accepts at all (the server's own

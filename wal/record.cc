@@ -63,7 +63,16 @@ char* PutExtensions(const Record& r, char* q) {
   return q;
 }
 
-// Reads the extensions `flags` announces from exactly `ext`.
+bool Printable(std::string_view s) {
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// Reads the extensions `flags` announces from exactly `ext`, refusing
+// what no writer produces (names that are not printable ASCII, a status
+// that is not an HTTP status).
 bool TakeExtensions(uint8_t flags, std::string_view ext, Record* out) {
   out->writer = {};
   out->has_idempotency = false;
@@ -74,6 +83,7 @@ bool TakeExtensions(uint8_t flags, std::string_view ext, Record* out) {
     const size_t len = static_cast<uint8_t>(ext[0]);
     if (len == 0 || len > kMaxWriterBytes || ext.size() < 1 + len) return false;
     out->writer = ext.substr(1, len);
+    if (!Printable(out->writer)) return false;
     ext.remove_prefix(1 + len);
   }
   if (flags & kRecordFlagIdempotency) {
@@ -85,6 +95,7 @@ bool TakeExtensions(uint8_t flags, std::string_view ext, Record* out) {
     i.fingerprint = ext.substr(1 + len, kFingerprintBytes);
     const char* q = ext.data() + 1 + len + kFingerprintBytes;
     i.status = GetU16(q);
+    if (!Printable(i.key) || i.status < 100 || i.status > 599) return false;
     const uint64_t body_len = GetU32(q + 2);
     ext.remove_prefix(1 + len + kFingerprintBytes + 6);
     if (ext.size() < body_len) return false;
@@ -99,7 +110,9 @@ bool TakeExtensions(uint8_t flags, std::string_view ext, Record* out) {
 // well-formed) and returns the bytes after them through *rest.
 bool CheckCommitOps(std::string_view ops, uint16_t count, std::string_view* op_bytes,
                     std::string_view* rest) {
+  if (count > kMaxCommitOps) return false;
   const char* begin = ops.data();
+  std::string_view keys[kMaxCommitOps];
   for (uint16_t i = 0; i < count; ++i) {
     if (ops.size() < kCommitOpFixed) return false;
     const uint8_t type = static_cast<uint8_t>(ops[0]);
@@ -107,8 +120,13 @@ bool CheckCommitOps(std::string_view ops, uint16_t count, std::string_view* op_b
     const uint32_t value_len = GetU32(ops.data() + 4);
     if ((type != kRecordPut && type != kRecordTombstone) || ops[1] != 0) return false;
     if (key_len == 0 || key_len > kMaxKeyBytes || value_len > kMaxRecordValueBytes) return false;
-    if (type == kRecordTombstone && value_len != 0) return false;
+    if ((type == kRecordTombstone) != (value_len == 0)) return false;
     if (ops.size() < kCommitOpFixed + uint64_t{key_len} + value_len) return false;
+    // A transaction writes each key once.
+    keys[i] = ops.substr(kCommitOpFixed, key_len);
+    for (uint16_t j = 0; j < i; ++j) {
+      if (keys[j] == keys[i]) return false;
+    }
     ops.remove_prefix(kCommitOpFixed + key_len + value_len);
   }
   *op_bytes = std::string_view(begin, static_cast<size_t>(ops.data() - begin));
@@ -261,6 +279,10 @@ DecodeStatus DecodeRecord(std::string_view buf, Record* out, size_t* consumed) {
     }
   }
   if (!TakeExtensions(flags, ext, out)) return DecodeStatus::kBadLength;
+  // A commit writes something or carries an answer; a put carries a value.
+  if (type == kRecordCommit && out->op_count == 0 && !out->has_idempotency)
+    return DecodeStatus::kBadLength;
+  if (type == kRecordPut && out->value.empty()) return DecodeStatus::kBadLength;
   // Padding may be cut off at the very end of a buffer; that is harmless.
   *consumed = total <= buf.size() ? total : buf.size();
   return DecodeStatus::kOk;

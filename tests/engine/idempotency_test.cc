@@ -91,9 +91,14 @@ TEST(Idempotency, RefusedRequestsAreNotRemembered) {
   EXPECT_EQ(store->Put(bad).outcome, Outcome::kInvalid);
   EXPECT_EQ(PutIdem(*store, "k", "1", Key("r", kFp2)).outcome, Outcome::kOk)
       << "a 400 leaves the key free";
-  const auto badkey = Key("has space", kFp1);
-  EXPECT_EQ(PutIdem(*store, "k", "1", badkey).outcome, Outcome::kInvalid);
-  EXPECT_EQ(store->counters().idempotency_entries, 1u);
+  const std::string too_long(256, 'k');
+  for (std::string_view bad : {std::string_view("tab\there"), std::string_view(""),
+                               std::string_view(too_long)}) {
+    EXPECT_EQ(PutIdem(*store, "k", "1", Key(bad, kFp1)).outcome, Outcome::kInvalid) << bad;
+  }
+  EXPECT_EQ(PutIdem(*store, "k", "1", Key("job 42", kFp1)).outcome, Outcome::kOk)
+      << "printable ASCII includes the space";
+  EXPECT_EQ(store->counters().idempotency_entries, 2u);
 }
 
 TEST(Idempotency, ARepeatBeforeTheFirstIsDurableIsInProgress) {
@@ -174,8 +179,11 @@ TEST(Idempotency, MemoryIsBoundedByDroppingTheOldest) {
   auto store = MustOpen(opts);
   std::vector<std::string> names;
   for (int i = 0; i < 2000; ++i) names.push_back("key-" + std::to_string(i));
-  for (const auto& n : names) ASSERT_EQ(PutIdem(*store, n, "1", Key(n, kFp1)).outcome, Outcome::kOk);
-  store->Sweep();
+  for (const auto& n : names) {
+    ASSERT_EQ(PutIdem(*store, n, "1", Key(n, kFp1)).outcome, Outcome::kOk);
+    // Held as each answer is added, not only by the sweep.
+    ASSERT_LE(store->counters().idempotency_bytes, opts.idempotency_max_bytes);
+  }
   const StoreCounters c = store->counters();
   EXPECT_LE(c.idempotency_bytes, opts.idempotency_max_bytes);
   EXPECT_GT(c.idempotency_evicted, 0u);
@@ -184,6 +192,91 @@ TEST(Idempotency, MemoryIsBoundedByDroppingTheOldest) {
       << "the newest is kept";
   EXPECT_EQ(PutIdem(*store, names.front(), "1", Key(names.front(), kFp1)).outcome, Outcome::kOk)
       << "the oldest was dropped";
+}
+
+TEST(Idempotency, AfterAStorageFailureARepeatGetsTheFailureNotInProgress) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  auto store = MustOpen(DurableOptions(&fs, &clock));
+  fs.FailSyncsAfter(0);
+  const auto idem = Key("f", kFp1);
+  PutRequest r{"ws", "k", "1", std::nullopt, 0, {}, &idem};
+  const WriteResult first = store->Put(r);
+  if (first.outcome == Outcome::kOk) {
+    EXPECT_FALSE(store->WaitVisible(first.visible_lsn).ok());
+  }
+  EXPECT_EQ(store->Put(r).outcome, Outcome::kStorageFailed);
+}
+
+// Patches and transactions: the replayed answer is the first one, across a
+// crash (answers read back from the log) and a snapshot.
+TEST(Idempotency, PatchAndTransactionAnswersReplayAcrossCrashAndSnapshot) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  StoreOptions opts = DurableOptions(&fs, &clock);
+  PatchError err;
+  auto inc = JsonPatch::Parse(R"([{"op":"increment","path":"/n","value":1}])", &err);
+  Idempotency<WriteResult> pidem;
+  pidem.key = "p";
+  pidem.fingerprint = kFp1;
+  pidem.render = [](const WriteResult& w) {
+    return IdempotencyAnswer{w.outcome == Outcome::kOk ? 200 : 409, w.value};
+  };
+  Idempotency<TxnResult> tidem;
+  tidem.key = "t";
+  tidem.fingerprint = kFp1;
+  tidem.render = [](const TxnResult& t) {
+    return IdempotencyAnswer{t.outcome == Outcome::kOk ? 200 : 409,
+                             "op " + std::to_string(t.op_index)};
+  };
+  std::vector<TxnOp> ops(2);
+  ops[0].type = TxnOp::Type::kSet;
+  ops[0].key = "x";
+  ops[0].value = "1";
+  ops[1].type = TxnOp::Type::kCheck;
+  ops[1].key = "n";
+  ops[1].if_match_version = 9;  // fails: a remembered 409
+  PatchRequest pr;
+  pr.workspace = "ws";
+  pr.key = "n";
+  pr.json_patch = inc.get();
+  pr.idempotency = &pidem;
+  TxnRequest tr;
+  tr.workspace = "ws";
+  tr.ops = &ops;
+  tr.idempotency = &tidem;
+  auto check = [&](Store& s, const char* when) {
+    const WriteResult p = s.Patch(pr);
+    ASSERT_EQ(p.outcome, Outcome::kReplay) << when;
+    EXPECT_EQ(p.replay.body, R"({"n":1})") << when;
+    const TxnResult t = s.Txn(tr);
+    ASSERT_EQ(t.outcome, Outcome::kReplay) << when;
+    EXPECT_EQ(t.replay.status, 409) << when;
+    EXPECT_EQ(t.replay.body, "op 1") << when;
+    EXPECT_EQ(s.Get("ws", "n").entry.version, 2u) << when << ": applied twice";
+  };
+  {
+    auto store = MustOpen(opts);
+    Put(*store, "n", R"({"n":0})");
+    const WriteResult p = store->Patch(pr);
+    ASSERT_EQ(p.outcome, Outcome::kOk);
+    ASSERT_TRUE(store->WaitVisible(p.visible_lsn).ok());
+    const TxnResult t = store->Txn(tr);
+    ASSERT_EQ(t.outcome, Outcome::kConflict);
+    ASSERT_TRUE(store->WaitVisible(t.visible_lsn).ok());
+    check(*store, "at once");
+    fs.Freeze();
+  }
+  fs.ProcessCrash();
+  {
+    auto store = MustOpen(opts);
+    check(*store, "after a crash");
+    ASSERT_TRUE(store->Snapshot().ok());
+    fs.Freeze();
+  }
+  fs.ProcessCrash();
+  auto store = MustOpen(opts);
+  check(*store, "after a snapshot and a crash");
 }
 
 }  // namespace

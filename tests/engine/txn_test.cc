@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "engine/store.h"
@@ -187,6 +189,55 @@ TEST_F(Txn, ConcurrentTransfersConserveTheTotal) {
   EXPECT_EQ(x + y, 2000);
   EXPECT_EQ(store->Get("ws", "x").entry.version, 1u + committed.load());
   EXPECT_EQ(store->Get("ws", "y").entry.version, 1u + committed.load());
+}
+
+// A refused transaction's answer reveals op i's state and that every op
+// before it passed: it must wait for all of those to be durable. So must a
+// patch refused as too large, measured on an unacknowledged value.
+TEST(TxnVisibility, RefusalsWaitForTheStateTheyReveal) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  StoreOptions opts = DurableOptions(&fs, &clock);
+  opts.max_value_bytes = 64;
+  auto store = MustOpen(opts);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  fs.SetSyncHook([&] {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return release; });
+  });
+  PutRequest p{"ws", "a", "\"0123456789012345678901234567890123456789012345678901\"",
+               std::nullopt, 0, {}, nullptr};
+  const WriteResult a = store->Put(p);  // its fsync is held
+  ASSERT_EQ(a.outcome, Outcome::kOk);
+  ASSERT_FALSE(store->IsVisible(a.visible_lsn));
+  TxnRequest req;
+  req.workspace = "ws";
+  const std::vector<TxnOp> ops = {Check("a", 1), Check("b", 5)};
+  req.ops = &ops;
+  const TxnResult r = store->Txn(req);
+  EXPECT_EQ(r.outcome, Outcome::kConflict);
+  EXPECT_EQ(r.op_index, 1);
+  EXPECT_GE(r.visible_lsn, a.visible_lsn) << "op 0 passed on an unacknowledged version";
+  // A patch refused as too large, on top of the unacknowledged value.
+  PatchError err;
+  auto doubled = MergePatch::Parse(
+      R"({"k":"0123456789012345678901234567890123456789012345678901234567890123456789"})", &err);
+  ASSERT_TRUE(doubled) << err.message;
+  PatchRequest pr;
+  pr.workspace = "ws";
+  pr.key = "a";
+  pr.merge_patch = doubled.get();
+  const WriteResult w = store->Patch(pr);
+  EXPECT_EQ(w.outcome, Outcome::kTooLarge);
+  EXPECT_GE(w.visible_lsn, a.visible_lsn) << "measured on an unacknowledged value";
+  {
+    std::lock_guard lk(mu);
+    release = true;
+  }
+  cv.notify_all();
+  fs.SetSyncHook(nullptr);
 }
 
 // A crash anywhere inside the commit record: recovery applies all of its

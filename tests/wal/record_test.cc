@@ -268,3 +268,62 @@ TEST(Record, CommitLengthsMustAddUp) {
 
 }  // namespace
 }  // namespace casmem::wal
+
+namespace casmem::wal {
+namespace {
+
+// What no writer produces is refused even under a right checksum: each
+// case re-encodes a valid record with one field broken.
+TEST(Record, ExtensionsAndCommitsNoWriterProducesAreRefused) {
+  auto refused = [](const Record& r, const char* what) {
+    std::string buf;
+    AppendRecord(r, &buf);
+    Record out;
+    size_t used;
+    EXPECT_EQ(DecodeRecord(buf, &out, &used), DecodeStatus::kBadLength) << what;
+  };
+  const std::string long_writer(kMaxWriterBytes + 1, 'w');
+  Record r = Sample();
+  r.writer = long_writer;
+  refused(r, "writer longer than 128");
+  r.writer = "tab\there";
+  refused(r, "writer not printable");
+  r = Sample();
+  r.value = {};
+  refused(r, "a put without a value");
+  r = Sample();
+  r.has_idempotency = true;
+  r.idempotency = IdempotencyPart{"k", "0123456789abcdef", 99, "{}"};
+  refused(r, "status 99");
+  r.idempotency.status = 200;
+  r.idempotency.key = "\x01";
+  refused(r, "answer key not printable");
+  Record c;
+  c.type = kRecordCommit;
+  c.lsn = 1;
+  c.workspace = "ws";
+  refused(c, "a commit with no op and no answer");
+  const std::vector<CommitOp> twice = {CommitOp{kRecordPut, 1, 0, "k", "1"},
+                                       CommitOp{kRecordPut, 2, 0, "k", "2"}};
+  c.ops = twice;
+  refused(c, "one key written twice");
+  const std::vector<CommitOp> empty = {CommitOp{kRecordPut, 1, 0, "k", ""}};
+  c.ops = empty;
+  refused(c, "a put op without a value");
+  std::vector<CommitOp> many;
+  std::vector<std::string> keys;
+  for (size_t i = 0; i <= kMaxCommitOps; ++i) keys.push_back("k" + std::to_string(i));
+  for (const auto& k : keys) many.push_back(CommitOp{kRecordPut, 1, 0, k, "1"});
+  c.ops = many;
+  refused(c, "more than 128 ops");
+  many.pop_back();
+  c.ops = many;
+  std::string buf;
+  AppendRecord(c, &buf);
+  Record out;
+  size_t used;
+  EXPECT_EQ(DecodeRecord(buf, &out, &used), DecodeStatus::kOk) << "128 ops is a transaction";
+}
+
+}  // namespace
+}  // namespace casmem::wal
