@@ -24,6 +24,9 @@ namespace casmem::net {
 // `repeated_header` to the name of one of them that came more than once,
 // which the handler answers with a 400.
 struct HttpRequest {
+  HttpRequest() = default;
+  HttpRequest(std::string_view m, std::string_view t, std::string_view b = {})
+      : method(m), target(t), body(b) {}
   std::string_view method;
   std::string_view target;
   std::string_view body;
