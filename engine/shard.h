@@ -68,6 +68,7 @@ struct NodeState {
   uint64_t version = 0;
   int64_t updated_at_ms = 0;
   int64_t expires_at_ms = 0;
+  std::string_view writer;  // Casmem-Writer; empty = none (must not view into the node)
 };
 
 class alignas(64) Shard {
@@ -147,7 +148,7 @@ class alignas(64) Shard {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return XXH3_64bits(s.data(), s.size()); }
   };
-  EntryNode* NewNode(const KeyRef& k, std::string_view value);
+  EntryNode* NewNode(const KeyRef& k, std::string_view value, std::string_view writer);
   EntryNode* Relocate(const KeyRef& k, EntryNode* from, EntryNode* to);
   // Takes live `n` out of its tree because of the record at `lsn`, while
   // the log has acknowledged `acked_lsn`.

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "engine/clock.h"
+#include "engine/idempotency.h"
 #include "engine/json_patch.h"
 #include "wal/file_ops.h"
 #include "common/status.h"
@@ -298,6 +299,10 @@ class Store {
   explicit Store(const StoreOptions& options);
   Status Recover();
   void ApplyRecovered(const wal::Record& r);
+  // Applies one key's recovered state (a put/tombstone record or one op of
+  // a commit record) unless a later state of the key is already there.
+  void ApplyRecoveredKey(std::string_view ws, const wal::CommitOp& op, uint64_t lsn,
+                         int64_t updated_at_ms, std::string_view writer);
   Shard& ShardFor(std::string_view workspace, std::string_view key, uint64_t* hash);
   // Registers `workspace` in `sh` (whose lock is held) for a write about
   // to be applied, counting it store-wide when it is new there.
@@ -309,6 +314,28 @@ class Store {
   // report (kStorageFailed or kBusy) and why. A memory-only store returns 0
   // and kOk.
   uint64_t Log(wal::Record* r, Outcome* outcome, std::string* error);
+  // An Idempotency-Key answer to log with a record: `answer(lsn)` renders
+  // it once the record's lsn (the write's revision) is known.
+  struct AnswerToLog {
+    std::string_view key, fingerprint;
+    std::function<IdempotencyAnswer(uint64_t lsn)> answer;
+  };
+  // Log() carrying `answer` (when not null) and completing its claim.
+  uint64_t Log(wal::Record* r, Outcome* outcome, std::string* error, const AnswerToLog* answer);
+  // Claims an Idempotency-Key for a request: true to go ahead (then the
+  // write must log its answer or Abandon the claim). False: *outcome (and
+  // *replay, *visible_lsn, *error) say how to answer instead: kReplay,
+  // kIdempotencyReused, kInProgress, or kInvalid for a malformed key.
+  bool ClaimKey(std::string_view ws, std::string_view key, std::string_view fingerprint,
+                Outcome* outcome, Replay* replay, uint64_t* visible_lsn, std::string* error);
+  // Remembers the answer to a write that changed nothing (a 409, a delete
+  // of an absent key) in a record of its own; a log refusal replaces the
+  // answer in *res.
+  void RememberRefusal(std::string_view ws, const AnswerToLog& answer, WriteResult* res);
+  // Logs a record holding only a remembered answer (a 409, a delete of an
+  // absent key): lsn, or 0 with *outcome / *error set.
+  uint64_t LogAnswerOnly(std::string_view ws, const AnswerToLog& answer, Outcome* outcome,
+                         std::string* error);
   void MaintenanceLoop();
 
   const StoreOptions options_;
@@ -325,6 +352,10 @@ class Store {
   std::atomic<uint64_t> replayed_bytes_{0};
 
   std::atomic<uint64_t> sweep_scans_{0};
+  IdempotencyTable idempotency_{options_.idempotency_retention.count(),
+                                options_.idempotency_max_bytes};
+  // A memory-only store's revisions (no log hands out lsns).
+  std::atomic<uint64_t> mem_lsn_{0};
 
   // Workspace name -> number of shards where it is registered; lock order:
   // a shard's mu, then ws_names_mu_. Only first writes of a workspace to a
