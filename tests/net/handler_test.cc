@@ -17,15 +17,15 @@ namespace {
 TEST_F(HandlerTest, SetWithoutVersionReturnsTheNewVersion) {
   HttpResponse r = Post(R"({"key":"k","value":{"a":1}})");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"status":"ok","key":"k","version":1})");
-  EXPECT_EQ(Post(R"({"key":"k","value":2})").body, R"({"status":"ok","key":"k","version":2})");
+  EXPECT_EQ(r.body, R"({"status":"ok","key":"k","version":1,"revision":1})");
+  EXPECT_EQ(Post(R"({"key":"k","value":2})").body, R"({"status":"ok","key":"k","version":2,"revision":2})");
 }
 
 TEST_F(HandlerTest, GetCarriesVersionTimestampsAndETag) {
   Post(R"({"key":"queue","value":[1,2,3],"ttl_seconds":3600})");
   HttpResponse r = Call("GET", "/memory/queue");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"key":"queue","value":[1,2,3],"version":1,)"
+  EXPECT_EQ(r.body, R"({"key":"queue","value":[1,2,3],"version":1,"revision":1,)"
                     R"("updated_at":"2026-11-27T10:15:30.123Z","expires_at":"2026-11-27T11:15:30.123Z"})");
   EXPECT_EQ(Header(r, "ETag"), "\"1\"");
   EXPECT_EQ(r.content_type, "application/json");
@@ -34,13 +34,13 @@ TEST_F(HandlerTest, GetCarriesVersionTimestampsAndETag) {
 TEST_F(HandlerTest, GuardedSetMatchMismatchCreateOnlyAndAbsent) {
   Post(R"({"key":"k","value":1})");
   EXPECT_EQ(Post(R"({"key":"k","value":2,"if_match_version":1})").body,
-            R"({"status":"ok","key":"k","version":2})");
+            R"({"status":"ok","key":"k","version":2,"revision":2})");
   HttpResponse conflict = Post(R"({"key":"k","value":3,"if_match_version":1})");
   EXPECT_EQ(conflict.status, 409);
   EXPECT_EQ(conflict.body,
             R"({"error":"if_match_version mismatch","expected_version":1,"current_version":2,"current_value":2})");
   HttpResponse created = Post(R"({"key":"fresh","value":"x","if_match_version":0})");
-  EXPECT_EQ(created.body, R"({"status":"ok","key":"fresh","version":1})");
+  EXPECT_EQ(created.body, R"({"status":"ok","key":"fresh","version":1,"revision":3})");
   HttpResponse absent = Post(R"({"key":"nope","value":1,"if_match_version":4})");
   EXPECT_EQ(absent.status, 409);
   EXPECT_EQ(absent.body,
@@ -185,11 +185,11 @@ TEST_F(HandlerTest, DeleteAndGuardedDelete) {
   EXPECT_EQ(miss.status, 409);
   EXPECT_EQ(miss.body, R"({"error":"if_match_version mismatch","expected_version":1,"current_version":2,"current_value":2})");
   EXPECT_EQ(Call("DELETE", "/memory/k?if_match_version=x").status, 400);
-  EXPECT_EQ(Call("DELETE", "/memory/k?if_match_version=2").status, 200);
+  EXPECT_EQ(Call("DELETE", "/memory/k?if_match_version=2").body, R"({"status":"deleted","revision":3})");
   EXPECT_EQ(Call("GET", "/memory/k").status, 404);
   EXPECT_EQ(Call("GET", "/memory/k").body, R"({"error":"key not found"})");
   EXPECT_EQ(Post(R"({"key":"k","value":3,"if_match_version":0})").body,
-            R"({"status":"ok","key":"k","version":3})");
+            R"({"status":"ok","key":"k","version":3,"revision":4})");
 }
 
 TEST_F(HandlerTest, PercentEncodedKeysAndTheMemoryAlias) {
@@ -218,7 +218,7 @@ TEST_F(HandlerTest, UnknownRoutesAre404AndWrongMethods405WithAllow) {
   EXPECT_EQ(Header(r, "Allow"), "GET, POST");
   r = Call("POST", "/memory/k");
   EXPECT_EQ(r.status, 405);
-  EXPECT_EQ(Header(r, "Allow"), "GET, DELETE");
+  EXPECT_EQ(Header(r, "Allow"), "GET, PATCH, DELETE");
   EXPECT_EQ(Call("POST", "/healthz").status, 405);
   EXPECT_EQ(Call("GET", "/healthz").body, R"({"status":"ok"})");
 }
@@ -256,7 +256,7 @@ TEST_F(HandlerTest, ListFiltersAndLinksToTheNextPage) {
 
 TEST_F(HandlerTest, LargeListWithoutLimitIsStreamedInPages) {
   for (int i = 0; i < 2500; ++i) {
-    store->Put(PutRequest{"big", "k" + std::to_string(10000 + i), "1", std::nullopt, 0});
+    store->Put(PutRequest{"big", "k" + std::to_string(10000 + i), "1", std::nullopt, 0, {}, nullptr});
   }
   HandlerResult r = handler->Handle(HttpRequest{"GET", "/workspaces/big/memory", ""});
   ASSERT_TRUE(r.stream);
