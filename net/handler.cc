@@ -38,9 +38,6 @@ HttpResponse Handler::ServiceUnavailable() { return Error(503, "storage unavaila
 
 HandlerResult Handler::Handle(const HttpRequest& req) {
   std::string error;
-  if (!req.repeated_header.empty()) {
-    return ResultOf(Error(400, std::string(req.repeated_header) + " given more than once"));
-  }
   auto target = ParseTarget(req.target, &error);
   if (!target) return ResultOf(Error(400, error));
   const auto& seg = target->segments;
@@ -86,6 +83,8 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
     r = ResultOf(Error(400, problem));
   } else if (!allowed) {
     r = MethodNotAllowed(allow);
+  } else if (!req.repeated_header.empty()) {
+    r = ResultOf(Error(400, std::string(req.repeated_header) + " given more than once"));
   } else if (extra == 1 && KeyProblem(seg[rest + 1]) != nullptr) {
     r = ResultOf(Error(400, KeyProblem(seg[rest + 1])));
   } else if (req.method == "GET") {
