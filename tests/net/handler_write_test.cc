@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "net/handler_internal.h"
 #include "net/json_out.h"
 #include "tests/net/handler_fixture.h"
 
@@ -437,6 +438,44 @@ TEST_F(HandlerWriteTest, MetricsCountPatchTxnReplaysAndIdempotencyMemory) {
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << line;
   }
+}
+
+// Outcomes the handler tests cannot reach with a memory-only store (an
+// answer still waiting for its fsync, a failing or busy log) map to their
+// documented answers; none of them carries Idempotency-Replayed.
+TEST(RenderWriteTest, EveryOutcomeHasItsAnswer) {
+  WriteResult w;
+  w.outcome = Outcome::kInProgress;
+  HttpResponse r = RenderWrite(WriteKind::kPut, "k", std::nullopt, w);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body, R"({"error":"request in progress"})");
+  EXPECT_TRUE(r.headers.empty());
+  w.outcome = Outcome::kIdempotencyReused;
+  r = RenderWrite(WriteKind::kPatch, "k", std::nullopt, w);
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.body, R"({"error":"Idempotency-Key already used for a different request"})");
+  w.outcome = Outcome::kReplay;
+  w.replay = Replay{409, R"({"error":"if_match_version mismatch","expected_version":1,"current_version":null})"};
+  r = RenderWrite(WriteKind::kDelete, "k", 1, w);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body, w.replay.body);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0], (std::pair<std::string, std::string>("Idempotency-Replayed", "true")));
+  w.outcome = Outcome::kStorageFailed;
+  EXPECT_EQ(RenderWrite(WriteKind::kPut, "k", std::nullopt, w).body, R"({"error":"storage unavailable"})");
+  w.outcome = Outcome::kBusy;
+  w.error = "behind";
+  r = RenderWrite(WriteKind::kPut, "k", std::nullopt, w);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers[0].first, "Retry-After");
+  w.outcome = Outcome::kTooLarge;
+  w.patch_error.message = "result larger than 1000 bytes";
+  r = RenderWrite(WriteKind::kPatch, "k", std::nullopt, w);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.body, R"({"error":"result larger than 1000 bytes"})");
+  w.outcome = Outcome::kInvalid;
+  w.patch_error.message = "result nested deeper than 128 levels";
+  EXPECT_EQ(RenderWrite(WriteKind::kPatch, "k", std::nullopt, w).status, 400);
 }
 
 }  // namespace
