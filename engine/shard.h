@@ -13,8 +13,8 @@
 // Threading contract: every method REQUIRES `mu` held by the caller. The
 // store holds it across "look up, decide, append to the log, apply", which
 // is what makes compare-and-set atomic and keeps the log order of one
-// key's records equal to the order their effects became visible. No
-// operation holds two shard locks at once.
+// key's records equal to the order their effects became visible. Only a
+// transaction holds several shard locks, taken in shard-index order.
 #pragma once
 
 #include <xxhash.h>
