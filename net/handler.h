@@ -110,8 +110,11 @@ class Handler {
   // The reply to a put, delete or patch: `response` (RenderWrite's, the
   // same function that renders the answer an Idempotency-Key remembers)
   // plus what the session needs (visibility, ConflictTurns, metrics).
+  // `remembered`: the request carried an Idempotency-Key, so its 409 is
+  // never held for a turn (a held 409 is rebuilt later and would differ
+  // from the answer the store remembered for replays).
   HandlerResult WriteReply(const WriteResult& w, const std::string& ws, std::string_view key,
-                           std::optional<uint64_t> guard, HttpResponse response);
+                           std::optional<uint64_t> guard, HttpResponse response, bool remembered);
 
   Store* store_;
   Metrics* metrics_;

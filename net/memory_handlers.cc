@@ -64,7 +64,7 @@ HttpResponse RenderWrite(WriteKind kind, std::string_view key, std::optional<uin
 
 HandlerResult Handler::WriteReply(const WriteResult& w, const std::string& ws,
                                   std::string_view key, std::optional<uint64_t> guard,
-                                  HttpResponse response) {
+                                  HttpResponse response, bool remembered) {
   HandlerResult r;
   r.response = std::move(response);
   r.visible_lsn = w.visible_lsn;
@@ -78,7 +78,7 @@ HandlerResult Handler::WriteReply(const WriteResult& w, const std::string& ws,
       // Only a loser behind the key's current version can win by waiting
       // for its turn; create-only on a live key or a guard on an absent or
       // younger key cannot.
-      if (guard && *guard > 0 && w.current_version && *guard < *w.current_version) {
+      if (!remembered && guard && *guard > 0 && w.current_version && *guard < *w.current_version) {
         r.key_event = KeyEvent::kStaleConflict;
         r.guard = *guard;
       }
@@ -160,7 +160,7 @@ HandlerResult Handler::Write(const std::string& ws, const HttpRequest& http,
   req.writer = h.writer;
   req.idempotency = idem.get();
   const WriteResult w = store_->Put(req);
-  return WriteReply(w, ws, parsed->key, guard, render(w));
+  return WriteReply(w, ws, parsed->key, guard, render(w), idem.get() != nullptr);
 }
 
 HandlerResult Handler::ConflictNow(const std::string& ws, const std::string& key,
@@ -209,7 +209,7 @@ HandlerResult Handler::Delete(const std::string& ws, const std::string& key, con
   req.writer = h.writer;
   req.idempotency = idem.get();
   const WriteResult w = store_->Delete(req);
-  return WriteReply(w, ws, key, guard, render(w));
+  return WriteReply(w, ws, key, guard, render(w), idem.get() != nullptr);
 }
 
 ListStream::ListStream(Store* store, std::string workspace, std::string prefix,

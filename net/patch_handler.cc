@@ -99,7 +99,7 @@ HandlerResult Handler::Patch(const std::string& ws, const std::string& key, cons
   req.writer = h.writer;
   req.idempotency = idem.get();
   const WriteResult w = store_->Patch(req);
-  return WriteReply(w, ws, key, guard, render(w));
+  return WriteReply(w, ws, key, guard, render(w), idem.get() != nullptr);
 }
 
 }  // namespace casmem::net

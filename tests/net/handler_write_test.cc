@@ -408,6 +408,30 @@ TEST_F(HandlerWriteTest, IdempotencyKeyReplaysTheFirstAnswerByteForByte) {
             200);
 }
 
+// A stale loser with an Idempotency-Key is answered at once, never held
+// for its key's turn: a held 409 is rebuilt from the key's state when its
+// turn comes and would differ from the answer remembered for a replay.
+TEST_F(HandlerWriteTest, RememberedConflictsAreNotHeldForATurn) {
+  Post(R"({"key":"k","value":1})");
+  Post(R"({"key":"k","value":2})");
+  HttpRequest stale("POST", "/memory", R"({"key":"k","value":3,"if_match_version":1})");
+  HandlerResult r = handler->Handle(stale);
+  EXPECT_EQ(r.response.status, 409);
+  EXPECT_EQ(r.key_event, KeyEvent::kStaleConflict);
+  stale.idempotency_key = "s-1";
+  r = handler->Handle(stale);
+  EXPECT_EQ(r.response.status, 409);
+  EXPECT_EQ(r.key_event, KeyEvent::kNone);
+  HttpRequest patch("PATCH", "/memory/k?if_match_version=1", R"({"a":1})");
+  patch.content_type = kMergePatch;
+  EXPECT_EQ(handler->Handle(patch).key_event, KeyEvent::kStaleConflict);
+  patch.idempotency_key = "s-2";
+  EXPECT_EQ(handler->Handle(patch).key_event, KeyEvent::kNone);
+  HttpRequest del("DELETE", "/memory/k?if_match_version=1");
+  del.idempotency_key = "s-3";
+  EXPECT_EQ(handler->Handle(del).key_event, KeyEvent::kNone);
+}
+
 TEST_F(HandlerWriteTest, MetricsCountPatchTxnReplaysAndIdempotencyMemory) {
   HttpRequest req("POST", "/memory", R"({"key":"k","value":1})");
   req.idempotency_key = "m-1";
