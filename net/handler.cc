@@ -78,6 +78,7 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
                        : extra == 0 ? (req.method == "GET" || req.method == "POST")
                                     : (req.method == "GET" || req.method == "PATCH" ||
                                        req.method == "DELETE");
+  const char* key_problem = extra == 1 ? KeyProblem(seg[rest + 1]) : nullptr;
   HandlerResult r;
   if (const char* problem = WorkspaceProblem(ws)) {
     r = ResultOf(Error(400, problem));
@@ -85,8 +86,8 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
     r = MethodNotAllowed(allow);
   } else if (!req.repeated_header.empty()) {
     r = ResultOf(Error(400, std::string(req.repeated_header) + " given more than once"));
-  } else if (extra == 1 && KeyProblem(seg[rest + 1]) != nullptr) {
-    r = ResultOf(Error(400, KeyProblem(seg[rest + 1])));
+  } else if (key_problem != nullptr) {
+    r = ResultOf(Error(400, key_problem));
   } else if (req.method == "GET") {
     r = extra == 0 ? List(ws, *target) : Get(ws, seg[rest + 1]);
   } else if (auto headers = ParseWriteHeaders(req, &error); !headers) {
