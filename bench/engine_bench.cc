@@ -42,7 +42,7 @@ ThreadKeys Prepare(Store* store, int thread, bool hot) {
   const int n = hot ? 1 : kKeysPerThread;
   for (int i = 0; i < n; ++i) {
     tk.keys.push_back(hot ? std::string("hot") : KeyOf(thread, i));
-    WriteResult w = store->Put(PutRequest{"bench", tk.keys.back(), kValue, std::nullopt, 0});
+    WriteResult w = store->Put(PutRequest{"bench", tk.keys.back(), kValue, std::nullopt, 0, {}, nullptr});
     tk.versions.push_back(w.version);
   }
   return tk;
@@ -56,7 +56,7 @@ void BM_GuardedPut(benchmark::State& state) {
   int64_t conflicts = 0;
   for (auto _ : state) {
     const size_t k = i++ % tk.keys.size();
-    WriteResult w = store->Put(PutRequest{"bench", tk.keys[k], kValue, tk.versions[k], 0});
+    WriteResult w = store->Put(PutRequest{"bench", tk.keys[k], kValue, tk.versions[k], 0, {}, nullptr});
     if (w.outcome == Outcome::kOk) {
       tk.versions[k] = w.version;
     } else {
@@ -87,7 +87,7 @@ void BM_LwwPut(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     WriteResult w =
-        store->Put(PutRequest{"bench", tk.keys[i++ % tk.keys.size()], kValue, std::nullopt, 0});
+        store->Put(PutRequest{"bench", tk.keys[i++ % tk.keys.size()], kValue, std::nullopt, 0, {}, nullptr});
     benchmark::DoNotOptimize(w);
   }
   state.SetItemsProcessed(state.iterations());
@@ -108,9 +108,9 @@ void BM_ListPage100Of1M(benchmark::State& state) {
     if (!Store::Open(o, &s).ok()) std::abort();
     for (int i = 0; i < 1'000'000; ++i) {
       const std::string key = "task:" + std::to_string(1'000'000 + i);
-      s->Put(PutRequest{"big", key, kValue, std::nullopt, 0});
+      s->Put(PutRequest{"big", key, kValue, std::nullopt, 0, {}, nullptr});
     }
-    s->Put(PutRequest{"other", "task:1", kValue, std::nullopt, 0});
+    s->Put(PutRequest{"other", "task:1", kValue, std::nullopt, 0, {}, nullptr});
     return s;
   }();
   uint64_t seed = 12345;
@@ -146,7 +146,7 @@ void BM_MemoryPerKey(benchmark::State& state) {
     std::string key, value = "12345678";  // an 8-byte JSON number
     for (int i = 0; i < n; ++i) {
       key = "key-" + std::to_string(1'000'000'000 + i);  // 14 bytes
-      store->Put(PutRequest{"ws", key, value, std::nullopt, 0});
+      store->Put(PutRequest{"ws", key, value, std::nullopt, 0, {}, nullptr});
       payload += key.size() + value.size();
     }
     const size_t after = HeapBytes();
@@ -172,7 +172,7 @@ void BM_Sweep1M(benchmark::State& state) {
   for (int i = 0; i < 1'000'000; ++i) {
     // One key in 1000 has a TTL far in the future.
     store->Put(PutRequest{"ws", "task:" + std::to_string(i), kValue, std::nullopt,
-                          i % 1000 == 0 ? 3'600'000 : 0});
+                          i % 1000 == 0 ? 3'600'000 : 0, {}, nullptr});
   }
   int round = 0;
   for (auto _ : state) {
@@ -181,7 +181,7 @@ void BM_Sweep1M(benchmark::State& state) {
       // 64 fresh 1 ms TTLs, then 1 ms passes: something is due in most shards.
       for (int i = 0; i < 64; ++i) {
         store->Put(PutRequest{"ws", "due:" + std::to_string(round) + ":" + std::to_string(i), kValue,
-                              std::nullopt, 1});
+                              std::nullopt, 1, {}, nullptr});
       }
       ++round;
     }

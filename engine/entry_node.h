@@ -1,6 +1,6 @@
 // EntryNode: the in-memory form of one key (live, expired-not-yet-swept, or
-// tombstone). One malloc per key holds the header, the key bytes and the
-// value bytes, so the per-key overhead is the header plus one hash-set
+// tombstone). One malloc per key holds the header, the key bytes, the
+// value bytes and the writer's name (memory-api.md §7), so the per-key overhead is the header plus one hash-set
 // slot. A live node is also linked into its workspace's ordered tree (the
 // intrusive hook costs no allocation); a tombstone is not.
 //
@@ -34,11 +34,13 @@ struct EntryNode {
   uint16_t expires_hi;
   uint16_t key_len;
   bool tombstone;
+  uint8_t writer_len;  // Casmem-Writer of the write that made this state; 0 = none
 
   char* bytes() { return reinterpret_cast<char*>(this + 1); }
   const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
   std::string_view key() const { return {bytes(), key_len}; }
   std::string_view value() const { return {bytes() + key_len, value_len}; }
+  std::string_view writer() const { return {bytes() + key_len + value_len, writer_len}; }
 
   int64_t updated_at_ms() const { return Join48(updated_hi, updated_lo); }
   int64_t expires_at_ms() const { return Join48(expires_hi, expires_lo); }  // 0 = no TTL
@@ -65,14 +67,15 @@ struct EntryNode {
 };
 static_assert(sizeof(EntryNode) == 64, "the per-key header is part of the memory budget");
 
-// Allocates a node holding `key` and `value`; every other field zeroed.
-EntryNode* NewEntryNode(uint32_t ws_index, std::string_view key, std::string_view value);
+// Allocates a node holding `key`, `value` and `writer`; every other field zeroed.
+EntryNode* NewEntryNode(uint32_t ws_index, std::string_view key, std::string_view value,
+                        std::string_view writer = {});
 void FreeEntryNode(EntryNode* n);
 // Bytes available after the header (malloc rounds up).
 size_t EntryNodeCapacity(const EntryNode* n);
-// Stores `value` in `n` if it fits, else returns a new node carrying n's
-// fields and key with the new value (the caller relinks and frees `n`).
-EntryNode* WithValue(EntryNode* n, std::string_view value);
+// Stores `value` and `writer` in `n` if they fit, else returns a new node
+// carrying n's fields and key with them (the caller relinks and frees `n`).
+EntryNode* WithValue(EntryNode* n, std::string_view value, std::string_view writer);
 
 struct KeyLess {
   bool operator()(const EntryNode& a, const EntryNode& b) const { return a.key() < b.key(); }

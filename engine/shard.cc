@@ -70,8 +70,8 @@ EntryNode* Shard::Find(const KeyRef& k) const {
   return it == nodes_.end() ? nullptr : *it;
 }
 
-EntryNode* Shard::NewNode(const KeyRef& k, std::string_view value) {
-  EntryNode* n = NewEntryNode(k.ws_index, k.key, value);
+EntryNode* Shard::NewNode(const KeyRef& k, std::string_view value, std::string_view writer) {
+  EntryNode* n = NewEntryNode(k.ws_index, k.key, value, writer);
   n->tombstone = true;  // not linked (yet)
   nodes_.insert(n);
   ++tombstones_;
@@ -129,9 +129,9 @@ Shard::Removals Shard::RemovalsFrom(uint32_t ws_index, std::string_view prefix,
 EntryNode* Shard::ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value,
                            const NodeState& state) {
   if (n == nullptr) {
-    n = NewNode(k, value);  // becomes live below
+    n = NewNode(k, value, state.writer);  // becomes live below
   } else {
-    n = Relocate(k, n, WithValue(n, value));
+    n = Relocate(k, n, WithValue(n, value, state.writer));
   }
   if (n->tombstone) {
     n->tombstone = false;
@@ -150,14 +150,14 @@ EntryNode* Shard::ApplyPut(const KeyRef& k, EntryNode* n, std::string_view value
 EntryNode* Shard::ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state,
                                  uint64_t acked_lsn) {
   if (n == nullptr) {
-    n = NewNode(k, {});
+    n = NewNode(k, {}, state.writer);
   } else {
     if (!n->tombstone) {
       Unlink(n, state.lsn, acked_lsn);
       n->tombstone = true;
       ++tombstones_;
     }
-    n = Relocate(k, n, WithValue(n, {}));
+    n = Relocate(k, n, WithValue(n, {}, state.writer));
   }
   n->lsn = state.lsn;
   n->version = state.version;
@@ -217,7 +217,7 @@ bool Shard::Sweep(int64_t now_ms, int64_t retention_ms, uint64_t purge_through_l
     oldest_tombstone_ms_ = std::min(oldest_tombstone_ms_, n->expires_at_ms());
     n->set_expires_at_ms(0);
     const KeyRef ref{n->ws_index, n->key(), KeyHash(ws_hash(n->ws_index), n->key())};
-    Relocate(ref, n, WithValue(n, {}));
+    Relocate(ref, n, WithValue(n, {}, {}));  // expiry has no writer
   }
   return true;
 }

@@ -13,8 +13,8 @@
 // Threading contract: every method REQUIRES `mu` held by the caller. The
 // store holds it across "look up, decide, append to the log, apply", which
 // is what makes compare-and-set atomic and keeps the log order of one
-// key's records equal to the order their effects became visible. No
-// operation holds two shard locks at once.
+// key's records equal to the order their effects became visible. Only a
+// transaction holds several shard locks, taken in shard-index order.
 #pragma once
 
 #include <xxhash.h>
@@ -68,6 +68,7 @@ struct NodeState {
   uint64_t version = 0;
   int64_t updated_at_ms = 0;
   int64_t expires_at_ms = 0;
+  std::string_view writer;  // Casmem-Writer; empty = none (must not view into the node)
 };
 
 class alignas(64) Shard {
@@ -147,7 +148,7 @@ class alignas(64) Shard {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return XXH3_64bits(s.data(), s.size()); }
   };
-  EntryNode* NewNode(const KeyRef& k, std::string_view value);
+  EntryNode* NewNode(const KeyRef& k, std::string_view value, std::string_view writer);
   EntryNode* Relocate(const KeyRef& k, EntryNode* from, EntryNode* to);
   // Takes live `n` out of its tree because of the record at `lsn`, while
   // the log has acknowledged `acked_lsn`.

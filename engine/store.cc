@@ -6,35 +6,78 @@
 #include "engine/shard.h"
 #include "engine/shard_of.h"
 #include "engine/store.h"
+#include "engine/store_internal.h"
 
 namespace casmem {
-namespace {
-
-const char* CheckKey(std::string_view ws, std::string_view key) {
-  if (const char* problem = WorkspaceProblem(ws)) return problem;
-  return KeyProblem(key);
-}
 
 Entry ToEntry(const EntryNode& n) {
-  return Entry{std::string(n.key()), std::string(n.value()), n.version, n.updated_at_ms(),
-               n.expires_at_ms()};
+  return Entry{std::string(n.key()), std::string(n.value()), n.version,     n.lsn,
+               n.updated_at_ms(),    n.expires_at_ms(),     std::string(n.writer())};
 }
 
-// Fills a 409 from the key's current node (null: never seen).
-void Conflict(const EntryNode* n, int64_t now, WriteResult* res) {
-  res->outcome = Outcome::kConflict;
+void Conflict(const EntryNode* n, int64_t now, WriteResult* res, Outcome outcome) {
+  res->outcome = outcome;
   if (n != nullptr && n->LiveAt(now)) {
     res->current_version = n->version;
     res->current_value = std::string(n->value());
+    if (n->writer_len != 0) res->current_writer = std::string(n->writer());
   }
   res->visible_lsn = n != nullptr ? n->lsn : 0;
 }
 
-bool GuardMatches(uint64_t expected, const EntryNode* n, bool live) {
-  return expected == 0 ? !live : (live && n->version == expected);
+const char* WriterProblem(std::string_view writer) {
+  if (writer.size() > wal::kMaxWriterBytes) return "writer longer than 128 bytes";
+  for (char c : writer) {
+    if (c < 0x20 || c > 0x7e) return "writer must be printable ASCII";
+  }
+  return nullptr;
 }
 
-}  // namespace
+bool Store::ClaimKey(std::string_view ws, std::string_view key, std::string_view fingerprint,
+                     Outcome* outcome, Replay* replay, uint64_t* visible_lsn,
+                     std::string* error) {
+  bool printable = !key.empty() && key.size() <= wal::kMaxIdempotencyKeyBytes;
+  for (char c : key) printable = printable && c >= 0x20 && c < 0x7f;
+  if (!printable || fingerprint.size() != wal::kFingerprintBytes) {
+    *outcome = Outcome::kInvalid;
+    *error = !printable ? "Idempotency-Key must be 1-255 printable ASCII characters"
+                        : "bad request fingerprint";
+    return false;
+  }
+  if (wal_ && wal_->failed()) {
+    // An answer logged before the failure may never be acknowledged: the
+    // repeat gets the failure, not "in progress" for ever.
+    *outcome = Outcome::kStorageFailed;
+    *error = "storage unavailable";
+    return false;
+  }
+  const uint64_t acked = wal_ ? wal_->acked_lsn() : UINT64_MAX;
+  uint64_t lsn = 0;
+  switch (idempotency_.Begin(ws, key, fingerprint, acked, &replay->status, &replay->body, &lsn)) {
+    case IdempotencyTable::Claim::kNew:
+      return true;
+    case IdempotencyTable::Claim::kReplay:
+      *outcome = Outcome::kReplay;
+      *visible_lsn = lsn;
+      return false;
+    case IdempotencyTable::Claim::kReused:
+      *outcome = Outcome::kIdempotencyReused;
+      return false;
+    case IdempotencyTable::Claim::kInProgress:
+      *outcome = Outcome::kInProgress;
+      return false;
+  }
+  return false;
+}
+
+uint64_t Store::LogAnswerOnly(std::string_view ws, const AnswerToLog& answer, Outcome* outcome,
+                              std::string* error) {
+  wal::Record r;
+  r.type = wal::kRecordCommit;
+  r.updated_at_ms = options_.clock->NowMs();
+  r.workspace = ws;
+  return Log(&r, outcome, error, &answer);
+}
 
 Shard& Store::ShardFor(std::string_view workspace, std::string_view key, uint64_t* hash) {
   const Placement p = Place(workspace, key, static_cast<uint32_t>(shards_.size()));
@@ -65,14 +108,47 @@ void Store::Unregister(const std::vector<std::string>& released) {
 }
 
 uint64_t Store::Log(wal::Record* r, Outcome* outcome, std::string* error) {
-  if (!wal_) return 0;
-  Status why;
-  const uint64_t lsn = wal_->Append(r, &why);
-  if (lsn == 0) {
-    *outcome = why.IsBusy() ? Outcome::kBusy : Outcome::kStorageFailed;
-    *error = why.message().empty() ? "storage unavailable" : why.message();
+  return Log(r, outcome, error, nullptr);
+}
+
+uint64_t Store::Log(wal::Record* r, Outcome* outcome, std::string* error,
+                    const AnswerToLog* answer) {
+  // The answer names the record's lsn (its revision), so it is rendered
+  // under the log's mutex once the lsn is assigned, and encoded with it.
+  IdempotencyAnswer rendered;
+  auto fill = [&](wal::Record* rec) {
+    rendered = answer->answer(rec->lsn);
+    rec->has_idempotency = true;
+    rec->idempotency = wal::IdempotencyPart{answer->key, answer->fingerprint,
+                                            static_cast<uint16_t>(rendered.status), rendered.body};
+  };
+  uint64_t lsn;
+  if (!wal_) {  // memory-only: revisions from a counter, no log
+    lsn = r->lsn = mem_lsn_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (answer != nullptr) fill(r);
+  } else {
+    Status why;
+    lsn = answer != nullptr ? wal_->Append(r, &why, fill) : wal_->Append(r, &why);
+    if (lsn == 0) {
+      *outcome = why.IsBusy() ? Outcome::kBusy : Outcome::kStorageFailed;
+      *error = why.message().empty() ? "storage unavailable" : why.message();
+      if (answer != nullptr) idempotency_.Abandon(r->workspace, answer->key);
+      return 0;
+    }
+  }
+  // The claim becomes the answer outside the log's mutex but still under
+  // the caller's shard lock(s): a snapshot whose start covers this lsn
+  // copies every shard (waiting for those locks) before the answers, so it
+  // finds the answer complete.
+  if (answer != nullptr) {
+    idempotency_.Complete(r->workspace, answer->key, rendered.status, std::move(rendered.body),
+                          lsn, r->updated_at_ms, wal_ ? wal_->acked_lsn() : UINT64_MAX);
   }
   return lsn;
+}
+
+uint64_t Store::revision() const {
+  return wal_ ? wal_->last_lsn() : mem_lsn_.load(std::memory_order_relaxed);
 }
 
 GetResult Store::Get(std::string_view workspace, std::string_view key) {
@@ -97,13 +173,15 @@ GetResult Store::Get(std::string_view workspace, std::string_view key) {
 
 WriteResult Store::Put(const PutRequest& req) {
   WriteResult res;
-  if (const char* err = CheckKey(req.workspace, req.key)) {
+  const char* err = CheckKey(req.workspace, req.key);
+  if (err == nullptr) err = WriterProblem(req.writer);
+  if (err != nullptr) {
     res.outcome = Outcome::kInvalid;
     res.error = err;
     return res;
   }
   if (req.value.empty() || req.value.size() > options_.max_value_bytes) {
-    res.outcome = Outcome::kInvalid;
+    res.outcome = req.value.empty() ? Outcome::kInvalid : Outcome::kTooLarge;
     res.error = req.value.empty() ? "value must not be empty"
                                   : "value larger than " + std::to_string(options_.max_value_bytes) +
                                         " bytes";
@@ -113,6 +191,20 @@ WriteResult Store::Put(const PutRequest& req) {
     res.outcome = Outcome::kInvalid;
     res.error = "ttl must not be negative";
     return res;
+  }
+  const Idempotency<WriteResult>* idem = req.idempotency;
+  if (idem != nullptr && !ClaimKey(req.workspace, idem->key, idem->fingerprint, &res.outcome,
+                                   &res.replay, &res.visible_lsn, &res.error)) {
+    return res;
+  }
+  // From here on a claim must be completed (logged with the answer) or
+  // abandoned (Log does that when the log refuses).
+  std::optional<AnswerToLog> answer;
+  if (idem != nullptr) {
+    answer.emplace(AnswerToLog{idem->key, idem->fingerprint, [&res, idem](uint64_t lsn) {
+                                 if (res.outcome == Outcome::kOk) res.revision = lsn;
+                                 return idem->render(res);
+                               }});
   }
   uint64_t hash;
   Shard& sh = ShardFor(req.workspace, req.key, &hash);
@@ -127,6 +219,7 @@ WriteResult Store::Put(const PutRequest& req) {
   const bool live = n != nullptr && n->LiveAt(now);
   if (req.if_match_version && !GuardMatches(*req.if_match_version, n, live)) {
     Conflict(n, now, &res);
+    if (answer) RememberRefusal(req.workspace, *answer, &res);
     return res;
   }
   wal::Record r;
@@ -137,53 +230,92 @@ WriteResult Store::Put(const PutRequest& req) {
   r.workspace = req.workspace;
   r.key = req.key;
   r.value = req.value;
-  const uint64_t lsn = Log(&r, &res.outcome, &res.error);
-  if (wal_ && lsn == 0) return res;  // nothing applied
-  if (ws < 0) ref.ws_index = Register(sh, req.workspace);
-  sh.ApplyPut(ref, n, req.value, NodeState{lsn, r.version, r.updated_at_ms, r.expires_at_ms});
+  r.writer = req.writer;
   res.version = r.version;
   res.applied = true;
+  const uint64_t lsn = Log(&r, &res.outcome, &res.error, answer ? &*answer : nullptr);
+  if (lsn == 0) {  // nothing applied
+    res.applied = false;
+    return res;
+  }
+  if (ws < 0) ref.ws_index = Register(sh, req.workspace);
+  sh.ApplyPut(ref, n, req.value,
+              NodeState{lsn, r.version, r.updated_at_ms, r.expires_at_ms, req.writer});
+  res.revision = lsn;
   res.visible_lsn = lsn;
   return res;
 }
 
-WriteResult Store::Delete(std::string_view workspace, std::string_view key,
-                          std::optional<uint64_t> if_match_version) {
+void Store::RememberRefusal(std::string_view ws, const AnswerToLog& answer, WriteResult* res) {
+  // The answer lives in a record of its own, after the state it reveals.
+  Outcome outcome = res->outcome;
+  std::string error;
+  const uint64_t lsn = LogAnswerOnly(ws, answer, &outcome, &error);
+  if (lsn == 0) {  // not remembered: answer the log's refusal instead
+    res->outcome = outcome;
+    res->error = error;
+    return;
+  }
+  res->visible_lsn = std::max(res->visible_lsn, lsn);
+}
+
+WriteResult Store::Delete(const DeleteRequest& req) {
   WriteResult res;
-  if (const char* err = CheckKey(workspace, key)) {
+  const char* err = CheckKey(req.workspace, req.key);
+  if (err == nullptr) err = WriterProblem(req.writer);
+  if (err != nullptr) {
     res.outcome = Outcome::kInvalid;
     res.error = err;
     return res;
   }
-  uint64_t hash;
-  Shard& sh = ShardFor(workspace, key, &hash);
-  std::lock_guard lk(sh.mu);
-  const int64_t now = options_.clock->NowMs();
-  const int64_t ws = sh.FindWorkspace(workspace);
-  const KeyRef ref{static_cast<uint32_t>(ws < 0 ? 0 : ws), key, hash};
-  EntryNode* n = ws < 0 ? nullptr : sh.Find(ref);
-  const bool live = n != nullptr && n->LiveAt(now);
-  if (if_match_version && !GuardMatches(*if_match_version, n, live)) {
-    Conflict(n, now, &res);
+  const Idempotency<WriteResult>* idem = req.idempotency;
+  if (idem != nullptr && !ClaimKey(req.workspace, idem->key, idem->fingerprint, &res.outcome,
+                                   &res.replay, &res.visible_lsn, &res.error)) {
     return res;
   }
-  if (!live) {  // already absent: nothing to log
+  std::optional<AnswerToLog> answer;
+  if (idem != nullptr) {
+    answer.emplace(AnswerToLog{idem->key, idem->fingerprint, [&res, idem](uint64_t lsn) {
+                                 if (res.outcome == Outcome::kOk && res.applied) res.revision = lsn;
+                                 return idem->render(res);
+                               }});
+  }
+  uint64_t hash;
+  Shard& sh = ShardFor(req.workspace, req.key, &hash);
+  std::lock_guard lk(sh.mu);
+  const int64_t now = options_.clock->NowMs();
+  const int64_t ws = sh.FindWorkspace(req.workspace);
+  const KeyRef ref{static_cast<uint32_t>(ws < 0 ? 0 : ws), req.key, hash};
+  EntryNode* n = ws < 0 ? nullptr : sh.Find(ref);
+  const bool live = n != nullptr && n->LiveAt(now);
+  if (req.if_match_version && !GuardMatches(*req.if_match_version, n, live)) {
+    Conflict(n, now, &res);
+    if (answer) RememberRefusal(req.workspace, *answer, &res);
+    return res;
+  }
+  if (!live) {  // already absent: nothing to log but a remembered answer
     res.version = n != nullptr ? n->version : 0;
     res.visible_lsn = n != nullptr ? n->lsn : 0;
+    if (answer) RememberRefusal(req.workspace, *answer, &res);
     return res;
   }
   wal::Record r;
   r.type = wal::kRecordTombstone;
   r.version = n->version;  // the tombstone remembers the last version
   r.updated_at_ms = now;
-  r.workspace = workspace;
-  r.key = key;
-  const uint64_t lsn = Log(&r, &res.outcome, &res.error);
-  if (wal_ && lsn == 0) return res;  // nothing applied
-  sh.ApplyTombstone(ref, n, NodeState{lsn, r.version, now, 0},
-                    wal_ ? wal_->acked_lsn() : UINT64_MAX);
+  r.workspace = req.workspace;
+  r.key = req.key;
+  r.writer = req.writer;
   res.version = r.version;
   res.applied = true;
+  const uint64_t lsn = Log(&r, &res.outcome, &res.error, answer ? &*answer : nullptr);
+  if (lsn == 0) {  // nothing applied
+    res.applied = false;
+    return res;
+  }
+  sh.ApplyTombstone(ref, n, NodeState{lsn, r.version, now, 0, req.writer},
+                    wal_ ? wal_->acked_lsn() : UINT64_MAX);
+  res.revision = lsn;
   res.visible_lsn = lsn;
   return res;
 }
@@ -314,6 +446,9 @@ StoreCounters Store::counters() const {
   }
   c.workspaces = workspaces_.load(std::memory_order_relaxed);
   c.sweep_scans = sweep_scans_.load(std::memory_order_relaxed);
+  c.idempotency_entries = idempotency_.entries();
+  c.idempotency_bytes = idempotency_.bytes();
+  c.idempotency_evicted = idempotency_.evicted();
   return c;
 }
 

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,8 @@
 #include <vector>
 
 #include "engine/clock.h"
+#include "engine/idempotency.h"
+#include "engine/json_patch.h"
 #include "wal/file_ops.h"
 #include "common/status.h"
 #include "wal/wal.h"
@@ -52,6 +55,11 @@ struct StoreOptions {
   // checks whether a snapshot is due. 0 = no background thread.
   std::chrono::milliseconds sweep_interval{1000};
   uint64_t max_value_bytes = 1ULL << 20;
+  // Idempotency-Key answers are kept at least this long (memory-api.md §7)
+  // while their memory stays under idempotency_max_bytes; past that bound
+  // the oldest are dropped early (counted in StoreCounters).
+  std::chrono::milliseconds idempotency_retention{24LL * 3600 * 1000};
+  uint64_t idempotency_max_bytes = 64ULL << 20;
   wal::FileSystem* fs = wal::PosixFileSystem();
   Clock* clock = SystemClock();
 };
@@ -61,8 +69,10 @@ struct Entry {
   std::string key;
   std::string value;  // compact JSON text, stored verbatim
   uint64_t version = 0;
+  uint64_t revision = 0;  // the revision (log lsn) of the write that made this version
   int64_t updated_at_ms = 0;
   int64_t expires_at_ms = 0;  // 0 = no TTL
+  std::string writer;         // Casmem-Writer of that write; empty = none
 };
 
 enum class Outcome {
@@ -72,6 +82,37 @@ enum class Outcome {
   kInvalid,        // argument refused (error says why)
   kStorageFailed,  // the log failed or is closed: nothing was applied
   kBusy,           // the log is too far behind the disk: nothing was applied; retry
+  kPatchFailed,    // a patch operation cannot apply (409; patch_error says which)
+  kTooLarge,       // the result would exceed max_value_bytes (413)
+  // Idempotency-Key outcomes (memory-api.md §7); nothing was written.
+  kReplay,            // the remembered answer: replay.status / replay.body
+  kIdempotencyReused, // the key was used for a different request (422)
+  kInProgress,        // the first request with the key is not yet durable (409)
+};
+
+// An Idempotency-Key on a write (memory-api.md §7). The engine remembers
+// the answer to the first request with `key` in the workspace, in the
+// same log record as the write (or, for an answer that wrote nothing - a
+// 409, a delete of an absent key - in a record of its own), and answers a
+// repeat from it.
+struct IdempotencyAnswer {
+  int status = 0;
+  std::string body;
+};
+template <class Result>
+struct Idempotency {
+  std::string_view key;          // 1-255 printable ASCII
+  std::string_view fingerprint;  // 16 bytes identifying the request (method, target, If-Match, body)
+  // Renders the answer to remember from the result (with its revision).
+  // Called under the store's locks: must be quick and must not call the
+  // store. Only for outcomes kOk and kConflict / kPatchFailed.
+  std::function<IdempotencyAnswer(const Result&)> render;
+};
+
+// A replayed answer (outcome kReplay).
+struct Replay {
+  int status = 0;
+  std::string body;
 };
 
 struct GetResult {
@@ -82,14 +123,20 @@ struct GetResult {
 
 struct WriteResult {
   Outcome outcome = Outcome::kOk;
-  uint64_t version = 0;  // the new version (kOk)
-  bool applied = false;  // false for a delete of an absent key (nothing logged)
-  // kConflict: the key's current version, absent when the key is absent;
-  // current_value is set exactly when current_version is.
+  uint64_t version = 0;   // the new version (kOk)
+  uint64_t revision = 0;  // kOk and applied: the write's revision
+  bool applied = false;   // false for a delete of an absent key (nothing logged)
+  std::string value;      // Patch, kOk: the new value
+  // kConflict / kPatchFailed: the key's current version, absent when the
+  // key is absent; current_value is set exactly when current_version is,
+  // current_writer when that version named one.
   std::optional<uint64_t> current_version;
   std::optional<std::string> current_value;
+  std::optional<std::string> current_writer;
+  PatchError patch_error;  // kPatchFailed, kTooLarge, kInvalid from a patch
+  Replay replay;           // kReplay
   uint64_t visible_lsn = 0;
-  std::string error;  // kInvalid / kStorageFailed / kBusy
+  std::string error;  // kInvalid / kStorageFailed / kBusy / kTooLarge
 };
 
 struct ListResult {
@@ -104,6 +151,63 @@ struct PutRequest {
   std::string_view value;  // compact JSON
   std::optional<uint64_t> if_match_version;  // 0 = create only
   int64_t ttl_ms = 0;                        // 0 = no TTL (clears one)
+  std::string_view writer;                   // Casmem-Writer; empty = none
+  const Idempotency<WriteResult>* idempotency = nullptr;
+};
+
+struct DeleteRequest {
+  std::string_view workspace;
+  std::string_view key;
+  std::optional<uint64_t> if_match_version;
+  std::string_view writer;
+  const Idempotency<WriteResult>* idempotency = nullptr;
+};
+
+// PATCH (memory-api.md §5): exactly one of json_patch / merge_patch.
+struct PatchRequest {
+  std::string_view workspace;
+  std::string_view key;
+  const JsonPatch* json_patch = nullptr;
+  const MergePatch* merge_patch = nullptr;
+  std::optional<uint64_t> if_match_version;
+  std::optional<int64_t> ttl_ms;  // nullopt: keep the key's TTL; >0: set one
+  std::string_view writer;
+  const Idempotency<WriteResult>* idempotency = nullptr;
+};
+
+// One operation of a transaction (memory-api.md §6).
+struct TxnOp {
+  enum class Type { kCheck, kSet, kPatch, kDelete } type = Type::kSet;
+  std::string_view key;
+  std::string_view value;                    // kSet: compact JSON
+  const JsonPatch* json_patch = nullptr;     // kPatch: one of these two
+  const MergePatch* merge_patch = nullptr;
+  std::optional<uint64_t> if_match_version;  // kSet / kPatch / kDelete guard; kCheck: the version (0 = absent)
+  std::optional<int64_t> ttl_ms;             // kSet: nullopt = none; kPatch: nullopt = keep
+};
+
+struct TxnResult {
+  Outcome outcome = Outcome::kOk;
+  uint64_t revision = 0;  // kOk: the transaction's revision (the current one if it wrote nothing)
+  // kOk: one per op; the version written, the version a check saw, or
+  // nullopt for an absent key (a check or a delete of it).
+  std::vector<std::optional<uint64_t>> versions;
+  // Failure (kConflict / kPatchFailed / kTooLarge / kInvalid): the op at
+  // fault and that op's details, as a WriteResult would carry them
+  // (expected_version = the op's guard).
+  int op_index = -1;
+  std::optional<uint64_t> expected_version;
+  WriteResult failure;
+  Replay replay;  // kReplay
+  uint64_t visible_lsn = 0;
+  std::string error;
+};
+
+struct TxnRequest {
+  std::string_view workspace;
+  const std::vector<TxnOp>* ops = nullptr;  // 1-128, each key written at most once
+  std::string_view writer;
+  const Idempotency<TxnResult>* idempotency = nullptr;
 };
 
 struct StoreCounters {
@@ -112,6 +216,9 @@ struct StoreCounters {
   // Distinct workspaces holding a live key, an expired key or a tombstone.
   uint64_t workspaces = 0;
   uint64_t sweep_scans = 0;  // shard scans by Sweep (skipped when nothing is due)
+  uint64_t idempotency_entries = 0;  // remembered answers (and claims in flight)
+  uint64_t idempotency_bytes = 0;    // their memory, approximately
+  uint64_t idempotency_evicted = 0;  // dropped before their retention ran out (memory bound)
 };
 
 struct RecoveryInfo {
@@ -137,8 +244,20 @@ class Store {
   WriteResult Put(const PutRequest& req);
   // Guard semantics as for Put: a version V applies only at V; 0 applies
   // only when the key is absent (then nothing changes).
+  WriteResult Delete(const DeleteRequest& req);
   WriteResult Delete(std::string_view workspace, std::string_view key,
-                     std::optional<uint64_t> if_match_version);
+                     std::optional<uint64_t> if_match_version) {
+    return Delete(DeleteRequest{workspace, key, if_match_version, {}, nullptr});
+  }
+  // Applies a patch to the key's current value under its shard lock: many
+  // patches of one key share one fsync and never conflict with each other.
+  WriteResult Patch(const PatchRequest& req);
+  // All ops or none, one log record, one revision; shards locked in index
+  // order. Malformed requests (kInvalid): no ops or more than 128, a key
+  // written twice, a check after the write of its key, bad names.
+  TxnResult Txn(const TxnRequest& req);
+  // The newest revision handed out (the log's last lsn).
+  uint64_t revision() const;
   // Live keys of `workspace` with `prefix`, strictly after `after`, at most
   // `limit` (>= 1). Not a point-in-time view across shards: a key written
   // during the listing may or may not appear; order and uniqueness hold.
@@ -180,6 +299,10 @@ class Store {
   explicit Store(const StoreOptions& options);
   Status Recover();
   void ApplyRecovered(const wal::Record& r);
+  // Applies one key's recovered state (a put/tombstone record or one op of
+  // a commit record) unless a later state of the key is already there.
+  void ApplyRecoveredKey(std::string_view ws, const wal::CommitOp& op, uint64_t lsn,
+                         int64_t updated_at_ms, std::string_view writer);
   Shard& ShardFor(std::string_view workspace, std::string_view key, uint64_t* hash);
   // Registers `workspace` in `sh` (whose lock is held) for a write about
   // to be applied, counting it store-wide when it is new there.
@@ -191,6 +314,28 @@ class Store {
   // report (kStorageFailed or kBusy) and why. A memory-only store returns 0
   // and kOk.
   uint64_t Log(wal::Record* r, Outcome* outcome, std::string* error);
+  // An Idempotency-Key answer to log with a record: `answer(lsn)` renders
+  // it once the record's lsn (the write's revision) is known.
+  struct AnswerToLog {
+    std::string_view key, fingerprint;
+    std::function<IdempotencyAnswer(uint64_t lsn)> answer;
+  };
+  // Log() carrying `answer` (when not null) and completing its claim.
+  uint64_t Log(wal::Record* r, Outcome* outcome, std::string* error, const AnswerToLog* answer);
+  // Claims an Idempotency-Key for a request: true to go ahead (then the
+  // write must log its answer or Abandon the claim). False: *outcome (and
+  // *replay, *visible_lsn, *error) say how to answer instead: kReplay,
+  // kIdempotencyReused, kInProgress, or kInvalid for a malformed key.
+  bool ClaimKey(std::string_view ws, std::string_view key, std::string_view fingerprint,
+                Outcome* outcome, Replay* replay, uint64_t* visible_lsn, std::string* error);
+  // Remembers the answer to a write that changed nothing (a 409, a delete
+  // of an absent key) in a record of its own; a log refusal replaces the
+  // answer in *res.
+  void RememberRefusal(std::string_view ws, const AnswerToLog& answer, WriteResult* res);
+  // Logs a record holding only a remembered answer (a 409, a delete of an
+  // absent key): lsn, or 0 with *outcome / *error set.
+  uint64_t LogAnswerOnly(std::string_view ws, const AnswerToLog& answer, Outcome* outcome,
+                         std::string* error);
   void MaintenanceLoop();
 
   const StoreOptions options_;
@@ -207,6 +352,10 @@ class Store {
   std::atomic<uint64_t> replayed_bytes_{0};
 
   std::atomic<uint64_t> sweep_scans_{0};
+  IdempotencyTable idempotency_{options_.idempotency_retention.count(),
+                                options_.idempotency_max_bytes};
+  // A memory-only store's revisions (no log hands out lsns).
+  std::atomic<uint64_t> mem_lsn_{0};
 
   // Workspace name -> number of shards where it is registered; lock order:
   // a shard's mu, then ws_names_mu_. Only first writes of a workspace to a

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "engine/names.h"
 #include "engine/shard.h"
 #include "engine/shard_of.h"
 #include "engine/snapshot.h"
@@ -51,19 +52,44 @@ Status Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   return Status::OK();
 }
 
-void Store::ApplyRecovered(const wal::Record& r) {
+void Store::ApplyRecoveredKey(std::string_view ws, const wal::CommitOp& op, uint64_t lsn,
+                              int64_t updated_at_ms, std::string_view writer) {
   uint64_t hash;
-  Shard& sh = ShardFor(r.workspace, r.key, &hash);
+  Shard& sh = ShardFor(ws, op.key, &hash);
   std::lock_guard lk(sh.mu);
-  const KeyRef ref{Register(sh, r.workspace), r.key, hash};
+  const KeyRef ref{Register(sh, ws), op.key, hash};
   EntryNode* n = sh.Find(ref);
   // Idempotent: a snapshot may already hold a later state of this key.
-  if (n != nullptr && n->lsn >= r.lsn) return;
-  const NodeState state{r.lsn, r.version, r.updated_at_ms, r.expires_at_ms};
-  if (r.type == wal::kRecordPut) {
-    sh.ApplyPut(ref, n, r.value, state);
+  if (n != nullptr && n->lsn >= lsn) return;
+  const NodeState state{lsn, op.version, updated_at_ms, op.expires_at_ms, writer};
+  if (op.type == wal::kRecordPut) {
+    sh.ApplyPut(ref, n, op.value, state);
   } else {
     sh.ApplyTombstone(ref, n, state, UINT64_MAX);  // recovered: acknowledged once open
+  }
+}
+
+void Store::ApplyRecovered(const wal::Record& r) {
+  // Recovery trusts no byte it did not check: names a writer could not
+  // have produced are skipped rather than loaded.
+  if (!ValidWorkspace(r.workspace)) return;
+  if (r.type == wal::kRecordCommit) {
+    std::string_view rest = r.op_bytes;
+    wal::CommitOp op;
+    for (uint16_t i = 0; i < r.op_count && wal::NextCommitOp(&rest, &op); ++i) {
+      if (KeyProblem(op.key) == nullptr) {
+        ApplyRecoveredKey(r.workspace, op, r.lsn, r.updated_at_ms, r.writer);
+      }
+    }
+  } else if (KeyProblem(r.key) == nullptr) {
+    ApplyRecoveredKey(r.workspace,
+                      wal::CommitOp{r.type, r.version, r.expires_at_ms, r.key, r.value}, r.lsn,
+                      r.updated_at_ms, r.writer);
+  }
+  if (r.has_idempotency) {
+    const wal::IdempotencyPart& i = r.idempotency;
+    idempotency_.Restore(r.workspace, i.key, i.fingerprint, i.status, i.body, r.lsn,
+                         r.updated_at_ms, options_.clock->NowMs());
   }
 }
 
@@ -106,6 +132,7 @@ Status Store::Recover() {
     for (auto& sh : shards_) sh = std::make_unique<Shard>();  // drop what it applied
     ws_names_.clear();
     workspaces_ = 0;
+    idempotency_.Clear();
   }
   if (!snaps.empty() && !loaded) return first_error;
 
@@ -120,6 +147,8 @@ Status Store::Recover() {
   s = wal::Wal::Open(wo, recovery_.snapshot_lsn, [this](const wal::Record& r) { ApplyRecovered(r); },
                      &wal_, &scan);
   if (!s.ok()) return s;
+  idempotency_.SortRestored();
+  idempotency_.Expire(options_.clock->NowMs(), wal_->acked_lsn());
   recovery_.log_records = scan.records_replayed;
   recovery_.log_bytes = scan.bytes_scanned;
   recovery_.torn_bytes_cut = scan.torn_bytes_cut;
@@ -176,10 +205,33 @@ Status Store::Snapshot() {
         r.workspace = sh->WorkspaceName(n.ws_index);
         r.key = n.key();
         r.value = n.value();
+        r.writer = n.writer();
         wal::AppendRecord(r, &buf);
         ++count;
       });
     }
+    s = writer->Add(buf, count);
+    if (!s.ok()) return s;
+    total += count;
+  }
+  {
+    // Remembered Idempotency-Key answers, each as the answer-only commit
+    // record it would be in the log (at its own lsn). Every answer at or
+    // below `start` is complete: it was completed as its lsn was handed out.
+    uint64_t count = 0;
+    buf.clear();
+    idempotency_.ForEach([&](const IdempotencyTable::Answer& a) {
+      wal::Record r;
+      r.type = wal::kRecordCommit;
+      r.lsn = a.lsn;
+      r.updated_at_ms = a.created_ms;
+      r.workspace = a.workspace;
+      r.has_idempotency = true;
+      r.idempotency = wal::IdempotencyPart{a.key, a.fingerprint, static_cast<uint16_t>(a.status),
+                                           a.body};
+      wal::AppendRecord(r, &buf);
+      ++count;
+    });
     s = writer->Add(buf, count);
     if (!s.ok()) return s;
     total += count;
@@ -219,6 +271,7 @@ void Store::Sweep() {
   // 404 with nothing to wait for. Read once, before the shards: later
   // acknowledgements are picked up by the next sweep.
   const uint64_t purge_through = wal_ ? wal_->acked_lsn() : UINT64_MAX;
+  idempotency_.Expire(now, purge_through);
   std::vector<std::string> released;
   for (auto& sh : shards_) {
     std::lock_guard lk(sh->mu);

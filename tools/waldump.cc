@@ -33,18 +33,57 @@ void PrintHex(std::string_view raw) {
   }
 }
 
+void PrintValue(uint8_t type, std::string_view value) {
+  if (type != wal::kRecordPut) return;
+  const size_t shown = std::min<size_t>(value.size(), 80);
+  std::printf(" value=%.*s%s", static_cast<int>(shown), value.data(),
+              shown < value.size() ? "..." : "");
+}
+
+// The extensions of issue 8: the writer's name, and a remembered
+// Idempotency-Key answer (its key and status; the body is a response the
+// client already had, shown shortened).
+void PrintExtensions(const wal::Record& r) {
+  if (!r.writer.empty()) {
+    std::printf(" writer=%.*s", static_cast<int>(r.writer.size()), r.writer.data());
+  }
+  if (r.has_idempotency) {
+    const wal::IdempotencyPart& i = r.idempotency;
+    const size_t shown = std::min<size_t>(i.body.size(), 60);
+    std::printf(" idempotency_key=%.*s answer=%u:%.*s%s", static_cast<int>(i.key.size()),
+                i.key.data(), i.status, static_cast<int>(shown), i.body.data(),
+                shown < i.body.size() ? "..." : "");
+  }
+}
+
 void PrintRecord(uint64_t offset, const wal::Record& r, std::string_view raw) {
+  if (r.type == wal::kRecordCommit) {
+    std::printf("%10" PRIu64 "  lsn=%" PRIu64 " commit ws=%.*s ops=%u updated_at_ms=%" PRId64,
+                offset, r.lsn, static_cast<int>(r.workspace.size()), r.workspace.data(),
+                r.op_count, r.updated_at_ms);
+    PrintExtensions(r);
+    std::printf("\n");
+    std::string_view rest = r.op_bytes;
+    wal::CommitOp op;
+    for (uint16_t i = 0; i < r.op_count && wal::NextCommitOp(&rest, &op); ++i) {
+      std::printf("            op %u: %s key=%.*s version=%" PRIu64, i,
+                  op.type == wal::kRecordPut ? "put" : "tombstone",
+                  static_cast<int>(op.key.size()), op.key.data(), op.version);
+      if (op.expires_at_ms) std::printf(" expires_at_ms=%" PRId64, op.expires_at_ms);
+      PrintValue(op.type, op.value);
+      std::printf("\n");
+    }
+    PrintHex(raw);
+    return;
+  }
   std::printf("%10" PRIu64 "  lsn=%" PRIu64 " %s ws=%.*s key=%.*s version=%" PRIu64
               " updated_at_ms=%" PRId64,
               offset, r.lsn, r.type == wal::kRecordPut ? "put" : "tombstone",
               static_cast<int>(r.workspace.size()), r.workspace.data(),
               static_cast<int>(r.key.size()), r.key.data(), r.version, r.updated_at_ms);
   if (r.expires_at_ms) std::printf(" expires_at_ms=%" PRId64, r.expires_at_ms);
-  if (r.type == wal::kRecordPut) {
-    const size_t shown = std::min<size_t>(r.value.size(), 80);
-    std::printf(" value=%.*s%s", static_cast<int>(shown), r.value.data(),
-                shown < r.value.size() ? "..." : "");
-  }
+  PrintValue(r.type, r.value);
+  PrintExtensions(r);
   std::printf("\n");
   PrintHex(raw);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -12,19 +13,53 @@
 
 namespace casmem::wal {
 
-struct Record {
+// One key's new state in a commit record.
+struct CommitOp {
   uint8_t type = kRecordPut;  // kRecordPut or kRecordTombstone
-  uint64_t lsn = 0;
   uint64_t version = 0;
-  int64_t updated_at_ms = 0;
-  int64_t expires_at_ms = 0;  // 0 = no TTL
-  std::string_view workspace;
+  int64_t expires_at_ms = 0;
   std::string_view key;
   std::string_view value;  // empty for a tombstone
 };
 
-// Bytes one encoded record occupies, padding included.
+// A remembered Idempotency-Key answer (memory-api.md §7).
+struct IdempotencyPart {
+  std::string_view key;
+  std::string_view fingerprint;  // kFingerprintBytes
+  uint16_t status = 0;
+  std::string_view body;
+};
+
+struct Record {
+  uint8_t type = kRecordPut;  // kRecordPut, kRecordTombstone or kRecordCommit
+  uint64_t lsn = 0;
+  // Put / tombstone only.
+  uint64_t version = 0;
+  int64_t updated_at_ms = 0;  // all types
+  int64_t expires_at_ms = 0;  // 0 = no TTL
+  std::string_view workspace;  // all types
+  std::string_view key;
+  std::string_view value;  // empty for a tombstone
+  // Extensions (all types); empty writer = none.
+  std::string_view writer;
+  bool has_idempotency = false;
+  IdempotencyPart idempotency;
+  // Commit only. Encoding reads `ops`; decoding fills `op_count` and
+  // `op_bytes` (validated; walk them with NextCommitOp).
+  std::span<const CommitOp> ops;
+  uint16_t op_count = 0;
+  std::string_view op_bytes;
+};
+
+// Walks a decoded commit's op_bytes: true and *op (views into the
+// record's buffer) while ops remain, advancing *rest.
+bool NextCommitOp(std::string_view* rest, CommitOp* op);
+
+// Bytes one encoded put or tombstone without extensions occupies, padding
+// included.
 size_t EncodedSize(size_t ws_len, size_t key_len, size_t value_len);
+// Bytes the encoding of `r` occupies, padding included.
+size_t EncodedSize(const Record& r);
 
 // Appends the encoding of `r` (with padding) to `out`.
 void AppendRecord(const Record& r, std::string* out);

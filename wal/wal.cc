@@ -113,7 +113,9 @@ Wal::Wal(const WalOptions& options, const ScanResult& scan, std::unique_ptr<File
 
 Wal::~Wal() { Close(); }
 
-uint64_t Wal::Append(Record* r, Status* why) {
+uint64_t Wal::Append(Record* r, Status* why) { return Append(r, why, FillFn()); }
+
+uint64_t Wal::Append(Record* r, Status* why, const FillFn& fill) {
   std::lock_guard lk(mu_);
   if (failed_.load(std::memory_order_relaxed) || closing_) {
     if (why != nullptr) *why = !failure_.ok() ? failure_ : Status::Shutdown("log is closed");
@@ -128,6 +130,7 @@ uint64_t Wal::Append(Record* r, Status* why) {
     return 0;
   }
   r->lsn = ++last_lsn_;
+  if (fill) fill(r);
   const size_t before = pending_.size();
   AppendRecord(*r, &pending_);
   bytes_appended_.fetch_add(pending_.size() - before, std::memory_order_relaxed);

@@ -91,6 +91,11 @@ class Wal {
   // or Busy when max_pending_bytes wait for the writer (nothing queued;
   // the log stays healthy, a later Append may succeed).
   uint64_t Append(Record* r, Status* why = nullptr);
+  // As above; `fill(r)` runs under the log's mutex once r->lsn is assigned
+  // and before r is encoded, to set what depends on the lsn (a remembered
+  // answer naming its revision). It must be quick and must not call the log.
+  using FillFn = std::function<void(Record* r)>;
+  uint64_t Append(Record* r, Status* why, const FillFn& fill);
 
   // Runs `cb` once `lsn` is acknowledged (OK) or can never be (error).
   // Inline when already decided, else on the writer thread: `cb` must not

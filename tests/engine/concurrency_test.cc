@@ -22,7 +22,7 @@ int GuardedIncrements(Store& store, int threads, int each) {
           GetResult g = store.Get("ws", "counter");
           const long n = std::stol(g.entry.value);
           const std::string next = std::to_string(n + 1);
-          PutRequest req{"ws", "counter", next, g.entry.version, 0};
+          PutRequest req{"ws", "counter", next, g.entry.version, 0, {}, nullptr};
           WriteResult w = store.Put(req);
           if (w.outcome == Outcome::kOk) {
             EXPECT_TRUE(store.WaitVisible(w.visible_lsn).ok());
@@ -70,7 +70,7 @@ TEST(Concurrency, ExactlyOneCreateOnlyRacerWins) {
       for (int k = 0; k < kKeys; ++k) {
         const std::string key = "seed-" + std::to_string(k);
         const std::string value = "\"agent-" + std::to_string(t) + "\"";
-        WriteResult w = store->Put(PutRequest{"ws", key, value, 0, 0});
+        WriteResult w = store->Put(PutRequest{"ws", key, value, 0, 0, {}, nullptr});
         if (w.outcome == Outcome::kOk) {
           winners[k].fetch_add(1);
         } else {

@@ -162,7 +162,7 @@ TEST(CrashSteps, EveryStepOfASegmentRotation) {
       fs.CrashAtStep(step, CountedStep);
       const std::string key = KeyOf(counter % kKeys);
       const uint64_t version = acked[key] + 1;
-      WriteResult w = store->Put(PutRequest{"ws", key, ValueFor(key, version), std::nullopt, 0});
+      WriteResult w = store->Put(PutRequest{"ws", key, ValueFor(key, version), std::nullopt, 0, {}, nullptr});
       ASSERT_EQ(w.outcome, Outcome::kOk);
       const bool acknowledged = store->WaitVisible(w.visible_lsn).ok();
       const bool crashed = fs.frozen();

@@ -39,7 +39,7 @@ struct Ack {
       const std::string pad(100 + 50 * t, 'p');
       for (uint32_t i = 1;; ++i) {
         const std::string value = "[" + std::to_string(i) + ",\"" + pad + "\"]";
-        WriteResult w = store->Put(PutRequest{"ws", key, value, std::nullopt, 0});
+        WriteResult w = store->Put(PutRequest{"ws", key, value, std::nullopt, 0, {}, nullptr});
         if (w.outcome != Outcome::kOk || !store->WaitVisible(w.visible_lsn).ok()) _exit(4);
         Ack a{t, i};
         if (write(fd, &a, sizeof a) != sizeof a) _exit(5);

@@ -163,7 +163,7 @@ TEST(Durability, PowerLossKeepsEveryAcknowledgedWrite) {
       pool.emplace_back([&, t] {
         for (int i = 1; !stop; ++i) {
           WriteResult w = store->Put(PutRequest{"ws", "t" + std::to_string(t), std::to_string(i),
-                                                std::nullopt, 0});
+                                                std::nullopt, 0, {}, nullptr});
           if (w.outcome != Outcome::kOk || !store->WaitVisible(w.visible_lsn).ok()) return;
           acked[t] = i;
         }
@@ -192,7 +192,7 @@ TEST(Durability, FailedFsyncIsNeverAcknowledgedAndStopsWritesButNotReads) {
   auto store = MustOpen(DurableOptions(&fs, &clock));
   Put(*store, "stable", "1");
   fs.FailSyncsAfter(1, ".wal");
-  WriteResult w = store->Put(PutRequest{"ws", "doomed", "2", std::nullopt, 0});
+  WriteResult w = store->Put(PutRequest{"ws", "doomed", "2", std::nullopt, 0, {}, nullptr});
   ASSERT_EQ(w.outcome, Outcome::kOk);  // applied in memory, logged, not yet durable
   std::atomic<int> callbacks{0};
   std::atomic<bool> acknowledged{false};
@@ -204,7 +204,7 @@ TEST(Durability, FailedFsyncIsNeverAcknowledgedAndStopsWritesButNotReads) {
   EXPECT_EQ(callbacks.load(), 1);
   EXPECT_FALSE(acknowledged.load());
   fs.FailSyncsAfter(-1);  // the disk comes back; the store must not pretend
-  WriteResult later = store->Put(PutRequest{"ws", "later", "3", std::nullopt, 0});
+  WriteResult later = store->Put(PutRequest{"ws", "later", "3", std::nullopt, 0, {}, nullptr});
   EXPECT_EQ(later.outcome, Outcome::kStorageFailed);
   EXPECT_FALSE(later.error.empty());
   EXPECT_EQ(store->Delete("ws", "stable", std::nullopt).outcome, Outcome::kStorageFailed);
@@ -262,8 +262,8 @@ TEST(Durability, AFailedPutBlocksOnlyTheListingsThatShowIt) {
   {
     SyncGate gate(fs);
     fs.FailSyncsAfter(1, ".wal");
-    ASSERT_EQ(store->Put(PutRequest{"ws", "doomed", "3", std::nullopt, 0}).outcome, Outcome::kOk);
-    ASSERT_EQ(store->Put(PutRequest{"m", "doomed", "3", std::nullopt, 0}).outcome, Outcome::kOk);
+    ASSERT_EQ(store->Put(PutRequest{"ws", "doomed", "3", std::nullopt, 0, {}, nullptr}).outcome, Outcome::kOk);
+    ASSERT_EQ(store->Put(PutRequest{"m", "doomed", "3", std::nullopt, 0, {}, nullptr}).outcome, Outcome::kOk);
   }
   ASSERT_FALSE(store->WaitVisible(store->wal()->last_lsn()).ok());
   ASSERT_TRUE(store->health().IsStorageFailed());
@@ -300,7 +300,7 @@ TEST(Durability, AFailedDeleteOrExpiryBlocksOnlyTheListingsThatOmitTheKey) {
     fs.FailSyncsAfter(1, ".wal");
     ASSERT_EQ(store->Delete("ws", "m:1", std::nullopt).outcome, Outcome::kOk);
     ASSERT_EQ(store->Delete("ws", "c", std::nullopt).outcome, Outcome::kOk);
-    ASSERT_EQ(store->Put(PutRequest{"t", "ttl", "2", std::nullopt, 10}).outcome, Outcome::kOk);
+    ASSERT_EQ(store->Put(PutRequest{"t", "ttl", "2", std::nullopt, 10, {}, nullptr}).outcome, Outcome::kOk);
   }
   ASSERT_FALSE(store->WaitVisible(store->wal()->last_lsn()).ok());
   auto revealed = [&](std::string_view ws, std::string_view prefix, std::string_view after,
@@ -342,7 +342,7 @@ TEST(Durability, AnAcknowledgedExpiryDoesNotWidenTheWindowOfAFailedDelete) {
   auto store = MustOpen(o);
   Put(*store, "a", "1");
   Put(*store, "m", "1");
-  ASSERT_EQ(store->Put(PutRequest{"ws", "zz", "1", std::nullopt, 60'000}).outcome, Outcome::kOk);
+  ASSERT_EQ(store->Put(PutRequest{"ws", "zz", "1", std::nullopt, 60'000, {}, nullptr}).outcome, Outcome::kOk);
   ASSERT_TRUE(store->WaitVisible(store->wal()->last_lsn()).ok());
   {
     SyncGate gate(fs);
@@ -387,8 +387,8 @@ TEST(Durability, EveryRevealedListingMatchesWhatRecoveryFinds) {
       switch (4 - kinds + rng() % kinds) {
         case 0: w = store->Delete(ws, key, std::nullopt); break;
         case 1: w = store->Put(PutRequest{ws, key, value, std::nullopt,
-                                           static_cast<int64_t>(1 + rng() % 200)}); break;
-        default: w = store->Put(PutRequest{ws, key, value, std::nullopt, 0}); break;
+                                           static_cast<int64_t>(1 + rng() % 200), {}, nullptr}); break;
+        default: w = store->Put(PutRequest{ws, key, value, std::nullopt, 0, {}, nullptr}); break;
       }
       EXPECT_EQ(w.outcome, Outcome::kOk);
       clock.Advance(rng() % 5);
@@ -457,7 +457,7 @@ TEST(Durability, AnExpiredPutThatWasAcknowledgedDoesNotBlockListings) {
   ASSERT_TRUE(store->WaitVisible(store->Delete("ws", "gone", std::nullopt).visible_lsn).ok());
   Put(*store, "k", "1", std::nullopt, 0, "unrelated");
   fs.FailSyncsAfter(1, ".wal");
-  WriteResult w = store->Put(PutRequest{"unrelated", "k", "2", std::nullopt, 0});
+  WriteResult w = store->Put(PutRequest{"unrelated", "k", "2", std::nullopt, 0, {}, nullptr});
   ASSERT_EQ(w.outcome, Outcome::kOk);
   ASSERT_FALSE(store->WaitVisible(w.visible_lsn).ok());
   clock.Advance(10);
@@ -562,7 +562,7 @@ TEST(Durability, AStalledDiskRefusesWritesAsBusyAndAppliesNothing) {
   uint64_t last_lsn = 0;
   int accepted = 0;
   for (; accepted < 1000; ++accepted) {
-    w = store->Put(PutRequest{"ws", "k", value, std::nullopt, 0});
+    w = store->Put(PutRequest{"ws", "k", value, std::nullopt, 0, {}, nullptr});
     if (w.outcome != Outcome::kOk) break;
     last_lsn = w.visible_lsn;
   }
@@ -594,7 +594,7 @@ TEST(Durability, NoReaderObservesAWriteBeforeItIsDurable) {
     syncing = true;
     std::lock_guard lk(gate);
   });
-  WriteResult w = store->Put(PutRequest{"ws", "k", "2", 1, 0});
+  WriteResult w = store->Put(PutRequest{"ws", "k", "2", 1, 0, {}, nullptr});
   ASSERT_EQ(w.outcome, Outcome::kOk);
   std::atomic<bool> write_durable{false};
   store->WhenVisible(w.visible_lsn, [&](const Status& s) { write_durable = s.ok(); });
@@ -609,7 +609,7 @@ TEST(Durability, NoReaderObservesAWriteBeforeItIsDurable) {
       read_released = s.ok();
     });
     // A 409 that reports version 2 reveals it too.
-    WriteResult c = store->Put(PutRequest{"ws", "k", "x", 1, 0});
+    WriteResult c = store->Put(PutRequest{"ws", "k", "x", 1, 0, {}, nullptr});
     ASSERT_EQ(c.current_version, 2u);
     store->WhenVisible(c.visible_lsn, [&](const Status& s) { conflict_released = s.ok(); });
   });

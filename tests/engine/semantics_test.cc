@@ -245,7 +245,7 @@ TEST_F(Semantics, InvalidArgumentsAreRefused) {
   EXPECT_EQ(Put(*store, "k", "1", std::nullopt, 0, std::string(129, 'w')).outcome,
             Outcome::kInvalid);
   EXPECT_EQ(Put(*store, "k", "").outcome, Outcome::kInvalid);
-  EXPECT_EQ(Put(*store, "k", std::string((1 << 20) + 1, '1')).outcome, Outcome::kInvalid);
+  EXPECT_EQ(Put(*store, "k", std::string((1 << 20) + 1, '1')).outcome, Outcome::kTooLarge);
   EXPECT_EQ(store->Get("ws", "").outcome, Outcome::kInvalid);
   EXPECT_EQ(store->Delete("ws", "", std::nullopt).outcome, Outcome::kInvalid);
 }

@@ -26,14 +26,14 @@ TEST(WorkspaceTable, AMillionRefusedWritesToDistinctWorkspacesRegisterNone) {
   auto store = MustOpen(MemoryOptions(&clock));
   // Warm up the allocator and the table's own storage before measuring.
   for (int i = 0; i < 1000; ++i) {
-    ASSERT_EQ(store->Put(PutRequest{Name(i), "k", "1", 7, 0}).outcome, Outcome::kConflict);
+    ASSERT_EQ(store->Put(PutRequest{Name(i), "k", "1", 7, 0, {}, nullptr}).outcome, Outcome::kConflict);
   }
   const size_t before = mallinfo2().uordblks;
   constexpr int kWrites = 1'000'000;
   for (int i = 0; i < kWrites; ++i) {
     const std::string ws = Name(i);
     // A 409: a guard on a key that does not exist (and a delete guard).
-    WriteResult w = store->Put(PutRequest{ws, "k", "1", 7, 0});
+    WriteResult w = store->Put(PutRequest{ws, "k", "1", 7, 0, {}, nullptr});
     ASSERT_EQ(w.outcome, Outcome::kConflict);
     if (i % 16 == 0) {
       ASSERT_EQ(store->Delete(ws, "k", 3).outcome, Outcome::kConflict);
@@ -43,9 +43,9 @@ TEST(WorkspaceTable, AMillionRefusedWritesToDistinctWorkspacesRegisterNone) {
   // 400s: refused by the store's own checks.
   const std::string too_big(store->options().max_value_bytes + 1, '1');
   for (int i = 0; i < 1000; ++i) {
-    ASSERT_EQ(store->Put(PutRequest{Name(i), "k", too_big, std::nullopt, 0}).outcome,
-              Outcome::kInvalid);
-    ASSERT_EQ(store->Put(PutRequest{Name(i), "k", "1", std::nullopt, -5}).outcome,
+    ASSERT_EQ(store->Put(PutRequest{Name(i), "k", too_big, std::nullopt, 0, {}, nullptr}).outcome,
+              Outcome::kTooLarge);
+    ASSERT_EQ(store->Put(PutRequest{Name(i), "k", "1", std::nullopt, -5, {}, nullptr}).outcome,
               Outcome::kInvalid);
   }
   EXPECT_EQ(store->counters().workspaces, 0u);
@@ -72,7 +72,7 @@ TEST(WorkspaceTable, WritesRefusedByTheLogRegisterNothing) {
   const std::string value = "\"" + std::string(200, 'x') + "\"";
   int busy = 0, accepted = 0;
   for (int i = 0; i < 2000 && busy < 500; ++i) {
-    WriteResult w = store->Put(PutRequest{Name(i), "k", value, std::nullopt, 0});
+    WriteResult w = store->Put(PutRequest{Name(i), "k", value, std::nullopt, 0, {}, nullptr});
     if (w.outcome == Outcome::kBusy) {
       ++busy;
     } else {
@@ -87,12 +87,12 @@ TEST(WorkspaceTable, WritesRefusedByTheLogRegisterNothing) {
   ASSERT_TRUE(store->WaitVisible(store->wal()->last_lsn()).ok());
   // A failed log (503 storage unavailable) refuses every later write.
   fs.FailSyncsAfter(1, ".wal");
-  WriteResult doomed = store->Put(PutRequest{"doomed", "k", "1", std::nullopt, 0});
+  WriteResult doomed = store->Put(PutRequest{"doomed", "k", "1", std::nullopt, 0, {}, nullptr});
   ASSERT_EQ(doomed.outcome, Outcome::kOk);  // applied, logged, never acknowledged
   ASSERT_FALSE(store->WaitVisible(doomed.visible_lsn).ok());
   const uint64_t registered = store->counters().workspaces;
   for (int i = 0; i < 1000; ++i) {
-    ASSERT_EQ(store->Put(PutRequest{"late-" + std::to_string(i), "k", "1", std::nullopt, 0}).outcome,
+    ASSERT_EQ(store->Put(PutRequest{"late-" + std::to_string(i), "k", "1", std::nullopt, 0, {}, nullptr}).outcome,
               Outcome::kStorageFailed);
   }
   EXPECT_EQ(store->counters().workspaces, registered);

@@ -97,6 +97,43 @@ int main(int argc, char** argv) {
   Put(store.get(), "default", "ledger", "null", 0, 1);
   const WriteResult d = store->Delete("team-a", "q", std::nullopt);
   if (d.outcome != Outcome::kOk || !store->WaitVisible(d.visible_lsn).ok()) return 1;
+  // Issue 8's records: a put naming its writer with a remembered answer,
+  // a transaction (one commit record) and an answer-only record (a 409).
+  Idempotency<WriteResult> idem;
+  idem.key = "retry-7";
+  idem.fingerprint = "0123456789abcdef";
+  idem.render = [](const WriteResult& w) {
+    return IdempotencyAnswer{w.outcome == Outcome::kOk ? 200 : 409,
+                             R"({"status":"ok","version":)" + std::to_string(w.version) + "}"};
+  };
+  PutRequest named;
+  named.workspace = "team-a";
+  named.key = "ledger";
+  named.value = R"({"owner":"pm"})";
+  named.writer = "dev-lead";
+  named.idempotency = &idem;
+  const WriteResult n = store->Put(named);
+  if (n.outcome != Outcome::kOk || !store->WaitVisible(n.visible_lsn).ok()) return 1;
+  std::vector<TxnOp> ops(3);
+  ops[0].type = TxnOp::Type::kCheck;
+  ops[0].key = "ledger";
+  ops[0].if_match_version = 1;
+  ops[1].type = TxnOp::Type::kSet;
+  ops[1].key = "claim:42";
+  ops[1].value = R"({"by":"dev-lead"})";
+  ops[1].ttl_ms = 600'000;
+  ops[2].type = TxnOp::Type::kDelete;
+  ops[2].key = "research:pmm";
+  TxnRequest txn;
+  txn.workspace = "team-a";
+  txn.ops = &ops;
+  txn.writer = "pm";
+  const TxnResult t = store->Txn(txn);
+  if (t.outcome != Outcome::kOk || !store->WaitVisible(t.visible_lsn).ok()) return 1;
+  idem.key = "retry-8";
+  named.if_match_version = 99;
+  const WriteResult c = store->Put(named);
+  if (c.outcome != Outcome::kConflict || !store->WaitVisible(c.visible_lsn).ok()) return 1;
   if (!store->Snapshot().ok()) {
     std::fprintf(stderr, "make_seeds: snapshot failed\n");
     return 1;

@@ -1,0 +1,128 @@
+// JSON Merge Patch (engine/json_patch.h): RFC 7396 Appendix A, absent and
+// null documents, exact text, malformed patches and the result limits.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/json_patch.h"
+
+namespace casmem {
+namespace {
+
+struct Outcome {
+  bool ok = false;
+  std::string value;
+  PatchError error;
+};
+
+Outcome Merge(std::optional<std::string_view> doc, std::string_view patch,
+              size_t max_bytes = 1 << 20) {
+  Outcome o;
+  auto p = MergePatch::Parse(patch, &o.error);
+  EXPECT_NE(p, nullptr) << patch << ": " << o.error.message;
+  if (!p) return o;
+  o.ok = ApplyMergePatch(*p, doc, max_bytes, &o.value, &o.error);
+  return o;
+}
+
+std::string Ok(std::optional<std::string_view> doc, std::string_view patch) {
+  Outcome o = Merge(doc, patch);
+  EXPECT_TRUE(o.ok) << o.error.message;
+  return o.value;
+}
+
+TEST(MergePatchRfc7396, AppendixA) {
+  struct Case {
+    const char* target;
+    const char* patch;
+    const char* result;  // in casmem's member order: kept, then added
+  };
+  const Case cases[] = {
+      {R"({"a":"b"})", R"({"a":"c"})", R"({"a":"c"})"},
+      {R"({"a":"b"})", R"({"b":"c"})", R"({"a":"b","b":"c"})"},
+      {R"({"a":"b"})", R"({"a":null})", R"({})"},
+      {R"({"a":"b","b":"c"})", R"({"a":null})", R"({"b":"c"})"},
+      {R"({"a":["b"]})", R"({"a":"c"})", R"({"a":"c"})"},
+      {R"({"a":"c"})", R"({"a":["b"]})", R"({"a":["b"]})"},
+      {R"({"a":{"b":"c"}})", R"({"a":{"b":"d","c":null}})", R"({"a":{"b":"d"}})"},
+      {R"({"a":[{"b":"c"}]})", R"({"a":[1]})", R"({"a":[1]})"},
+      {R"(["a","b"])", R"(["c","d"])", R"(["c","d"])"},
+      {R"({"a":"b"})", R"(["c"])", R"(["c"])"},
+      {R"({"a":"foo"})", "null", "null"},
+      {R"({"a":"foo"})", R"("bar")", R"("bar")"},
+      {R"({"e":null})", R"({"a":1})", R"({"e":null,"a":1})"},
+      {R"([1,2])", R"({"a":"b","c":null})", R"({"a":"b"})"},
+      {R"({})", R"({"a":{"bb":{"ccc":null}}})", R"({"a":{"bb":{}}})"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(Ok(c.target, c.patch), c.result) << c.target << " + " << c.patch;
+  }
+}
+
+TEST(MergePatch, AbsentAndNullDocuments) {
+  EXPECT_EQ(Ok(std::nullopt, R"({"a":1,"b":null})"), R"({"a":1})");
+  EXPECT_EQ(Ok(std::nullopt, "null"), "null");
+  EXPECT_EQ(Ok(std::nullopt, "[1]"), "[1]");
+  EXPECT_EQ(Ok(std::nullopt, "{}"), "{}");
+  EXPECT_EQ(Ok("null", R"({"a":{"b":null}})"), R"({"a":{}})");
+  EXPECT_EQ(Ok("5", R"({"a":5})"), R"({"a":5})");
+  EXPECT_EQ(Ok(R"({"a":1})", "{}"), R"({"a":1})");
+}
+
+TEST(MergePatch, KeepsTextAndOrder) {
+  EXPECT_EQ(Ok(R"({"z":12345678901234567890,"a":{"x":1.10,"y":-0},"m":1E+2})",
+               R"({"a":{"y":null,"w":0.50},"n":[1e-7]})"),
+            R"({"z":12345678901234567890,"a":{"x":1.10,"w":0.50},"m":1E+2,"n":[1e-7]})");
+  EXPECT_EQ(Ok("{ \"a\" : \"\\u00e9\\t\" }", R"({"b":true})"), "{\"a\":\"\xc3\xa9\\t\",\"b\":true}");
+  // A replaced member keeps its place.
+  EXPECT_EQ(Ok(R"({"a":1,"b":2,"c":3})", R"({"b":{"x":null,"y":1}})"), R"({"a":1,"b":{"y":1},"c":3})");
+}
+
+TEST(MergePatch, Malformed) {
+  for (const char* bad : {"", "{", "[1,]", "\"\\udc00\"", "{\"\\udc00\":1}", "\"\xff\"", "1 2"}) {
+    PatchError e;
+    EXPECT_EQ(MergePatch::Parse(bad, &e), nullptr) << bad;
+    EXPECT_EQ(e.kind, PatchFailure::kMalformed);
+    EXPECT_EQ(e.op_index, -1);
+    EXPECT_FALSE(e.message.empty());
+  }
+  PatchError e;
+  const std::string nested128 = std::string(128, '[') + std::string(128, ']');
+  EXPECT_NE(MergePatch::Parse(nested128, &e), nullptr);
+  EXPECT_EQ(MergePatch::Parse("[" + nested128 + "]", &e), nullptr);
+  EXPECT_EQ(e.kind, PatchFailure::kMalformed);
+  EXPECT_EQ(MergePatch::Parse(std::string(1'000'000, '{'), &e), nullptr);
+}
+
+TEST(MergePatch, Limits) {
+  const std::string want = R"({"a":1,"b":"xyz"})";
+  Outcome o = Merge(R"({"a":1})", R"({"b":"xyz"})", want.size());
+  EXPECT_TRUE(o.ok);
+  EXPECT_EQ(o.value, want);
+  o = Merge(R"({"a":1})", R"({"b":"xyz"})", want.size() - 1);
+  EXPECT_FALSE(o.ok);
+  EXPECT_EQ(o.error.kind, PatchFailure::kTooLarge);
+  // Merging never nests deeper than the deeper of the two; a 128-deep patch
+  // replaces, a 128-deep object patch merges into a value of its own depth.
+  const std::string deep_obj = [] {
+    std::string s;
+    for (int i = 0; i < 127; ++i) s += "{\"k\":";
+    s += "{}";
+    for (int i = 0; i < 127; ++i) s += "}";
+    return s;
+  }();
+  o = Merge(deep_obj, deep_obj);
+  EXPECT_TRUE(o.ok) << o.error.message;
+  EXPECT_EQ(o.value, deep_obj);
+  // A broken stored value fails cleanly.
+  for (const char* doc : {"", "{", "\"\\udc00\"", "[1] 2"}) {
+    o = Merge(std::string_view(doc), "{}");
+    EXPECT_FALSE(o.ok);
+    EXPECT_EQ(o.error.kind, PatchFailure::kFailed) << doc;
+  }
+  o = Merge(std::string(129, '[') + std::string(129, ']'), "{}");
+  EXPECT_EQ(o.error.kind, PatchFailure::kFailed);
+}
+
+}  // namespace
+}  // namespace casmem
