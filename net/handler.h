@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,11 +19,25 @@
 
 namespace casmem::net {
 
+// What the handler sees of a request. The header fields are those it
+// acts on, absent when not sent; the session (or a test) sets
+// `repeated_header` to the name of one of them that came more than once,
+// which the handler answers with a 400.
 struct HttpRequest {
+  HttpRequest() = default;
+  HttpRequest(std::string_view m, std::string_view t, std::string_view b = {})
+      : method(m), target(t), body(b) {}
   std::string_view method;
   std::string_view target;
   std::string_view body;
+  std::optional<std::string_view> content_type;
+  std::optional<std::string_view> if_match;
+  std::optional<std::string_view> idempotency_key;
+  std::optional<std::string_view> writer;  // Casmem-Writer
+  std::string_view repeated_header;
 };
+
+struct WriteHeaders;
 
 struct HttpResponse {
   int status = 200;
@@ -81,14 +96,25 @@ class Handler {
   static HttpResponse Error(int status, std::string_view message);
 
  private:
+  // One file per resource: memory_handlers.cc (list, get, POST, DELETE),
+  // patch_handler.cc, txn_handler.cc. `h` holds the request's validated
+  // Idempotency-Key and Casmem-Writer (write_headers.h).
   HandlerResult List(const std::string& ws, const Target& t);
-  HandlerResult Write(const std::string& ws, std::string_view body);
+  HandlerResult Write(const std::string& ws, const HttpRequest& req, const WriteHeaders& h);
   HandlerResult Get(const std::string& ws, const std::string& key);
-  HandlerResult Delete(const std::string& ws, const std::string& key, const Target& t);
-  // The reply to a put or delete: `ok_body` on success, 409 with the
-  // current state, 503, or 400.
+  HandlerResult Delete(const std::string& ws, const std::string& key, const Target& t,
+                       const HttpRequest& req, const WriteHeaders& h);
+  HandlerResult Patch(const std::string& ws, const std::string& key, const Target& t,
+                      const HttpRequest& req, const WriteHeaders& h);
+  HandlerResult Txn(const std::string& ws, const HttpRequest& req, const WriteHeaders& h);
+  // The reply to a put, delete or patch: `response` (RenderWrite's, the
+  // same function that renders the answer an Idempotency-Key remembers)
+  // plus what the session needs (visibility, ConflictTurns, metrics).
+  // `remembered`: the request carried an Idempotency-Key, so its 409 is
+  // never held for a turn (a held 409 is rebuilt later and would differ
+  // from the answer the store remembered for replays).
   HandlerResult WriteReply(const WriteResult& w, const std::string& ws, std::string_view key,
-                           std::optional<uint64_t> guard, std::string ok_body);
+                           std::optional<uint64_t> guard, HttpResponse response, bool remembered);
 
   Store* store_;
   Metrics* metrics_;

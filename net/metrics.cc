@@ -9,6 +9,8 @@ const char* RouteLabel(Route r) {
   switch (r) {
     case Route::kCollection: return "memory_collection";
     case Route::kItem: return "memory_item";
+    case Route::kPatch: return "memory_patch";
+    case Route::kTxn: return "txn";
     case Route::kHealth: return "healthz";
     case Route::kMetrics: return "metrics";
     default: return "unknown";
@@ -133,6 +135,21 @@ std::string Metrics::Render(const Store& store) const {
                 "# TYPE casmem_wal_writes_refused_busy_total counter\n"
                 "casmem_wal_writes_refused_busy_total %llu\n",
                 static_cast<unsigned long long>(refused));
+  out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP casmem_idempotency_entries Remembered Idempotency-Key answers (and claims in flight).\n"
+                "# TYPE casmem_idempotency_entries gauge\ncasmem_idempotency_entries %llu\n"
+                "# HELP casmem_idempotency_bytes Memory held by remembered Idempotency-Key answers (approximate).\n"
+                "# TYPE casmem_idempotency_bytes gauge\ncasmem_idempotency_bytes %llu\n"
+                "# HELP casmem_idempotency_evicted_total Idempotency-Key answers dropped before their "
+                "retention ran out (--idempotency-max-bytes).\n"
+                "# TYPE casmem_idempotency_evicted_total counter\ncasmem_idempotency_evicted_total %llu\n"
+                "# HELP casmem_idempotency_replays_total Writes answered from a remembered Idempotency-Key answer.\n"
+                "# TYPE casmem_idempotency_replays_total counter\ncasmem_idempotency_replays_total %llu\n",
+                static_cast<unsigned long long>(c.idempotency_entries),
+                static_cast<unsigned long long>(c.idempotency_bytes),
+                static_cast<unsigned long long>(c.idempotency_evicted),
+                static_cast<unsigned long long>(replays_.load()));
   out += line;
   return out;
 }

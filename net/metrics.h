@@ -12,7 +12,7 @@
 
 namespace casmem::net {
 
-enum class Route { kCollection, kItem, kHealth, kMetrics, kUnknown, kCount };
+enum class Route { kCollection, kItem, kPatch, kTxn, kHealth, kMetrics, kUnknown, kCount };
 const char* RouteLabel(Route r);
 
 // Cumulative histogram with fixed upper bounds.
@@ -36,18 +36,21 @@ class Metrics {
   void CountConflict() { conflicts_.fetch_add(1, std::memory_order_relaxed); }
   // A stale 409 held for its key's turn (ConflictTurns).
   void CountConflictHeld() { conflicts_held_.fetch_add(1, std::memory_order_relaxed); }
+  // A write answered from its Idempotency-Key's remembered answer.
+  void CountReplay() { replays_.fetch_add(1, std::memory_order_relaxed); }
   void ObserveWriteSeconds(double s) { write_latency_.Observe(s); }
   void ObserveFsyncSeconds(double s) { fsync_latency_.Observe(s); }
   void ObserveBatchRecords(uint64_t n) { batch_records_.Observe(static_cast<double>(n)); }
   std::string Render(const Store& store) const;
 
  private:
-  static constexpr std::array<int, 11> kStatuses = {200, 400, 404, 405, 409, 413, 431, 500, 501, 503, 0};
+  static constexpr std::array<int, 13> kStatuses = {200, 400, 404, 405, 409, 413, 415, 422, 431, 500, 501, 503, 0};
   static size_t StatusIndex(int status);
   std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
              static_cast<size_t>(Route::kCount)> requests_{};
   std::atomic<uint64_t> conflicts_{0};
   std::atomic<uint64_t> conflicts_held_{0};
+  std::atomic<uint64_t> replays_{0};
   Histogram write_latency_;
   Histogram fsync_latency_;
   Histogram batch_records_;

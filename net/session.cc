@@ -33,6 +33,27 @@ http::response<http::string_body> ToBeast(HttpResponse r, unsigned version) {
   return res;
 }
 
+// What the handler sees: method, target, body and the header fields it
+// acts on. Views into `req`, which must outlive the result.
+HttpRequest ToHttpRequest(const http::request<http::string_body>& req) {
+  HttpRequest out{View(req.method_string()), View(req.target()), req.body()};
+  auto take = [&](std::string_view name, std::optional<std::string_view>* slot) {
+    auto range = req.equal_range(beast::string_view(name.data(), name.size()));
+    for (auto it = range.first; it != range.second; ++it) {
+      if (*slot) {
+        out.repeated_header = name;
+        return;
+      }
+      *slot = View(it->value());
+    }
+  };
+  take("Content-Type", &out.content_type);
+  take("If-Match", &out.if_match);
+  take("Idempotency-Key", &out.idempotency_key);
+  take("Casmem-Writer", &out.writer);
+  return out;
+}
+
 using Clock = std::chrono::steady_clock;
 constexpr Clock::time_point kNever = Clock::time_point::max();
 
@@ -332,8 +353,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!p->keep_alive) closing_ = true;  // no more requests on this connection
     queue_.push_back(p);
     const auto start = Clock::now();
-    HandlerResult hr = srv_->handler.Handle(
-        HttpRequest{View(req.method_string()), View(req.target()), req.body()});
+    HandlerResult hr = srv_->handler.Handle(ToHttpRequest(req));
     if (hr.stream) {
       p->stream = std::move(hr.stream);
       // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): the body is sent

@@ -1,11 +1,17 @@
 // Fuzz target: the request handler (net/handler.h) on a fresh memory-only
 // Store per input, so a crash reproduces from its input alone. Input: one
 // or more requests separated by "\n--\n"; each is "METHOD TARGET" on its
-// first line and the body after it (the handler sees no headers: the
-// server keeps them). Invariants per response: a status the API defines;
-// a JSON body that is exactly one valid-UTF-8 JSON value (a streamed list
-// too, once drained); an error body for every status >= 400; and after a
-// 200 POST the store holds exactly the value ParseWriteBody produced.
+// first line, then header lines "Name: value" (the ones the handler reads:
+// Content-Type, If-Match, Idempotency-Key, Casmem-Writer; a repeat is
+// passed on as repeated_header) as long as lines look like one, and the
+// body after them. Invariants per response: a status the API defines; a
+// JSON body that is exactly one valid-UTF-8 JSON value (a streamed list
+// too, once drained); an error body for every status >= 400; a 415 names
+// the patch types it accepts; after a 200 POST the store holds exactly the
+// value ParseWriteBody produced; and a write with an Idempotency-Key that
+// got its answer, sent again unchanged, gets the same status and body
+// byte for byte, marked Idempotency-Replayed.
+#include <cctype>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,7 +34,8 @@ using namespace casmem::net;
 
 bool KnownStatus(int s) {
   switch (s) {
-    case 200: case 400: case 404: case 405: case 409: case 413: case 503: return true;
+    case 200: case 400: case 404: case 405: case 409: case 413: case 415: case 422: case 503:
+      return true;
     default: return false;
   }
 }
@@ -38,15 +45,55 @@ void CheckJson(std::string_view body) {
   FUZZ_CHECK(fuzz::IsOneJsonValue(body));
 }
 
+bool HasHeader(const HttpResponse& r, std::string_view name, std::string_view value = {}) {
+  for (const auto& [k, v] : r.headers)
+    if (k == name && (value.empty() || v == value)) return true;
+  return false;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// Takes the header lines off the front of `rest` into `req`.
+void TakeHeaders(std::string_view* rest, HttpRequest* req) {
+  static constexpr std::string_view kNames[] = {"Content-Type", "If-Match", "Idempotency-Key",
+                                                "Casmem-Writer"};
+  while (!rest->empty()) {
+    const size_t nl = rest->find('\n');
+    const std::string_view line = rest->substr(0, nl);
+    const size_t colon = line.find(": ");
+    if (colon == std::string_view::npos || colon == 0) return;
+    const std::string_view name = line.substr(0, colon);
+    for (char c : name)
+      if (!std::isalpha(static_cast<unsigned char>(c)) && c != '-') return;
+    std::optional<std::string_view>* slots[] = {&req->content_type, &req->if_match,
+                                                &req->idempotency_key, &req->writer};
+    for (size_t i = 0; i < 4; ++i) {
+      if (!IEquals(name, kNames[i])) continue;
+      if (*slots[i]) req->repeated_header = kNames[i];
+      *slots[i] = line.substr(colon + 2);
+    }
+    rest->remove_prefix(nl == std::string_view::npos ? rest->size() : nl + 1);
+  }
+}
+
 void OneRequest(Store* store, Handler* handler, std::string_view req) {
   const size_t nl = req.find('\n');
   const std::string_view line = req.substr(0, nl);
-  const std::string_view body = nl == std::string_view::npos ? "" : req.substr(nl + 1);
+  std::string_view body = nl == std::string_view::npos ? "" : req.substr(nl + 1);
   const size_t sp = line.find(' ');
   const std::string_view method = line.substr(0, sp);
   const std::string_view target = sp == std::string_view::npos ? "" : line.substr(sp + 1);
+  HttpRequest http(method, target);
+  TakeHeaders(&body, &http);
+  http.body = body;
 
-  HandlerResult r = handler->Handle(HttpRequest{method, target, body});
+  HandlerResult r = handler->Handle(http);
   FUZZ_CHECK(store->WaitVisible(r.visible_lsn).ok());
   if (r.stream) {
     std::string all, chunk;
@@ -67,12 +114,22 @@ void OneRequest(Store* store, Handler* handler, std::string_view req) {
     FUZZ_CHECK(resp.status == 200 && method == "GET");  // /metrics
   }
   if (resp.status >= 400) FUZZ_CHECK(resp.body.find("\"error\":") != std::string::npos);
-  if (resp.status == 405) {
-    bool allow = false;
-    for (const auto& [k, v] : resp.headers) allow |= k == "Allow";
-    FUZZ_CHECK(allow);
+  if (resp.status == 405) FUZZ_CHECK(HasHeader(resp, "Allow"));
+  if (resp.status == 415) FUZZ_CHECK(HasHeader(resp, "Accept-Patch"));
+  const bool replayed = HasHeader(resp, "Idempotency-Replayed", "true");
+  if (replayed) FUZZ_CHECK(http.idempotency_key && r.is_write);
+  // A remembered answer (2xx or a 409 other than "in progress") comes back
+  // byte for byte.
+  if (r.is_write && http.idempotency_key && !replayed &&
+      (resp.status == 200 ||
+       (resp.status == 409 && resp.body != R"({"error":"request in progress"})"))) {
+    HandlerResult again = handler->Handle(http);
+    FUZZ_CHECK(store->WaitVisible(again.visible_lsn).ok());
+    FUZZ_CHECK(again.response.status == resp.status);
+    FUZZ_CHECK(again.response.body == resp.body);
+    FUZZ_CHECK(HasHeader(again.response, "Idempotency-Replayed", "true"));
   }
-  if (method == "POST" && resp.status == 200 && r.is_write) {
+  if (method == "POST" && resp.status == 200 && r.is_write && !replayed && r.route == Route::kCollection) {
     std::string error;
     auto parsed = ParseWriteBody(body, &error);
     FUZZ_CHECK(parsed);

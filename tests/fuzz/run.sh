@@ -14,14 +14,14 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-45}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 WORK=${FUZZ_WORK:-$(mktemp -d /tmp/casmem-fuzz.XXXXXX)}
-ALL="handler json_body url http_request wal_record wal_scan wal_segment snapshot patch"
+ALL="handler json_body txn_body url http_request wal_record wal_scan wal_segment snapshot patch"
 TARGETS=${*:-$ALL}
 
 # -max_len per target: enough for its interesting inputs, small enough to
 # keep executions fast. -dict where a token list helps.
 max_len() {
   case $1 in
-    handler) echo 8192 ;; json_body) echo 4096 ;; url) echo 1024 ;; http_request) echo 4096 ;;
+    handler) echo 8192 ;; json_body|txn_body) echo 4096 ;; url) echo 1024 ;; http_request) echo 4096 ;;
     patch) echo 4096 ;;
     wal_record) echo 2048 ;; wal_scan|wal_segment|snapshot) echo 4096 ;;
   esac
@@ -29,6 +29,7 @@ max_len() {
 dict() {
   case $1 in
     handler) echo tests/fuzz/handler.dict ;; json_body) echo tests/fuzz/json.dict ;;
+    txn_body) echo tests/fuzz/txn.dict ;;
     url) echo tests/fuzz/url.dict ;; http_request) echo tests/fuzz/http.dict ;;
     patch) echo tests/fuzz/patch.dict ;; *) echo "" ;;
   esac

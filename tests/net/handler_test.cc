@@ -7,56 +7,25 @@
 #include <mutex>
 
 #include "engine/store.h"
+#include "tests/net/handler_fixture.h"
 #include "tests/support/mem_fs.h"
 #include "net/json_out.h"
 
 namespace casmem::net {
 namespace {
 
-class HandlerTest : public ::testing::Test {
- protected:
-  HandlerTest() {
-    StoreOptions o;
-    o.clock = &clock;
-    o.sweep_interval = std::chrono::milliseconds(0);
-    o.max_value_bytes = 1000;
-    EXPECT_TRUE(Store::Open(o, &store).ok());
-    handler = std::make_unique<Handler>(store.get(), &metrics);
-  }
-  HttpResponse Call(std::string_view method, std::string_view target, std::string_view body = "") {
-    HandlerResult r = handler->Handle(HttpRequest{method, target, body});
-    EXPECT_TRUE(store->WaitVisible(r.visible_lsn).ok());
-    EXPECT_FALSE(r.stream) << "unexpected stream";
-    return r.response;
-  }
-  HttpResponse Post(std::string_view body, std::string_view ws = "") {
-    std::string target = ws.empty() ? "/memory" : "/workspaces/" + std::string(ws) + "/memory";
-    return Call("POST", target, body);
-  }
-  static std::string Header(const HttpResponse& r, std::string_view name) {
-    for (const auto& [k, v] : r.headers)
-      if (k == name) return v;
-    return "";
-  }
-
-  ManualClock clock{1'795'774'530'123};  // 2026-11-27T10:15:30.123Z
-  std::unique_ptr<Store> store;
-  Metrics metrics;
-  std::unique_ptr<Handler> handler;
-};
-
 TEST_F(HandlerTest, SetWithoutVersionReturnsTheNewVersion) {
   HttpResponse r = Post(R"({"key":"k","value":{"a":1}})");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"status":"ok","key":"k","version":1})");
-  EXPECT_EQ(Post(R"({"key":"k","value":2})").body, R"({"status":"ok","key":"k","version":2})");
+  EXPECT_EQ(r.body, R"({"status":"ok","key":"k","version":1,"revision":1})");
+  EXPECT_EQ(Post(R"({"key":"k","value":2})").body, R"({"status":"ok","key":"k","version":2,"revision":2})");
 }
 
 TEST_F(HandlerTest, GetCarriesVersionTimestampsAndETag) {
   Post(R"({"key":"queue","value":[1,2,3],"ttl_seconds":3600})");
   HttpResponse r = Call("GET", "/memory/queue");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"key":"queue","value":[1,2,3],"version":1,)"
+  EXPECT_EQ(r.body, R"({"key":"queue","value":[1,2,3],"version":1,"revision":1,)"
                     R"("updated_at":"2026-11-27T10:15:30.123Z","expires_at":"2026-11-27T11:15:30.123Z"})");
   EXPECT_EQ(Header(r, "ETag"), "\"1\"");
   EXPECT_EQ(r.content_type, "application/json");
@@ -65,13 +34,13 @@ TEST_F(HandlerTest, GetCarriesVersionTimestampsAndETag) {
 TEST_F(HandlerTest, GuardedSetMatchMismatchCreateOnlyAndAbsent) {
   Post(R"({"key":"k","value":1})");
   EXPECT_EQ(Post(R"({"key":"k","value":2,"if_match_version":1})").body,
-            R"({"status":"ok","key":"k","version":2})");
+            R"({"status":"ok","key":"k","version":2,"revision":2})");
   HttpResponse conflict = Post(R"({"key":"k","value":3,"if_match_version":1})");
   EXPECT_EQ(conflict.status, 409);
   EXPECT_EQ(conflict.body,
             R"({"error":"if_match_version mismatch","expected_version":1,"current_version":2,"current_value":2})");
   HttpResponse created = Post(R"({"key":"fresh","value":"x","if_match_version":0})");
-  EXPECT_EQ(created.body, R"({"status":"ok","key":"fresh","version":1})");
+  EXPECT_EQ(created.body, R"({"status":"ok","key":"fresh","version":1,"revision":3})");
   HttpResponse absent = Post(R"({"key":"nope","value":1,"if_match_version":4})");
   EXPECT_EQ(absent.status, 409);
   EXPECT_EQ(absent.body,
@@ -216,11 +185,11 @@ TEST_F(HandlerTest, DeleteAndGuardedDelete) {
   EXPECT_EQ(miss.status, 409);
   EXPECT_EQ(miss.body, R"({"error":"if_match_version mismatch","expected_version":1,"current_version":2,"current_value":2})");
   EXPECT_EQ(Call("DELETE", "/memory/k?if_match_version=x").status, 400);
-  EXPECT_EQ(Call("DELETE", "/memory/k?if_match_version=2").status, 200);
+  EXPECT_EQ(Call("DELETE", "/memory/k?if_match_version=2").body, R"({"status":"deleted","revision":3})");
   EXPECT_EQ(Call("GET", "/memory/k").status, 404);
   EXPECT_EQ(Call("GET", "/memory/k").body, R"({"error":"key not found"})");
   EXPECT_EQ(Post(R"({"key":"k","value":3,"if_match_version":0})").body,
-            R"({"status":"ok","key":"k","version":3})");
+            R"({"status":"ok","key":"k","version":3,"revision":4})");
 }
 
 TEST_F(HandlerTest, PercentEncodedKeysAndTheMemoryAlias) {
@@ -249,7 +218,7 @@ TEST_F(HandlerTest, UnknownRoutesAre404AndWrongMethods405WithAllow) {
   EXPECT_EQ(Header(r, "Allow"), "GET, POST");
   r = Call("POST", "/memory/k");
   EXPECT_EQ(r.status, 405);
-  EXPECT_EQ(Header(r, "Allow"), "GET, DELETE");
+  EXPECT_EQ(Header(r, "Allow"), "GET, PATCH, DELETE");
   EXPECT_EQ(Call("POST", "/healthz").status, 405);
   EXPECT_EQ(Call("GET", "/healthz").body, R"({"status":"ok"})");
 }

@@ -51,5 +51,21 @@ TEST(Options, BadValuesAreRefusedByName) {
   EXPECT_EQ(error, "unknown option --no-such (see --help)");
 }
 
+TEST(Options, IdempotencyRetentionAndMemoryBound) {
+  DaemonOptions o;
+  std::string error;
+  ASSERT_TRUE(ParseOptions({}, &o, &error)) << error;
+  EXPECT_EQ(o.store.idempotency_retention, milliseconds(24LL * 3600 * 1000));
+  EXPECT_EQ(o.store.idempotency_max_bytes, 64ULL << 20);
+  EXPECT_NE(UsageText().find("--idempotency-retention DURATION"), std::string::npos);
+  EXPECT_NE(UsageText().find("--idempotency-max-bytes SIZE"), std::string::npos);
+  ASSERT_TRUE(ParseOptions({"--idempotency-retention", "90m", "--idempotency-max-bytes=8M"}, &o, &error))
+      << error;
+  EXPECT_EQ(o.store.idempotency_retention, milliseconds(90LL * 60 * 1000));
+  EXPECT_EQ(o.store.idempotency_max_bytes, 8ULL << 20);
+  EXPECT_FALSE(ParseOptions({"--idempotency-retention", "0"}, &o, &error));
+  EXPECT_FALSE(ParseOptions({"--idempotency-max-bytes", "lots"}, &o, &error));
+}
+
 }  // namespace
 }  // namespace casmem::net

@@ -24,7 +24,7 @@ TEST_F(ServerTest, SeedCases) {
   // Set without a version returns the new version.
   HttpReply r = c->Request("POST", "/memory", R"({"key":"ledger","value":{"tasks":[]}})");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"status":"ok","key":"ledger","version":1})");
+  EXPECT_EQ(r.body, R"({"status":"ok","key":"ledger","version":1,"revision":1})");
   EXPECT_EQ(r.Header("content-type"), "application/json");
   // List and get carry versions.
   r = c->Request("GET", "/memory");
@@ -34,13 +34,13 @@ TEST_F(ServerTest, SeedCases) {
   EXPECT_NE(r.body.find(R"("version":1)"), std::string::npos);
   // Guarded set on match increments; mismatch is a 409 with both versions.
   r = c->Request("POST", "/memory", R"({"key":"ledger","value":{"tasks":[1]},"if_match_version":1})");
-  EXPECT_EQ(r.body, R"({"status":"ok","key":"ledger","version":2})");
+  EXPECT_EQ(r.body, R"({"status":"ok","key":"ledger","version":2,"revision":2})");
   r = c->Request("POST", "/memory", R"({"key":"ledger","value":{"tasks":[2]},"if_match_version":1})");
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(r.body, R"({"error":"if_match_version mismatch","expected_version":1,"current_version":2,"current_value":{"tasks":[1]}})");
   // Create-only on an absent key gives version 1; a guard on an absent key is a 409.
   r = c->Request("POST", "/memory", R"({"key":"seed","value":0,"if_match_version":0})");
-  EXPECT_EQ(r.body, R"({"status":"ok","key":"seed","version":1})");
+  EXPECT_EQ(r.body, R"({"status":"ok","key":"seed","version":1,"revision":3})");
   r = c->Request("POST", "/memory", R"({"key":"ghost","value":0,"if_match_version":3})");
   EXPECT_EQ(r.status, 409);
   EXPECT_NE(r.body.find(R"("current_version":null)"), std::string::npos);
@@ -48,7 +48,7 @@ TEST_F(ServerTest, SeedCases) {
   EXPECT_EQ(c->Request("POST", "/memory", R"({"value":1})").status, 400);
   EXPECT_EQ(c->Request("POST", "/memory", R"({"key":"x","value":)").status, 400);
   // Delete, and delete of an absent key.
-  EXPECT_EQ(c->Request("DELETE", "/memory/seed").body, R"({"status":"deleted"})");
+  EXPECT_EQ(c->Request("DELETE", "/memory/seed").body, R"({"status":"deleted","revision":4})");
   EXPECT_EQ(c->Request("DELETE", "/memory/seed").body, R"({"status":"deleted"})");
   EXPECT_EQ(c->Request("GET", "/memory/seed").status, 404);
 }
@@ -87,7 +87,8 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
     HttpReply w, g;
     ASSERT_TRUE(c->Read(&w));
     ASSERT_TRUE(c->Read(&g));
-    EXPECT_EQ(w.body, R"({"status":"ok","key":"p","version":)" + std::to_string(i) + "}");
+    EXPECT_EQ(w.body, R"({"status":"ok","key":"p","version":)" + std::to_string(i) +
+                          R"(,"revision":)" + std::to_string(i) + "}");
     const std::string want =
         R"({"key":"p","value":)" + std::to_string(i) + R"(,"version":)" + std::to_string(i) + ",";
     EXPECT_EQ(g.body.substr(0, want.size()), want);
@@ -143,9 +144,9 @@ TEST_F(ServerTest, RoutesMethodsAndMalformedHttp) {
   Start();
   auto c = Client();
   EXPECT_EQ(c->Request("GET", "/elsewhere").status, 404);
-  HttpReply r = c->Request("PATCH", "/workspaces/w/memory/k");
+  HttpReply r = c->Request("PUT", "/workspaces/w/memory/k");
   EXPECT_EQ(r.status, 405);
-  EXPECT_EQ(r.Header("allow"), "GET, DELETE");
+  EXPECT_EQ(r.Header("allow"), "GET, PATCH, DELETE");
   auto bad = Client();
   ASSERT_TRUE(bad->SendRaw("THIS IS NOT HTTP\r\n\r\n"));
   HttpReply b;
@@ -163,7 +164,7 @@ TEST_F(ServerTest, TtlExpiresOverHttp) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   EXPECT_EQ(c->Request("GET", "/memory/t").status, 404);
   EXPECT_EQ(c->Request("POST", "/memory", R"({"key":"t","value":2,"if_match_version":0})").body,
-            R"({"status":"ok","key":"t","version":2})");
+            R"({"status":"ok","key":"t","version":2,"revision":2})");
 }
 
 TEST_F(ServerTest, LargeListIsStreamedChunked) {
@@ -287,7 +288,7 @@ TEST_F(ServerTest, RestartAfterSigtermKeepsKeysVersionsTtlsAndTombstones) {
   EXPECT_EQ(c->Request("GET", "/workspaces/a/memory/ttl").body, before_ttl.body);
   EXPECT_EQ(c->Request("GET", "/workspaces/a/memory/gone").status, 404);
   EXPECT_EQ(c->Request("POST", "/workspaces/a/memory", R"({"key":"gone","value":2,"if_match_version":0})").body,
-            R"({"status":"ok","key":"gone","version":2})");
+            R"({"status":"ok","key":"gone","version":2,"revision":6})");
 }
 
 // ConflictTurns end to end: on a hot key the first stale loser is answered
@@ -312,7 +313,7 @@ TEST_F(ServerTest, StaleLosersOnAHotKeyAreAnsweredOnePerCommitInArrivalOrder) {
   EXPECT_EQ(writer->Request("GET", "/memory/hot").status, 200);
   // a commits from its 409; the turn passes to b with version 3 in it.
   EXPECT_EQ(a->Request("POST", "/memory", R"({"key":"hot","value":"a","if_match_version":2})").body,
-            R"({"status":"ok","key":"hot","version":3})");
+            R"({"status":"ok","key":"hot","version":3,"revision":3})");
   ASSERT_TRUE(b->Read(&rb, 5000));
   EXPECT_EQ(rb.status, 409);
   EXPECT_EQ(rb.body, R"({"error":"if_match_version mismatch","expected_version":1,"current_version":3,"current_value":"a"})");

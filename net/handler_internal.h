@@ -1,0 +1,32 @@
+// What the handler's files (handler.cc and one file per resource) share:
+// response builders and the one renderer of every write's reply.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/store.h"
+#include "net/handler.h"
+
+namespace casmem::net {
+
+HandlerResult ResultOf(HttpResponse r);
+HttpResponse Json(int status, std::string body);
+HandlerResult MethodNotAllowed(const char* allow);
+
+enum class WriteKind { kPut, kDelete, kPatch };
+
+// The (status, body, headers) answering a put, delete or patch with result
+// `w`, for every outcome. For kOk, kConflict and kPatchFailed it is what
+// an Idempotency-Key remembers (IdempotencyFor's render); for kReplay the
+// remembered answer with `Idempotency-Replayed: true`. Pure: no metrics.
+HttpResponse RenderWrite(WriteKind kind, std::string_view key, std::optional<uint64_t> guard,
+                         const WriteResult& w);
+// The answers to the Idempotency-Key outcomes (kReplay, kIdempotencyReused,
+// kInProgress); nullopt for any other outcome.
+std::optional<HttpResponse> IdempotencyResponse(Outcome o, const Replay& replay);
+// 503 for kStorageFailed and kBusy (with Retry-After); nullopt otherwise.
+std::optional<HttpResponse> StorageResponse(Outcome o, const std::string& error);
+
+}  // namespace casmem::net
