@@ -167,14 +167,13 @@ class Applier {
     bool ok = false;
     switch (op.kind) {
       case OpKind::kAdd:
-        ok = CheckDepth(op.path, op.value_depth) && Add(op.path, Value(op.value), op.value_size);
+        ok = Add(op.path, Value(op.value), op.value_size, op.value_depth);
         break;
       case OpKind::kRemove:
         ok = Remove(op.path, nullptr, nullptr);
         break;
       case OpKind::kReplace:
-        ok = CheckDepth(op.path, op.value_depth) &&
-             Replace(op.path, Value(op.value), op.value_size);
+        ok = Replace(op.path, Value(op.value), op.value_size, op.value_depth);
         break;
       case OpKind::kMove:
         ok = Move(op.from, op.path);
@@ -206,7 +205,8 @@ class Applier {
   }
 
   // The value a putting op places at `p` has depth `d`: it sits inside
-  // p.tokens.size() containers.
+  // p.tokens.size() containers. Checked once the place is known to exist,
+  // so a path that names nothing fails as such (kFailed), however long.
   bool CheckDepth(const JsonPointer& p, int d) {
     if (static_cast<int>(p.tokens.size()) + d <= kMaxJsonDepth) return true;
     return Fail("the result would nest deeper than " + std::to_string(kMaxJsonDepth) + " levels",
@@ -280,11 +280,11 @@ class Applier {
     if (target == root_) absent_ = false;
   }
 
-  // RFC 6902 §4.1. The caller has checked the depth; `size` is v's MinSize.
-  bool Add(const JsonPointer& p, Value&& v, size_t size) {
+  // RFC 6902 §4.1; `size` and `depth` are v's MinSize and Depth.
+  bool Add(const JsonPointer& p, Value&& v, size_t size, int depth) {
     if (p.tokens.empty()) return Overwrite(root_, std::move(v), size), true;
     Value* parent = Parent(p);
-    if (parent == nullptr) return false;
+    if (parent == nullptr || !CheckDepth(p, depth)) return false;
     const std::string& last = p.tokens.back();
     if (parent->kind == Value::Kind::kObject) {
       if (Value* existing = parent->Find(last)) {
@@ -341,9 +341,9 @@ class Applier {
     return true;
   }
 
-  bool Replace(const JsonPointer& p, Value&& v, size_t size) {
+  bool Replace(const JsonPointer& p, Value&& v, size_t size, int depth) {
     Value* target = Get(p);
-    if (target == nullptr) return false;
+    if (target == nullptr || !CheckDepth(p, depth)) return false;
     Overwrite(target, std::move(v), size);
     return true;
   }
@@ -357,19 +357,19 @@ class Applier {
     if (!Remove(from, &v, &size)) return false;
     // v was inside `from`'s containers, so it is within the limit; only the
     // new place can be too deep.
-    return CheckDepth(to, json::Depth(v)) && Add(to, std::move(v), size);
+    const int depth = json::Depth(v);
+    return Add(to, std::move(v), size, depth);
   }
 
   bool Copy(const JsonPointer& from, const JsonPointer& to) {
     const Value* src = Get(from);
     if (src == nullptr) return false;
-    if (!CheckDepth(to, json::Depth(*src))) return false;
     const size_t size = json::MinSize(*src);
     if (size > max_bytes_) {  // too large to fit anywhere: do not even copy it
       size_ += size;
       return CheckSize();
     }
-    return Add(to, Value(*src), size) && CheckSize();
+    return Add(to, Value(*src), size, json::Depth(*src)) && CheckSize();
   }
 
   bool Test(const JsonPointer& p, const Value& expected) {
@@ -419,7 +419,7 @@ class Applier {
     if (target != nullptr) return Sum(target, delta);
     std::string text = std::to_string(delta);
     const size_t size = text.size();
-    return Add(p, Value::Number(text), size);  // a scalar: no deeper
+    return Add(p, Value::Number(text), size, 0);
   }
 
   Value* root_;

@@ -556,11 +556,20 @@ TEST(Durability, AStalledDiskRefusesWritesAsBusyAndAppliesNothing) {
   ASSERT_EQ(Put(*store, "k", "1").version, 1u);
   std::mutex gate;
   gate.lock();  // every fsync stalls until released
-  fs.SetSyncHook([&] { std::lock_guard lk(gate); });
+  std::atomic<bool> stalled{false};
+  fs.SetSyncHook([&] {
+    stalled = true;
+    std::lock_guard lk(gate);
+  });
   const std::string value = "\"" + std::string(200, 'x') + "\"";
-  WriteResult w;
-  uint64_t last_lsn = 0;
-  int accepted = 0;
+  // First get the writer stuck in an fsync, so that it cannot drain what
+  // follows (on a loaded machine it could otherwise wake late, take the
+  // whole backlog and leave room for the delete below).
+  WriteResult w = store->Put(PutRequest{"ws", "k", value, std::nullopt, 0, {}, nullptr});
+  ASSERT_EQ(w.outcome, Outcome::kOk);
+  uint64_t last_lsn = w.visible_lsn;
+  while (!stalled) std::this_thread::yield();
+  int accepted = 1;
   for (; accepted < 1000; ++accepted) {
     w = store->Put(PutRequest{"ws", "k", value, std::nullopt, 0, {}, nullptr});
     if (w.outcome != Outcome::kOk) break;

@@ -454,6 +454,17 @@ TEST(JsonPatchLimits, Depth) {
   EXPECT_EQ(Patch(doc65, R"([{"op":"replace","path":"/a","value":)" + Nested(128) + "}]").error.kind,
             PatchFailure::kTooDeep);
   EXPECT_TRUE(Patch(doc65, R"([{"op":"replace","path":"/a","value":)" + Nested(127) + "}]").ok);
+  // A path that names nothing fails as such, however deep it reaches.
+  std::string long_path;
+  for (int i = 0; i < 200; ++i) long_path += "/x";
+  for (const char* op : {"add", "replace", "increment"}) {
+    o = Patch("{}", std::string(R"([{"op":")") + op + R"(","path":")" + long_path + R"(","value":1}])");
+    EXPECT_EQ(o.error.kind, PatchFailure::kFailed) << op << ": " << o.error.message;
+  }
+  o = Patch(R"({"a":1})", R"([{"op":"copy","from":"/a","path":")" + long_path + R"("}])");
+  EXPECT_EQ(o.error.kind, PatchFailure::kFailed) << o.error.message;
+  o = Patch(R"({"a":1})", R"([{"op":"move","from":"/a","path":")" + long_path + R"("}])");
+  EXPECT_EQ(o.error.kind, PatchFailure::kFailed) << o.error.message;
   // A move is checked at its new place: {"b":[[...]]} 29 deep, its
   // innermost array at "/b" + "/0" x 27 holds values 29 levels down.
   const std::string doc = R"({"a":)" + Nested(100) + R"(,"b":)" + Nested(28) + "}";
