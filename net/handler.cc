@@ -40,6 +40,13 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
   std::string error;
   auto target = ParseTarget(req.target, &error);
   if (!target) return ResultOf(Error(400, error));
+  // A parameter the API reads, given twice, is ambiguous (which guard?):
+  // refused like a repeated header rather than resolved silently.
+  for (const char* name : {"if_match_version", "ttl_seconds", "prefix", "after", "limit"}) {
+    int count = 0;
+    for (const auto& [k, v] : target->query) count += k == name;
+    if (count > 1) return ResultOf(Error(400, std::string("query parameter ") + name + " given twice"));
+  }
   const auto& seg = target->segments;
   // /memory... is /workspaces/default/memory..., /txn is /workspaces/default/txn.
   std::string ws;

@@ -8,6 +8,7 @@
 
 #include "engine/store.h"
 #include "net/handler.h"
+#include "net/url.h"
 
 namespace casmem::net {
 
@@ -16,6 +17,12 @@ HttpResponse Json(int status, std::string body);
 HandlerResult MethodNotAllowed(const char* allow);
 
 enum class WriteKind { kPut, kDelete, kPatch };
+
+// The guard of a PATCH or DELETE of one key: `?if_match_version=V` and/or
+// `If-Match: "V"` (the ETag of GET; both given and different is an
+// error). Returns the 400 to send when either is malformed.
+std::optional<HttpResponse> GuardOf(const Target& t, const HttpRequest& http,
+                                    std::optional<uint64_t>* guard);
 
 // The (status, body, headers) answering a put, delete or patch with result
 // `w`, for every outcome. For kOk, kConflict and kPatchFailed it is what

@@ -136,6 +136,12 @@ HandlerResult Handler::List(const std::string& ws, const Target& t) {
 
 HandlerResult Handler::Write(const std::string& ws, const HttpRequest& http,
                              const WriteHeaders& h) {
+  // If-Match names a version of one key's entry (GET's ETag); a POST
+  // targets the collection, and its guard is if_match_version in the body.
+  // Refused rather than ignored: an ignored precondition would write.
+  if (http.if_match) {
+    return ResultOf(Error(400, "If-Match does not apply to POST; put if_match_version in the body"));
+  }
   std::string error;
   auto parsed = ParseWriteBody(http.body, &error);
   if (!parsed) return ResultOf(Error(400, error));
@@ -196,10 +202,7 @@ HandlerResult Handler::Get(const std::string& ws, const std::string& key) {
 HandlerResult Handler::Delete(const std::string& ws, const std::string& key, const Target& t,
                               const HttpRequest& http, const WriteHeaders& h) {
   std::optional<uint64_t> guard;
-  if (const std::string* v = QueryParam(t, "if_match_version")) {
-    guard = ParseUnsigned(*v);
-    if (!guard) return ResultOf(Error(400, "if_match_version must be a non-negative integer"));
-  }
+  if (auto bad = GuardOf(t, http, &guard)) return ResultOf(std::move(*bad));
   auto render = [&](const WriteResult& w) { return RenderWrite(WriteKind::kDelete, key, guard, w); };
   IdempotencyFor<WriteResult> idem(h, http, render);
   DeleteRequest req;

@@ -87,7 +87,7 @@ std::string Metrics::Render(const Store& store) const {
     }
   }
   std::snprintf(line, sizeof line,
-                "# HELP casmem_conflicts_total Writes refused with 409 (if_match_version mismatch).\n"
+                "# HELP casmem_conflicts_total Writes refused with 409 because a guard or a transaction check did not match.\n"
                 "# TYPE casmem_conflicts_total counter\ncasmem_conflicts_total %llu\n",
                 static_cast<unsigned long long>(conflicts_.load()));
   out += line;

@@ -18,29 +18,13 @@ constexpr const char* kAcceptPatch = "application/json-patch+json, application/m
 
 enum class PatchType { kNone, kJsonPatch, kMergePatch };
 
-// The media type of a Content-Type value, parameters (`; charset=utf-8`)
-// and surrounding whitespace dropped, compared case-insensitively.
 PatchType PatchTypeOf(std::optional<std::string_view> content_type) {
-  if (!content_type) return PatchType::kNone;
-  std::string_view v = *content_type;
-  v = v.substr(0, v.find(';'));
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  std::string lower(v);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "application/json-patch+json") return PatchType::kJsonPatch;
-  if (lower == "application/merge-patch+json") return PatchType::kMergePatch;
+  const std::string type = MediaType(content_type);
+  if (type == "application/json-patch+json") return PatchType::kJsonPatch;
+  if (type == "application/merge-patch+json") return PatchType::kMergePatch;
   return PatchType::kNone;
 }
 
-// If-Match: exactly one strong entity tag of a version, `"V"` (what GET's
-// ETag sends). Weak tags (W/"V") never match under If-Match's strong
-// comparison (RFC 9110 §13.1.1) and `*` or a list of tags has no version
-// guard to map to: all are refused with 400 rather than ignored.
-std::optional<uint64_t> IfMatchVersion(std::string_view v) {
-  if (v.size() < 3 || v.front() != '"' || v.back() != '"') return std::nullopt;
-  return ParseUnsigned(v.substr(1, v.size() - 2));
-}
 
 }  // namespace
 
@@ -54,20 +38,7 @@ HandlerResult Handler::Patch(const std::string& ws, const std::string& key, cons
     return ResultOf(std::move(r));
   }
   std::optional<uint64_t> guard;
-  if (const std::string* v = QueryParam(t, "if_match_version")) {
-    guard = ParseUnsigned(*v);
-    if (!guard) return ResultOf(Error(400, "if_match_version must be a non-negative integer"));
-  }
-  if (http.if_match) {
-    const std::optional<uint64_t> tag = IfMatchVersion(*http.if_match);
-    if (!tag) {
-      return ResultOf(Error(400, "If-Match must be one version entity tag such as \"5\" (the ETag of GET)"));
-    }
-    if (guard && *guard != *tag) {
-      return ResultOf(Error(400, "If-Match and if_match_version name different versions"));
-    }
-    guard = tag;
-  }
+  if (auto bad = GuardOf(t, http, &guard)) return ResultOf(std::move(*bad));
   std::optional<int64_t> ttl_ms;
   if (const std::string* v = QueryParam(t, "ttl_seconds")) {
     auto n = ParseUnsigned(*v);

@@ -210,7 +210,9 @@ class TxnHandler {
         return OpError("\"patch\" must be an array of operations");
       }
       capture_first_ = false;
-      const int limit = kMaxJsonDepth + (member_ == kPatch ? 1 : 0);
+      // A `patch` holds its array and operation objects around each
+      // value, as a PATCH body does (JsonPatch::Parse allows + 2).
+      const int limit = kMaxJsonDepth + (member_ == kPatch ? 2 : 0);
       if (capture_depth_ >= limit) return TooDeep();
       ++capture_depth_;
       return object ? writer_.StartObject() : writer_.StartArray();

@@ -28,9 +28,14 @@ struct WriteHeaders {
 std::optional<WriteHeaders> ParseWriteHeaders(const HttpRequest& req, std::string* error);
 
 // 16 bytes, XXH3-128 over the method, the target (path and query as
-// sent), the If-Match value (or its absence) and the body, each preceded
-// by its length so that no two different requests share an encoding.
+// sent), the If-Match value (or its absence), for a PATCH its media type
+// (lower case, without parameters), and the body, each preceded by its
+// length so that no two different requests share an encoding.
 std::string RequestFingerprint(const HttpRequest& req);
+
+// The media type of a Content-Type value: parameters (`; charset=utf-8`)
+// and surrounding whitespace dropped, lower case. Empty when absent.
+std::string MediaType(std::optional<std::string_view> content_type);
 
 }  // namespace casmem::net
 

@@ -152,13 +152,16 @@ TEST(TxnBodyTest, AtMost128Ops) {
 
 TEST(TxnBodyTest, DepthIsBoundedEverywhereWithoutRecursion) {
   auto nest = [](int n) { return std::string(n, '[') + std::string(n, ']'); };
-  // A value may nest kMaxJsonDepth levels, a JSON Patch array one more.
+  // A value may nest kMaxJsonDepth levels; a JSON Patch two more (its
+  // array and an operation object around each value, as in a PATCH body).
   Ok(R"({"ops":[{"op":"set","key":"a","value":)" + nest(kMaxJsonDepth) + "}]}");
   EXPECT_NE(Bad(R"({"ops":[{"op":"set","key":"a","value":)" + nest(kMaxJsonDepth + 1) + "}]}")
                 .find("nested deeper"),
             std::string::npos);
-  Ok(R"({"ops":[{"op":"patch","key":"a","patch":[)" + nest(kMaxJsonDepth) + "]}]}");
-  EXPECT_NE(Bad(R"({"ops":[{"op":"patch","key":"a","patch":[)" + nest(kMaxJsonDepth + 1) + "]}]}")
+  Ok(R"({"ops":[{"op":"patch","key":"a","patch":[)" + nest(kMaxJsonDepth + 1) + "]}]}");
+  Ok(R"({"ops":[{"op":"patch","key":"a","patch":[{"op":"add","path":"","value":)" +
+     nest(kMaxJsonDepth) + "}]}]}");
+  EXPECT_NE(Bad(R"({"ops":[{"op":"patch","key":"a","patch":[)" + nest(kMaxJsonDepth + 2) + "]}]}")
                 .find("nested deeper"),
             std::string::npos);
   EXPECT_NE(Bad(R"({"ops":[{"op":"patch","key":"a","merge":)" + nest(kMaxJsonDepth + 1) + "}]}")
