@@ -193,19 +193,8 @@ WriteResult Store::Put(const PutRequest& req) {
     return res;
   }
   const Idempotency<WriteResult>* idem = req.idempotency;
-  if (idem != nullptr && !ClaimKey(req.workspace, idem->key, idem->fingerprint, &res.outcome,
-                                   &res.replay, &res.visible_lsn, &res.error)) {
-    return res;
-  }
-  // From here on a claim must be completed (logged with the answer) or
-  // abandoned (Log does that when the log refuses).
   std::optional<AnswerToLog> answer;
-  if (idem != nullptr) {
-    answer.emplace(AnswerToLog{idem->key, idem->fingerprint, [&res, idem](uint64_t lsn) {
-                                 if (res.outcome == Outcome::kOk) res.revision = lsn;
-                                 return idem->render(res);
-                               }});
-  }
+  if (!Claim(req.workspace, idem, &res, &answer)) return res;
   uint64_t hash;
   Shard& sh = ShardFor(req.workspace, req.key, &hash);
   std::lock_guard lk(sh.mu);
@@ -269,17 +258,8 @@ WriteResult Store::Delete(const DeleteRequest& req) {
     return res;
   }
   const Idempotency<WriteResult>* idem = req.idempotency;
-  if (idem != nullptr && !ClaimKey(req.workspace, idem->key, idem->fingerprint, &res.outcome,
-                                   &res.replay, &res.visible_lsn, &res.error)) {
-    return res;
-  }
   std::optional<AnswerToLog> answer;
-  if (idem != nullptr) {
-    answer.emplace(AnswerToLog{idem->key, idem->fingerprint, [&res, idem](uint64_t lsn) {
-                                 if (res.outcome == Outcome::kOk && res.applied) res.revision = lsn;
-                                 return idem->render(res);
-                               }});
-  }
+  if (!Claim(req.workspace, idem, &res, &answer)) return res;
   uint64_t hash;
   Shard& sh = ShardFor(req.workspace, req.key, &hash);
   std::lock_guard lk(sh.mu);

@@ -328,6 +328,14 @@ class Store {
   // kIdempotencyReused, kInProgress, or kInvalid for a malformed key.
   bool ClaimKey(std::string_view ws, std::string_view key, std::string_view fingerprint,
                 Outcome* outcome, Replay* replay, uint64_t* visible_lsn, std::string* error);
+  // Claims the request's Idempotency-Key, if it has one (store_internal.h).
+  // False: *res already says how to answer (replay, reused, in progress,
+  // a malformed key, a failed log). True: go ahead; *answer is set when a
+  // key was given and must be logged with the write's record (Log,
+  // RememberRefusal, LogAnswerOnly) or abandoned.
+  template <class R>
+  bool Claim(std::string_view ws, const Idempotency<R>* idem, R* res,
+             std::optional<AnswerToLog>* answer);
   // Remembers the answer to a write that changed nothing (a 409, a delete
   // of an absent key) in a record of its own; a log refusal replaces the
   // answer in *res.

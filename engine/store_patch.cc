@@ -24,17 +24,8 @@ WriteResult Store::Patch(const PatchRequest& req) {
     return res;
   }
   const Idempotency<WriteResult>* idem = req.idempotency;
-  if (idem != nullptr && !ClaimKey(req.workspace, idem->key, idem->fingerprint, &res.outcome,
-                                   &res.replay, &res.visible_lsn, &res.error)) {
-    return res;
-  }
   std::optional<AnswerToLog> answer;
-  if (idem != nullptr) {
-    answer.emplace(AnswerToLog{idem->key, idem->fingerprint, [&res, idem](uint64_t lsn) {
-                                 if (res.outcome == Outcome::kOk) res.revision = lsn;
-                                 return idem->render(res);
-                               }});
-  }
+  if (!Claim(req.workspace, idem, &res, &answer)) return res;
   uint64_t hash;
   Shard& sh = ShardFor(req.workspace, req.key, &hash);
   std::lock_guard lk(sh.mu);

@@ -89,19 +89,8 @@ TxnResult Store::Txn(const TxnRequest& req) {
   }
   res.outcome = Outcome::kOk;
   const Idempotency<TxnResult>* idem = req.idempotency;
-  if (idem != nullptr && !ClaimKey(req.workspace, idem->key, idem->fingerprint, &res.outcome,
-                                   &res.replay, &res.visible_lsn, &res.error)) {
-    return res;
-  }
   std::optional<AnswerToLog> answer;
-  if (idem != nullptr) {
-    answer.emplace(AnswerToLog{idem->key, idem->fingerprint, [&res, idem](uint64_t lsn) {
-                                 if (res.outcome == Outcome::kOk && res.revision == 0) {
-                                   res.revision = lsn;
-                                 }
-                                 return idem->render(res);
-                               }});
-  }
+  if (!Claim(req.workspace, idem, &res, &answer)) return res;
 
   // Lock every shard involved, in index order.
   std::vector<Located> at(ops.size());
