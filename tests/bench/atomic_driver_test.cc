@@ -42,11 +42,13 @@ class FakeCasmem {
   ~FakeCasmem() {
     stopping_ = true;
     beast::error_code ec;
-    acceptor_.close(ec);
-    // Wake the accept: connect once.
+    // Wake the blocked accept by connecting once, and close the acceptor
+    // only after its thread is gone: closing it under a running accept is
+    // a data race (TSan) on the acceptor's state.
     tcp::socket s(io_);
     s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
     accept_thread_.join();
+    acceptor_.close(ec);
     for (auto& t : sessions_) t.join();
   }
   uint16_t port() const { return port_; }
