@@ -3,7 +3,7 @@
 #   make test   install missing packages, build, run every test (ctest)
 #   make build  install missing packages, build into build/
 #   make sanitize-test SAN=address|thread   the tests under a sanitizer
-#   make fuzz   the libFuzzer targets, FUZZ_SECONDS (45) each (tests/fuzz/run.sh)
+#   make fuzz   the libFuzzer targets, FUZZ_SECONDS (40) each (tests/fuzz/run.sh)
 BUILD ?= build
 JOBS ?= 2
 PACKAGES = g++ cmake make libboost1.81-dev libxxhash-dev rapidjson-dev \

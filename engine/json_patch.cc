@@ -12,6 +12,8 @@
 // Value's copy and destruction, and MergeInto.
 #include "engine/json_patch.h"
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <algorithm>
 #include <cstddef>
 #include <utility>
@@ -539,6 +541,38 @@ bool ApplyJsonPatch(const JsonPatch& patch, std::optional<std::string_view> doc,
   return Finish(root, applier.size(), max_bytes, out, error);
 }
 
+// Duplicate member names in a merge patch: the last one wins (as most JSON
+// parsers read them), and the earlier ones are dropped, so that applying
+// the patch twice gives what applying it once gave (RFC 7396 patches are
+// idempotent; `{"d":null,"d":2}` would otherwise move `d` to the end on
+// every application). Recursion: one frame per level (at most
+// kMaxJsonDepth); a hash map per object keeps it linear.
+static void KeepLastMembers(Value* v) {
+  if (v->is_array()) {
+    for (Value& item : v->items) KeepLastMembers(&item);
+    return;
+  }
+  if (!v->is_object()) return;
+  auto& ms = v->members;
+  if (ms.size() > 1) {
+    boost::unordered_flat_map<std::string_view, size_t> last;
+    for (size_t i = 0; i < ms.size(); ++i) last[ms[i].name] = i;
+    if (last.size() != ms.size()) {
+      // Decide first, then move: the map's keys view into the names.
+      std::vector<bool> keep(ms.size());
+      for (size_t i = 0; i < ms.size(); ++i) keep[i] = last[ms[i].name] == i;
+      last.clear();
+      std::vector<json::Member> kept;
+      kept.reserve(ms.size());
+      for (size_t i = 0; i < ms.size(); ++i) {
+        if (keep[i]) kept.push_back(std::move(ms[i]));
+      }
+      ms = std::move(kept);
+    }
+  }
+  for (json::Member& m : ms) KeepLastMembers(&m.value);
+}
+
 MergePatch::MergePatch() = default;
 MergePatch::~MergePatch() = default;
 
@@ -549,6 +583,7 @@ std::unique_ptr<MergePatch> MergePatch::Parse(std::string_view text, PatchError*
   if (json::ParseJson(text, kMaxJsonDepth, &doc->value, &why) != json::ParseFailure::kNone) {
     return Malformed(error, -1, why), nullptr;
   }
+  KeepLastMembers(&doc->value);
   std::unique_ptr<MergePatch> patch(new MergePatch());
   patch->doc_ = std::move(doc);
   return patch;

@@ -126,3 +126,26 @@ TEST(MergePatch, Limits) {
 
 }  // namespace
 }  // namespace casmem
+
+namespace casmem {
+namespace {
+
+// A merge patch naming a member twice: the last one wins, and applying
+// the patch again changes nothing (found by fuzz_patch: `{"d":null,"d":2}`
+// used to remove `d` and append it again, moving it to the end each time).
+TEST(MergePatch, DuplicateMembersLastWinsAndStayIdempotent) {
+  PatchError err;
+  auto p = MergePatch::Parse(R"({"a":{"b":null,"b":[1E+2]},"d":null,"d":2,"e":"x"})", &err);
+  ASSERT_TRUE(p) << err.message;
+  std::string once, twice;
+  ASSERT_TRUE(ApplyMergePatch(*p, R"({"d":1,"z":0})", 1 << 20, &once, &err));
+  EXPECT_EQ(once, R"({"d":2,"z":0,"a":{"b":[1E+2]},"e":"x"})");
+  ASSERT_TRUE(ApplyMergePatch(*p, std::string_view(once), 1 << 20, &twice, &err));
+  EXPECT_EQ(twice, once);
+  auto q = MergePatch::Parse(R"({"k":1,"k":null})", &err);
+  ASSERT_TRUE(ApplyMergePatch(*q, R"({"k":0,"j":1})", 1 << 20, &once, &err));
+  EXPECT_EQ(once, R"({"j":1})") << "the last, null, removes";
+}
+
+}  // namespace
+}  // namespace casmem

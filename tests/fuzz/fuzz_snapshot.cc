@@ -29,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fs.WriteFile(path, file);
   uint64_t start = 0, records = 0, applied = 0;
   casmem::Status s = casmem::ReadSnapshot(&fs, path, [&](const casmem::wal::Record& r) {
-    FUZZ_CHECK(r.type == casmem::wal::kRecordPut || r.type == casmem::wal::kRecordTombstone);
+    FUZZ_CHECK(r.type == casmem::wal::kRecordPut || r.type == casmem::wal::kRecordTombstone ||
+               r.type == casmem::wal::kRecordCommit);
     ++applied;
   }, &start, &records);
   if (s.ok()) FUZZ_CHECK(applied == records);

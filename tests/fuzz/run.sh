@@ -5,13 +5,13 @@
 # reproducer is left in $FUZZ_WORK/artifacts/<target>/ and its path printed.
 # The committed corpus is read, never written: new units go to $FUZZ_WORK.
 #
-#   tests/fuzz/run.sh                     every target, 45 s each
+#   tests/fuzz/run.sh                     every target, 40 s each
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh url handler   longer, some targets
-# Environment: FUZZ_SECONDS (45), FUZZ_BUILD (build-fuzz), FUZZ_WORK
+# Environment: FUZZ_SECONDS (40), FUZZ_BUILD (build-fuzz), FUZZ_WORK
 # (a fresh temporary directory), JOBS (2, for the build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SECONDS_EACH=${FUZZ_SECONDS:-45}
+SECONDS_EACH=${FUZZ_SECONDS:-40}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 WORK=${FUZZ_WORK:-$(mktemp -d /tmp/casmem-fuzz.XXXXXX)}
 ALL="handler json_body txn_body url http_request wal_record wal_scan wal_segment snapshot patch"
