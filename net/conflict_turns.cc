@@ -1,5 +1,6 @@
-// ConflictTurns: per-key FIFO of stale compare-and-set losers, striped by
-// the same hash that places keys in shards. See conflict_turns.h.
+// ConflictTurns: per-key turn holder and FIFO of stale compare-and-set
+// losers and deferred guarded writes, striped by the same hash that places
+// keys in shards. See conflict_turns.h.
 #include "net/conflict_turns.h"
 
 #include "engine/shard_of.h"
@@ -32,8 +33,15 @@ ConflictTurns::Stripe& ConflictTurns::StripeFor(std::string_view workspace, std:
   return *stripes_[ShardOf(workspace, key, static_cast<uint32_t>(stripes_.size()))];
 }
 
+void ConflictTurns::Forget(Stripe& s, std::unordered_map<std::string, KeyTurn>::iterator it) {
+  s.keys.erase(it);
+  s.size.fetch_sub(1, std::memory_order_relaxed);
+  tracked_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 bool ConflictTurns::PassTurn(KeyTurn& t, TimePoint now, std::vector<Release>* out,
                              std::vector<Release>* dropped) {
+  t.holder = 0;
   while (!t.waiters.empty()) {
     Waiter w = std::move(t.waiters.front());
     t.waiters.pop_front();
@@ -44,40 +52,73 @@ bool ConflictTurns::PassTurn(KeyTurn& t, TimePoint now, std::vector<Release>* ou
       continue;
     }
     out->push_back(std::move(w.release));
+    t.holder = w.holder;
     t.turn_ends = now + turn_;
     return true;
   }
   return false;
 }
 
-bool ConflictTurns::Enqueue(std::string_view workspace, std::string_view key, TimePoint now,
-                            Release release, std::shared_ptr<TurnTicket> ticket) {
+void ConflictTurns::Queue(KeyTurn& t, TimePoint now, Waiter w, std::vector<Release>* out,
+                          std::vector<Release>* dropped) {
+  t.waiters.push_back(std::move(w));
+  waiting_.fetch_add(1, std::memory_order_relaxed);
+  // A holder that ran out of time yields to the head (FIFO even when the
+  // timer has not fired yet). The queue is not empty, so someone (maybe
+  // this very caller) gets the turn.
+  if (t.turn_ends <= now) PassTurn(t, now, out, dropped);
+}
+
+bool ConflictTurns::Enqueue(std::string_view workspace, std::string_view key, Holder holder,
+                            TimePoint now, Release release, std::shared_ptr<TurnTicket> ticket) {
   Stripe& s = StripeFor(workspace, key);
   std::vector<Release> released, dropped;
   {
     std::lock_guard lk(s.mu);
     auto [it, inserted] = s.keys.try_emplace(TurnKey(workspace, key));
     KeyTurn& t = it->second;
+    if (inserted) {
+      s.size.fetch_add(1, std::memory_order_relaxed);
+      tracked_.fetch_add(1, std::memory_order_relaxed);
+    }
     if (inserted || (t.waiters.empty() && t.turn_ends <= now)) {
-      if (inserted) {
-        s.size.fetch_add(1, std::memory_order_relaxed);
-        tracked_.fetch_add(1, std::memory_order_relaxed);
-      }
+      t.holder = holder;
       t.turn_ends = now + turn_;
       return true;
     }
-    t.waiters.push_back(Waiter{std::move(release), std::move(ticket)});
-    waiting_.fetch_add(1, std::memory_order_relaxed);
-    // A holder that ran out of time yields to the head (FIFO even when the
-    // timer has not fired yet). The queue is not empty, so someone (maybe
-    // this very caller) gets the turn.
-    if (t.turn_ends <= now) PassTurn(t, now, &released, &dropped);
+    // The holder's own retry lost (another writer committed meanwhile): it
+    // answers at once, within the time it has.
+    if (holder != 0 && t.holder == holder && t.turn_ends > now) return true;
+    Queue(t, now, Waiter{std::move(release), std::move(ticket), holder}, &released, &dropped);
   }
   RunAll(&released);
   return false;
 }
 
-void ConflictTurns::Committed(std::string_view workspace, std::string_view key, TimePoint now) {
+bool ConflictTurns::AdmitWrite(std::string_view workspace, std::string_view key, Holder holder,
+                               TimePoint now, Release release, std::shared_ptr<TurnTicket> ticket) {
+  if (tracked_.load(std::memory_order_relaxed) == 0) return true;
+  Stripe& s = StripeFor(workspace, key);
+  if (s.size.load(std::memory_order_relaxed) == 0) return true;
+  std::vector<Release> released, dropped;
+  {
+    std::lock_guard lk(s.mu);
+    auto it = s.keys.find(TurnKey(workspace, key));
+    if (it == s.keys.end()) return true;
+    KeyTurn& t = it->second;
+    if (t.turn_ends <= now && t.waiters.empty()) {
+      Forget(s, it);  // the turn ran out and nobody waits: the key is idle
+      return true;
+    }
+    if (t.turn_ends > now && holder != 0 && t.holder == holder) return true;
+    Queue(t, now, Waiter{std::move(release), std::move(ticket), holder}, &released, &dropped);
+  }
+  RunAll(&released);
+  return false;
+}
+
+void ConflictTurns::Committed(std::string_view workspace, std::string_view key, Holder committer,
+                              TimePoint now) {
   // The common case on every write: no contended key anywhere, so not even
   // the hash is computed; then none in this key's stripe.
   if (tracked_.load(std::memory_order_relaxed) == 0) return;
@@ -88,10 +129,29 @@ void ConflictTurns::Committed(std::string_view workspace, std::string_view key, 
     std::lock_guard lk(s.mu);
     auto it = s.keys.find(TurnKey(workspace, key));
     if (it == s.keys.end()) return;
-    if (!PassTurn(it->second, now, &released, &dropped)) {
-      s.keys.erase(it);
-      s.size.fetch_sub(1, std::memory_order_relaxed);
-      tracked_.fetch_sub(1, std::memory_order_relaxed);
+    KeyTurn& t = it->second;
+    // Another writer's commit during a running turn: the holder's retry
+    // will lose and answer at once (Enqueue); its turn goes on, unextended.
+    if (t.turn_ends > now && t.holder != 0 && committer != t.holder) return;
+    if (!PassTurn(t, now, &released, &dropped)) Forget(s, it);
+  }
+  RunAll(&released);
+}
+
+void ConflictTurns::Leave(Holder holder, TimePoint now) {
+  if (holder == 0 || tracked_.load(std::memory_order_relaxed) == 0) return;
+  std::vector<Release> released, dropped;
+  for (auto& sp : stripes_) {
+    Stripe& s = *sp;
+    if (s.size.load(std::memory_order_relaxed) == 0) continue;
+    std::lock_guard lk(s.mu);
+    for (auto it = s.keys.begin(); it != s.keys.end();) {
+      if (it->second.holder != holder || PassTurn(it->second, now, &released, &dropped)) {
+        ++it;
+        continue;
+      }
+      auto gone = it++;
+      Forget(s, gone);
     }
   }
   RunAll(&released);
@@ -108,9 +168,8 @@ size_t ConflictTurns::ReleaseExpired(TimePoint now) {
         ++it;
         continue;
       }
-      it = s.keys.erase(it);
-      s.size.fetch_sub(1, std::memory_order_relaxed);
-      tracked_.fetch_sub(1, std::memory_order_relaxed);
+      auto gone = it++;
+      Forget(s, gone);
     }
   }
   RunAll(&released);

@@ -1,39 +1,49 @@
-// ConflictTurns: fair turns for agents that lost a compare-and-set on a
-// hot key, so that a contended key costs about one request per commit
-// instead of one request per contender.
+// ConflictTurns: fair turns on a hot key for the agents that lost a
+// compare-and-set, so that a contended key costs about one request per
+// commit instead of one per contender, and no agent can take the key again
+// and again while others wait.
 //
 // Without it, every commit of version V+1 refutes every agent holding V;
-// all their 409s are released by the same fsync, all retry at once, one
-// wins V+2 and the rest lose again — a retry storm whose cost grows with
-// the number of agents. With it, a guarded write that lost because its
-// version was stale is answered at once only if nobody holds the key's
-// turn; it then holds the turn until the key's next commit or until the
-// turn times out. Later stale losers wait in FIFO order; each commit (or
-// timeout) releases exactly the head, which re-reads the key and gets a
-// 409 carrying the state current at that moment, so its retry can win.
+// all their 409s leave with the same fsync, all retry at once, one wins
+// and the rest lose again — a retry storm whose cost grows with the number
+// of agents; and the agent that just won sends its next write at once,
+// ahead of every loser (which must first read its 409, or re-read the key,
+// or sleep), so the same agent wins again.
 //
-// It decides when a 409 leaves, not what the store does, so it belongs to
-// the server (net/), not to the engine.
+// A turn: a guarded write that lost because its version was stale makes
+// its client (a `Holder`: one connection) the key's turn holder if nobody
+// holds the turn, and is answered at once; otherwise its 409 waits in the
+// key's FIFO. While a holder's turn runs, every other guarded write of
+// the key is deferred into the same FIFO before it runs (AdmitWrite), so
+// the holder's retry — whatever the client does between the 409 and the
+// retry: nothing, a re-read, a short sleep — cannot be overtaken. The
+// turn ends when the holder commits, leaves (its connection closed), or
+// its time runs out; then the head waiter becomes the holder: a held 409
+// is answered with the key's state at that moment, a deferred write runs.
+// Writes without a guard (last-write-wins, patches without a guard,
+// transactions) are never deferred: they do not compete on a version.
+//
+// It decides when a request runs or a 409 leaves, not what the store
+// does, so it belongs to the server (net/), not to the engine.
 //
 // Contract:
-// - Enqueue() either returns true (the caller holds the turn: reply now)
-//   or keeps `release` and calls it at most once later, from whichever
-//   thread calls Committed/ReleaseExpired/ReleaseAll, outside any lock.
+// - Enqueue() and AdmitWrite() either return true (the caller goes on
+//   now) or keep `release` and call it at most once later, from whichever
+//   thread calls Committed/Leave/ReleaseExpired/ReleaseAll/Enqueue/
+//   AdmitWrite, outside any lock. When `release` runs, its waiter holds
+//   the turn.
 // - A waiter may come with a TurnTicket shared with its owner (the
 //   connection). Exactly one side claims a ticket: the queue when the
 //   waiter's turn comes (then `release` runs), or the owner when its
 //   connection goes away (then `release` never runs). A turn that comes to
 //   a claimed waiter skips it at once, so a client whose departure the
-//   server has seen never holds a key's turn. The server sees it while it
-//   reads the connection, or watches it for a close (after a `Connection:
-//   close` request); a connection with max_pipelined requests queued is
-//   not read, so its client's close is noticed only when a write or a
-//   timeout fails, and its waiter may still take its turn, for one turn at
-//   most (the turn runs out, see Progress). Without a ticket, `release`
-//   always runs exactly once.
-// - Progress: a waiter at position n is released after at most n turns,
-//   even if no holder ever commits; so holding never turns a 409 into a
-//   hang, it only orders the 409s.
+//   server has seen never holds a key's turn; a holder that leaves gives
+//   its turns up at once (Leave). Without a ticket, `release` always runs
+//   exactly once.
+// - Progress: a turn lasts at most `turn`, whatever happens to the key
+//   meanwhile (a commit by another writer neither ends nor extends it), so
+//   a waiter at position n gets the turn after at most n turns; holding
+//   never turns a request into a hang, it only orders them.
 // - Time is passed in by the caller (steady clock), so tests drive it.
 // No I/O, no Asio: the server arms a timer that calls ReleaseExpired.
 #pragma once
@@ -41,6 +51,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -66,18 +77,32 @@ class ConflictTurns {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
   using Release = std::function<void()>;  // must not block
+  // Who holds a turn: one connection, by an id never reused; 0 = nobody.
+  using Holder = uint64_t;
 
   explicit ConflictTurns(std::chrono::microseconds turn, size_t stripes = 64);
 
-  // A guarded write on (workspace, key) lost because its version was older
-  // than the key's current one. True: nobody held the turn, the caller now
-  // does and replies at once (`release` is dropped). False: queued.
-  // `ticket` (optional) lets the owner withdraw the waiter; see above.
-  bool Enqueue(std::string_view workspace, std::string_view key, TimePoint now, Release release,
-               std::shared_ptr<TurnTicket> ticket = nullptr);
-  // A write changed (workspace, key): the current turn ends; the head
-  // waiter, if any, is released and holds the next turn.
-  void Committed(std::string_view workspace, std::string_view key, TimePoint now);
+  // A guarded write by `holder` on (workspace, key) lost because its
+  // version was older than the key's current one. True: nobody held the
+  // turn (`holder` now does, for `turn`), or `holder` already holds it
+  // (its time is not extended): reply at once, `release` is dropped.
+  // False: queued; `release` answers the 409 when the turn comes.
+  bool Enqueue(std::string_view workspace, std::string_view key, Holder holder, TimePoint now,
+               Release release, std::shared_ptr<TurnTicket> ticket = nullptr);
+  // A guarded write by `holder` on (workspace, key) is about to run. True:
+  // run it now (no turn is running on the key, or `holder` holds it).
+  // False: another holder's turn runs; the write is queued and `release`
+  // runs it when its turn comes. Never starts a turn. Cheap when no key is
+  // tracked (one relaxed load).
+  bool AdmitWrite(std::string_view workspace, std::string_view key, Holder holder, TimePoint now,
+                  Release release, std::shared_ptr<TurnTicket> ticket = nullptr);
+  // A write by `committer` (0: not a guarded write of a connection)
+  // changed (workspace, key). The holder's commit, or any commit once the
+  // turn has run out, passes the turn to the head waiter (or forgets the
+  // key); another writer's commit during the turn leaves it running.
+  void Committed(std::string_view workspace, std::string_view key, Holder committer, TimePoint now);
+  // `holder` went away: every turn it holds passes at once.
+  void Leave(Holder holder, TimePoint now);
   // Passes every turn that has run out. Returns the number of keys still
   // tracked (the caller keeps its timer armed while it is non-zero).
   size_t ReleaseExpired(TimePoint now);
@@ -92,8 +117,10 @@ class ConflictTurns {
   struct Waiter {
     Release release;
     std::shared_ptr<TurnTicket> ticket;  // null: cannot be withdrawn
+    Holder holder = 0;
   };
   struct KeyTurn {
+    Holder holder = 0;  // 0: the turn is nobody's (released to a waiter without a holder)
     TimePoint turn_ends;
     std::deque<Waiter> waiters;  // may hold withdrawn waiters, skipped when reached
   };
@@ -105,10 +132,16 @@ class ConflictTurns {
 
   Stripe& StripeFor(std::string_view workspace, std::string_view key);
   // Ends the turn of `t`: hands it to the first waiter whose ticket it can
-  // claim (its release is moved to `out`), dropping withdrawn ones on the
-  // way (moved to `dropped`, destroyed by the caller outside the lock).
-  // Returns false when no live waiter is left, i.e. the entry can go.
+  // claim (its release is moved to `out`, its holder holds the turn),
+  // dropping withdrawn ones on the way (moved to `dropped`, destroyed by
+  // the caller outside the lock). Returns false when no live waiter is
+  // left, i.e. the entry can go.
   bool PassTurn(KeyTurn& t, TimePoint now, std::vector<Release>* out, std::vector<Release>* dropped);
+  // Queues a waiter on `t`, passing a run-out turn first (FIFO even when
+  // the timer is late).
+  void Queue(KeyTurn& t, TimePoint now, Waiter w, std::vector<Release>* out,
+             std::vector<Release>* dropped);
+  void Forget(Stripe& s, std::unordered_map<std::string, KeyTurn>::iterator it);
 
   const std::chrono::microseconds turn_;
   std::vector<std::unique_ptr<Stripe>> stripes_;

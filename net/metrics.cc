@@ -96,6 +96,11 @@ std::string Metrics::Render(const Store& store) const {
                 "# TYPE casmem_conflicts_held_total counter\ncasmem_conflicts_held_total %llu\n",
                 static_cast<unsigned long long>(conflicts_held_.load()));
   out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP casmem_writes_deferred_total Guarded writes deferred behind another client's turn on their key (--conflict-turn).\n"
+                "# TYPE casmem_writes_deferred_total counter\ncasmem_writes_deferred_total %llu\n",
+                static_cast<unsigned long long>(writes_deferred_.load()));
+  out += line;
   write_latency_.Render("casmem_write_latency_seconds",
                         "Time from a parsed write request to its durable response.", &out);
   fsync_latency_.Render("casmem_wal_fsync_seconds", "Duration of each WAL fdatasync.", &out);

@@ -36,6 +36,8 @@ class Metrics {
   void CountConflict() { conflicts_.fetch_add(1, std::memory_order_relaxed); }
   // A stale 409 held for its key's turn (ConflictTurns).
   void CountConflictHeld() { conflicts_held_.fetch_add(1, std::memory_order_relaxed); }
+  // A guarded write deferred behind another client's turn on its key.
+  void CountWriteDeferred() { writes_deferred_.fetch_add(1, std::memory_order_relaxed); }
   // A write answered from its Idempotency-Key's remembered answer.
   void CountReplay() { replays_.fetch_add(1, std::memory_order_relaxed); }
   void ObserveWriteSeconds(double s) { write_latency_.Observe(s); }
@@ -50,6 +52,7 @@ class Metrics {
              static_cast<size_t>(Route::kCount)> requests_{};
   std::atomic<uint64_t> conflicts_{0};
   std::atomic<uint64_t> conflicts_held_{0};
+  std::atomic<uint64_t> writes_deferred_{0};
   std::atomic<uint64_t> replays_{0};
   Histogram write_latency_;
   Histogram fsync_latency_;

@@ -12,6 +12,7 @@
 
 #include <deque>
 
+#include "net/guarded_write.h"
 #include "net/http_framing.h"
 #include "net/server_impl.h"
 
@@ -69,6 +70,13 @@ constexpr size_t kReadSize = 16 * 1024;
 // take what the cap leaves and fail with buffer_overflow at the cap).
 constexpr size_t kBufferLimit = 256 * 1024;
 static_assert(kBufferLimit > kHeaderLimit + kReadSize && kBufferLimit >= 64 * 1024);
+
+// A connection's identity as a conflict-turn holder: never reused, so a
+// new connection can never inherit a closed one's turn.
+ConflictTurns::Holder NextHolder() {
+  static std::atomic<ConflictTurns::Holder> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 }  // namespace
 
@@ -131,13 +139,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  // A 409 held for its key's turn (ConflictTurns).
+  // A 409 held for its key's turn, or a guarded write deferred until its
+  // turn (`request` set), in ConflictTurns' queue.
   struct Held {
     std::shared_ptr<TurnTicket> ticket;
     std::string workspace, key;
     uint64_t guard = 0;
     Route route = Route::kUnknown;
     Clock::time_point start;
+    std::unique_ptr<http::request<http::string_body>> request;  // a deferred write
   };
   // A response slot, in request order. `ready` once it may be sent.
   struct Pending {
@@ -206,7 +216,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void DoRead() {
     if (closing_) return WatchForClose();
-    if (reading_ || closed_ || queue_.size() >= srv_->opts.max_pipelined) return;
+    // While a write is deferred, the requests behind it wait unread: a
+    // pipelined request must not run before the one sent ahead of it. (Nor
+    // is a close seen meanwhile: a deferred write whose client left runs at
+    // its turn, which costs the key no round trip, and the close is seen
+    // right after.)
+    if (reading_ || closed_ || deferred_ || queue_.size() >= srv_->opts.max_pipelined) return;
     reading_ = true;
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
@@ -325,8 +340,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == asio::error::operation_aborted || ec == asio::error::connection_reset) return Close();
     if (ec) return Reply(Handler::Error(400, "malformed HTTP request: " + ec.message()), 11);
-    http::request<http::string_body> req = parser_->release();
-    Handle(req);
+    Handle(parser_->release());
     DoRead();
   }
 
@@ -346,13 +360,38 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // ---- handling ----
 
-  void Handle(const http::request<http::string_body>& req) {
+  void Handle(http::request<http::string_body>&& req) {
     auto p = std::make_shared<Pending>();
     p->keep_alive = req.keep_alive();
     p->version = req.version();
     if (!p->keep_alive) closing_ = true;  // no more requests on this connection
     queue_.push_back(p);
     const auto start = Clock::now();
+    ConflictTurns* turns = srv_->turns.get();
+    // Only while some key is contended is a request looked at before it
+    // runs: a guarded write of a key whose turn another client holds
+    // waits for its own turn (ConflictTurns::AdmitWrite).
+    if (turns != nullptr && turns->tracked_keys() > 0 && !srv_->stopping.load()) {
+      if (auto g = GuardedWriteOf(ToHttpRequest(req))) {
+        auto ticket = std::make_shared<TurnTicket>();
+        if (!turns->AdmitWrite(g->workspace, g->key, holder_, start, DeferredWrite(p), ticket)) {
+          p->held = std::make_unique<Held>(Held{std::move(ticket), std::move(g->workspace),
+                                                std::move(g->key), 0, Route::kUnknown, start,
+                                                std::make_unique<http::request<http::string_body>>(
+                                                    std::move(req))});
+          deferred_ = true;
+          srv_->metrics->CountWriteDeferred();
+          srv_->ArmTurnTimer();
+          return;  // run when the key's turn comes to it
+        }
+      }
+    }
+    Run(p, req, start);
+  }
+
+  // Runs request `req` of slot `p`, and tells ConflictTurns what it did.
+  void Run(const std::shared_ptr<Pending>& p, const http::request<http::string_body>& req,
+           Clock::time_point start) {
     HandlerResult hr = srv_->handler.Handle(ToHttpRequest(req));
     if (hr.stream) {
       p->stream = std::move(hr.stream);
@@ -368,11 +407,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ConflictTurns* turns = srv_->turns.get()) {
       if (hr.key_event == KeyEvent::kCommitted) {
-        turns->Committed(hr.workspace, hr.key, start);
+        turns->Committed(hr.workspace, hr.key, holder_, Clock::now());
       } else if (hr.key_event == KeyEvent::kStaleConflict && !srv_->stopping.load()) {
         p->held = std::make_unique<Held>(
-            Held{std::make_shared<TurnTicket>(), hr.workspace, hr.key, hr.guard, hr.route, start});
-        const bool now = turns->Enqueue(hr.workspace, hr.key, start, HeldConflict(p), p->held->ticket);
+            Held{std::make_shared<TurnTicket>(), hr.workspace, hr.key, hr.guard, hr.route, start, nullptr});
+        const bool now =
+            turns->Enqueue(hr.workspace, hr.key, holder_, Clock::now(), HeldConflict(p), p->held->ticket);
         srv_->ArmTurnTimer();
         if (!now) {
           srv_->metrics->CountConflictHeld();
@@ -395,17 +435,36 @@ class Session : public std::enable_shared_from_this<Session> {
     };
   }
 
+  // What a deferred write runs when its turn comes: back on the
+  // connection's thread, the write runs (as the key's turn holder), then
+  // the requests read behind it.
+  ConflictTurns::Release DeferredWrite(const std::shared_ptr<Pending>& p) {
+    return [self = shared_from_this(), p] {
+      asio::post(self->socket_.get_executor(), [self, p] { self->RunDeferred(p); });
+    };
+  }
+
+  void RunDeferred(const std::shared_ptr<Pending>& p) {
+    if (closed_) return;
+    std::unique_ptr<Held> held = std::move(p->held);
+    deferred_ = false;
+    Run(p, *held->request, held->start);
+    DoRead();
+  }
+
   void AnswerHeld(const std::shared_ptr<Pending>& p) {
     if (closed_) return;
+    if (p->held->request) return RunDeferred(p);
     std::unique_ptr<Held> held = std::move(p->held);
     HandlerResult fresh = srv_->handler.ConflictNow(held->workspace, held->key, held->guard);
     fresh.route = held->route;
     Deliver(p, std::move(fresh), held->start);
   }
 
-  // The client will read no more (or no longer waits): every held 409 whose
-  // ticket this side claims leaves the key's queue (the turn skips it).
-  // `answer`: reply with the key's state now; else drop it.
+  // The client will read no more (or no longer waits): every held 409 or
+  // deferred write whose ticket this side claims leaves the key's queue
+  // (the turn skips it). `answer`: reply with the key's state now (a
+  // deferred write runs now); else drop it.
   void WithdrawHeld(bool answer) {
     for (size_t i = 0; i < queue_.size(); ++i) {
       auto p = queue_[i];  // a copy: AnswerHeld may write, not pop
@@ -614,6 +673,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     closed_ = true;
     WithdrawHeld(false);  // the turns skip this connection's held 409s
+    // ...and a turn it holds passes at once.
+    if (srv_->turns) srv_->turns->Leave(holder_, Clock::now());
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     socket_.close(ec);
@@ -641,6 +702,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool lingering_ = false;
   bool watching_ = false;  // WatchForClose's read is pending
   bool peer_eof_ = false;  // the client sent EOF
+  bool deferred_ = false;  // a write of this connection waits for its key's turn
+  const ConflictTurns::Holder holder_ = NextHolder();
   bool closed_ = false;
 };
 
