@@ -181,8 +181,9 @@ std::vector<Option> Table() {
          return true;
        }},
       {"--conflict-turn", "DURATION",
-       "on a hot key, answer stale compare-and-set losers one per commit, each holding the "
-       "key's turn at most this long (0: answer every 409 at once)",
+       "on a hot key, a stale compare-and-set loser holds the key's turn this long at most: "
+       "other clients' guarded writes of the key wait for it (0: no turns, every write runs "
+       "and every 409 is answered at once)",
        Ms(d.server.conflict_turn),
        duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.conflict_turn; })},
       {"--log-level", "LEVEL", "debug, info, warn or error", LogLevelName(d.log_level),
