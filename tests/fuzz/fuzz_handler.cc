@@ -10,16 +10,20 @@
 // the patch types it accepts; after a 200 POST the store holds exactly the
 // value ParseWriteBody produced; and a write with an Idempotency-Key that
 // got its answer, sent again unchanged, gets the same status and body
-// byte for byte, marked Idempotency-Replayed.
+// byte for byte, marked Idempotency-Replayed. GuardedWriteOf (what the
+// server's conflict turns read before a request runs) names the key the
+// request then writes, and every stale-guard loser is one it names.
 #include <cctype>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/clock.h"
 #include "engine/store.h"
+#include "net/guarded_write.h"
 #include "net/handler.h"
 #include "net/json_body.h"
 #include "net/metrics.h"
@@ -93,8 +97,13 @@ void OneRequest(Store* store, Handler* handler, std::string_view req) {
   TakeHeaders(&body, &http);
   http.body = body;
 
+  const std::optional<GuardedKey> guarded = GuardedWriteOf(http);
   HandlerResult r = handler->Handle(http);
   FUZZ_CHECK(store->WaitVisible(r.visible_lsn).ok());
+  if (r.key_event == KeyEvent::kStaleConflict) FUZZ_CHECK(guarded);
+  if (guarded && r.key_event != KeyEvent::kNone) {
+    FUZZ_CHECK(guarded->workspace == r.workspace && guarded->key == r.key);
+  }
   if (r.stream) {
     std::string all, chunk;
     uint64_t lsn = 0;
