@@ -7,7 +7,6 @@
 // the test's LeadCommit does; tests that need a leader retry (LeadOne) and
 // check what happened in the attempt that led.
 #include <atomic>
-#include <cstdio>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -357,6 +356,14 @@ TEST(LeadCommit, BatchModeLeaderWritesAndTheWriterSyncsInTime) {
   fs.SetSyncPathHook([&](const std::string& path) {
     if (std::this_thread::get_id() == me && IsSegment(path)) my_syncs.fetch_add(1);
   });
+  // The leader holds its batch a while: the writer thread, woken by the
+  // Append, finds it held and goes back to sleep with nothing to sync.
+  wal->set_observer(WalObserver{[me](uint64_t, uint64_t) {
+                                  if (std::this_thread::get_id() == me) {
+                                    std::this_thread::sleep_for(milliseconds(20));
+                                  }
+                                },
+                                nullptr});
   // Let any sync due from earlier records pass, so the writer sleeps untimed.
   bool acked_inline = false;
   const uint64_t lsn = LeadOne(wal.get(), "1", [&](uint64_t l) {
@@ -430,7 +437,6 @@ TEST(LeadCommit, ConcurrentLeadersAndWriterLoseNothing) {
   for (const auto& r : got) ++keys[r.key];
   EXPECT_EQ(keys.size(), kTotal);
   RecordProperty("led", led.load());
-  std::printf("led %d of %d\n", led.load(), static_cast<int>(kTotal));
 }
 
 }  // namespace
