@@ -52,6 +52,20 @@ uint64_t LeadOne(Wal* wal, const std::string& value,
   return 0;
 }
 
+// What one waiter saw when it ran. One per LeadOne attempt: the callback
+// of an attempt the writer thread took may still run while the next
+// attempt begins (WaitAcked answers at once once acked_lsn has moved).
+struct Seen {
+  std::mutex mu;
+  bool ran = false;
+  Status status;
+  std::thread::id thread;
+  int syncs = -1;          // the leader's segment syncs so far
+  bool durable = false;    // durable_lsn covered the record
+  bool clean = false;      // the segment had no unsynced page
+  uint64_t acked_lsn = 0;  // acked_lsn() then
+};
+
 std::string OnlySegment(testing::MemFs* fs) {
   std::string found;
   for (const auto& name : fs->Files(kDir)) {
@@ -72,31 +86,31 @@ TEST(LeadCommit, AcknowledgesAfterItsSyncOnTheLeadersThread) {
   fs.SetSyncPathHook([&](const std::string& path) {
     if (std::this_thread::get_id() == me && IsSegment(path)) my_syncs.fetch_add(1);
   });
-  // What the waiter saw when it ran; reset before each attempt.
-  bool ran = false, ok = false, clean = false;
-  int syncs_seen = -1;
-  uint64_t durable_seen = 0;
-  std::thread::id ran_on;
+  std::shared_ptr<Seen> seen;
   const uint64_t lsn = LeadOne(wal.get(), "1", [&](uint64_t l) {
-    ran = false;
-    wal->WhenAcked(l, [&, l](const Status& s) {
-      ran = true;
-      ok = s.ok();
-      ran_on = std::this_thread::get_id();
-      syncs_seen = my_syncs.load();
-      durable_seen = wal->durable_lsn() >= l ? l : 0;
-      clean = fs.DirtyPages(segment).empty();  // the sync has returned
+    seen = std::make_shared<Seen>();
+    wal->WhenAcked(l, [&, l, seen = seen](const Status& s) {
+      std::lock_guard lk(seen->mu);
+      seen->ran = true;
+      seen->status = s;
+      seen->thread = std::this_thread::get_id();
+      seen->syncs = my_syncs.load();
+      seen->durable = wal->durable_lsn() >= l;
+      seen->clean = fs.DirtyPages(segment).empty();  // the sync has returned
     });
   });
   ASSERT_NE(lsn, 0u) << "this thread never led a batch";
   // The waiter ran before LeadCommit returned, on this thread, after the
   // leader's own sync made the record durable.
-  EXPECT_TRUE(ran);
-  EXPECT_TRUE(ok);
-  EXPECT_EQ(ran_on, me);
-  EXPECT_EQ(syncs_seen, 1);
-  EXPECT_EQ(durable_seen, lsn);
-  EXPECT_TRUE(clean) << "acknowledged before the sync made the batch durable";
+  {
+    std::lock_guard lk(seen->mu);
+    EXPECT_TRUE(seen->ran);
+    EXPECT_TRUE(seen->status.ok()) << seen->status.ToString();
+    EXPECT_EQ(seen->thread, me);
+    EXPECT_EQ(seen->syncs, 1);
+    EXPECT_TRUE(seen->durable);
+    EXPECT_TRUE(seen->clean) << "acknowledged before the sync made the batch durable";
+  }
   EXPECT_EQ(wal->acked_lsn(), lsn);
   fs.SetSyncPathHook(nullptr);
   wal.reset();
@@ -123,7 +137,7 @@ TEST(LeadCommit, FollowersAppendedDuringTheLeadersSyncAreAcknowledgedOnce) {
   std::vector<std::thread::id> follower_threads;
   std::vector<uint64_t> followers;
   std::atomic<bool> armed{false};
-  uint64_t acked_at_leader_ack = 0;
+  std::shared_ptr<Seen> seen;
   fs.SetSyncPathHook([&](const std::string& path) {
     if (std::this_thread::get_id() != me || !IsSegment(path) || !armed.exchange(false)) return;
     // The leader is inside its sync: append followers from another thread.
@@ -145,13 +159,22 @@ TEST(LeadCommit, FollowersAppendedDuringTheLeadersSyncAreAcknowledgedOnce) {
   });
   const uint64_t lsn = LeadOne(wal.get(), "1", [&](uint64_t l) {
     armed = true;
-    wal->WhenAcked(l, [&](const Status&) { acked_at_leader_ack = wal->acked_lsn(); });
+    seen = std::make_shared<Seen>();
+    wal->WhenAcked(l, [&, seen = seen](const Status&) {
+      std::lock_guard lk(seen->mu);
+      seen->ran = true;
+      seen->acked_lsn = wal->acked_lsn();
+    });
   });
   ASSERT_NE(lsn, 0u) << "this thread never led a batch";
   ASSERT_EQ(followers.size(), static_cast<size_t>(kFollowers));
   EXPECT_EQ(followers.front(), lsn + 1);
   // The leader acknowledged its own batch only, not the followers.
-  EXPECT_EQ(acked_at_leader_ack, lsn);
+  {
+    std::lock_guard lk(seen->mu);
+    EXPECT_TRUE(seen->ran);
+    EXPECT_EQ(seen->acked_lsn, lsn);
+  }
   ASSERT_TRUE(WaitFor([&] {
     std::lock_guard lk(mu);
     return acks.size() == static_cast<size_t>(kFollowers);
@@ -191,13 +214,14 @@ TEST(LeadCommit, AFailedLeaderSyncIsStickyForLeaderAndFollowers) {
     }
     fs.FailSyncsAfter(1);  // this very sync fails
   });
-  Status leader_result;
-  bool leader_ran = false;
+  std::shared_ptr<Seen> seen;
   const uint64_t lsn = LeadOne(wal.get(), "1", [&](uint64_t l) {
     armed = true;
-    wal->WhenAcked(l, [&](const Status& s) {
-      leader_ran = true;
-      leader_result = s;
+    seen = std::make_shared<Seen>();
+    wal->WhenAcked(l, [seen = seen](const Status& s) {
+      std::lock_guard lk(seen->mu);
+      seen->ran = true;
+      seen->status = s;
     });
   });
   ASSERT_NE(lsn, 0u) << "this thread never led a batch";
@@ -205,8 +229,11 @@ TEST(LeadCommit, AFailedLeaderSyncIsStickyForLeaderAndFollowers) {
   fs.SetSyncPathHook([&](const std::string& path) {
     if (IsSegment(path)) segment_syncs.fetch_add(1);
   });
-  EXPECT_TRUE(leader_ran);
-  EXPECT_TRUE(leader_result.IsStorageFailed()) << leader_result.ToString();
+  {
+    std::lock_guard lk(seen->mu);
+    EXPECT_TRUE(seen->ran);
+    EXPECT_TRUE(seen->status.IsStorageFailed()) << seen->status.ToString();
+  }
   ASSERT_TRUE(WaitFor([&] {
     std::lock_guard lk(mu);
     return follower_results.size() == followers.size();
@@ -295,8 +322,11 @@ TEST(LeadCommit, DeclinesWhenTheBatchNeedsANewSegment) {
   });
   int led = 0;
   uint64_t last = 0;
+  int n = 0;
   // ~1/3 of a segment each: every third batch or so needs a new segment.
-  for (int i = 0; i < 60; ++i) {
+  // Until a few attempts led (the writer thread wins many) and the log
+  // rotated often.
+  for (int i = 0; i < 600 && (led < 5 || i < 60); ++i, ++n) {
     last = AppendKV(wal.get(), "k" + std::to_string(i), ValueOf(i, kMinSegmentBytes / 3));
     ASSERT_NE(last, 0u);
     if (wal->LeadCommit()) ++led;
@@ -308,7 +338,7 @@ TEST(LeadCommit, DeclinesWhenTheBatchNeedsANewSegment) {
   fs.SetSyncPathHook(nullptr);
   wal.reset();
   ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
-  ASSERT_EQ(got.size(), 60u);
+  ASSERT_EQ(got.size(), static_cast<size_t>(n));
   EXPECT_EQ(got.back().lsn, last);
 }
 
@@ -365,14 +395,24 @@ TEST(LeadCommit, BatchModeLeaderWritesAndTheWriterSyncsInTime) {
                                 },
                                 nullptr});
   // Let any sync due from earlier records pass, so the writer sleeps untimed.
-  bool acked_inline = false;
+  std::shared_ptr<Seen> seen;
   const uint64_t lsn = LeadOne(wal.get(), "1", [&](uint64_t l) {
     ASSERT_TRUE(WaitFor([&] { return wal->durable_lsn() + 1 >= l; }));
-    acked_inline = false;
-    wal->WhenAcked(l, [&](const Status& s) { acked_inline = s.ok(); });
+    seen = std::make_shared<Seen>();
+    wal->WhenAcked(l, [seen = seen](const Status& s) {
+      std::lock_guard lk(seen->mu);
+      seen->ran = true;
+      seen->status = s;
+      seen->thread = std::this_thread::get_id();
+    });
   });
   ASSERT_NE(lsn, 0u) << "this thread never led a batch";
-  EXPECT_TRUE(acked_inline);
+  {
+    std::lock_guard lk(seen->mu);
+    EXPECT_TRUE(seen->ran);
+    EXPECT_TRUE(seen->status.ok());
+    EXPECT_EQ(seen->thread, me);
+  }
   EXPECT_EQ(my_syncs.load(), 0);
   EXPECT_TRUE(WaitFor([&] { return wal->durable_lsn() >= lsn; }))
       << "the writer thread never synced the leader's batch";
