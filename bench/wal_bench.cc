@@ -2,8 +2,8 @@
 // fdatasync), group commit in `always` mode against the number of
 // concurrent writers (records/s, commit latency p50/p99, records per
 // fsync), the same with each writer leading its own commit
-// (Wal::LeadCommit), and recovery replay speed. Data goes under $CASMEM_BENCH_DIR
-// (default ./bench-data), removed afterwards.
+// (Wal::LeadCommit), and recovery replay speed. Data goes under
+// $CASMEM_BENCH_DIR (default ./bench-data), removed afterwards.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>

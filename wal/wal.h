@@ -144,7 +144,7 @@ class Wal {
   // recent syncs were slow (a moving average above
   // options.inline_sync_limit: a slow or stalling disk must not hold an
   // I/O thread; the writer thread takes every batch until syncs are fast
-  // again). Like every method, it must not race Close() with ~Wal().
+  // again). Must not run concurrently with ~Wal().
   bool LeadCommit();
 
   // Deletes the segments whose every record has lsn <= `lsn` (covered by a
