@@ -253,6 +253,51 @@ TEST(LeadCommit, AFailedLeaderSyncIsStickyForLeaderAndFollowers) {
   EXPECT_EQ(follower_results.size(), followers.size()) << "a waiter ran twice";
 }
 
+// SyncAll and Close called while a leader holds its batch wait for it,
+// then the writer thread commits what came meanwhile.
+TEST(LeadCommit, SyncAllAndCloseDuringALeadersBatchCommitTheFollowers) {
+  testing::MemFs fs;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  auto opts = MemOptions(&fs);
+  opts.fsync = FsyncMode::kNever;  // only SyncAll and Close sync
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  const auto me = std::this_thread::get_id();
+  std::atomic<bool> armed{false};
+  std::atomic<bool> closer_started{false};
+  std::atomic<uint64_t> follower{0};
+  Status synced;
+  std::thread closer;
+  wal->set_observer(WalObserver{[&](uint64_t, uint64_t) {
+                                  if (std::this_thread::get_id() != me || !armed.exchange(false)) {
+                                    return;
+                                  }
+                                  // The leader holds its batch: a follower, then SyncAll
+                                  // and Close from another thread.
+                                  closer = std::thread([&] {
+                                    follower = AppendKV(wal.get(), "follower", "2");
+                                    closer_started = true;
+                                    synced = wal->SyncAll();
+                                    wal->Close();
+                                  });
+                                  ASSERT_TRUE(WaitFor([&] { return closer_started.load(); }));
+                                  std::this_thread::sleep_for(milliseconds(20));
+                                },
+                                nullptr});
+  const uint64_t lsn = LeadOne(wal.get(), "1", [&](uint64_t) { armed = true; });
+  ASSERT_NE(lsn, 0u) << "this thread never led a batch";
+  closer.join();
+  EXPECT_TRUE(synced.ok()) << synced.ToString();
+  ASSERT_EQ(follower.load(), lsn + 1);
+  EXPECT_EQ(wal->durable_lsn(), lsn + 1);
+  EXPECT_EQ(wal->acked_lsn(), lsn + 1);
+  wal.reset();
+  fs.PowerLoss();
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().key, "follower");
+}
+
 TEST(LeadCommit, DeclinesWhenNothingIsPending) {
   testing::MemFs fs;
   std::unique_ptr<Wal> wal;
