@@ -265,6 +265,7 @@ TEST(LeadCommit, SyncAllAndCloseDuringALeadersBatchCommitTheFollowers) {
   const auto me = std::this_thread::get_id();
   std::atomic<bool> armed{false};
   std::atomic<bool> closer_started{false};
+  std::atomic<bool> closer_done{false};
   std::atomic<uint64_t> follower{0};
   Status synced;
   std::thread closer;
@@ -279,6 +280,7 @@ TEST(LeadCommit, SyncAllAndCloseDuringALeadersBatchCommitTheFollowers) {
                                     closer_started = true;
                                     synced = wal->SyncAll();
                                     wal->Close();
+                                    closer_done = true;
                                   });
                                   ASSERT_TRUE(WaitFor([&] { return closer_started.load(); }));
                                   std::this_thread::sleep_for(milliseconds(20));
@@ -286,6 +288,8 @@ TEST(LeadCommit, SyncAllAndCloseDuringALeadersBatchCommitTheFollowers) {
                                 nullptr});
   const uint64_t lsn = LeadOne(wal.get(), "1", [&](uint64_t) { armed = true; });
   ASSERT_NE(lsn, 0u) << "this thread never led a batch";
+  // A lost wake-up leaves SyncAll blocked: fail (and abort) rather than hang.
+  ASSERT_TRUE(WaitFor([&] { return closer_done.load(); })) << "SyncAll or Close never returned";
   closer.join();
   EXPECT_TRUE(synced.ok()) << synced.ToString();
   ASSERT_EQ(follower.load(), lsn + 1);
