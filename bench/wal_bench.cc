@@ -1,8 +1,9 @@
 // The log on the real disk: the disk's own fsync rate (4 KiB pwrite +
 // fdatasync), group commit in `always` mode against the number of
 // concurrent writers (records/s, commit latency p50/p99, records per
-// fsync), and recovery replay speed. Data goes under $CASMEM_BENCH_DIR
-// (default ./bench-data), removed afterwards.
+// fsync), the same with each writer leading its own commit
+// (Wal::LeadCommit), and recovery replay speed. Data goes under
+// $CASMEM_BENCH_DIR (default ./bench-data), removed afterwards.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -131,6 +132,61 @@ void BM_WalAlways(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_WalAlways)->ArgName("writers")->Arg(1)->Arg(8)->Arg(64)->Arg(256)
+    ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// As BM_WalAlways, but each writer tries to lead its own commit after the
+// append (Wal::LeadCommit, as casmemd's I/O thread does): 1 writer shows
+// the latency without the hand-offs to the writer thread and back.
+// led_fraction: the share of records whose LeadCommit led a batch.
+void BM_WalAlwaysLeader(benchmark::State& state) {
+  const int writers = static_cast<int>(state.range(0));
+  const std::string dir = BenchDir("wal-leader");
+  std::unique_ptr<wal::Wal> log = OpenAlwaysLog(dir);
+  if (!log) {
+    state.SkipWithError("cannot open the log");
+    return;
+  }
+  LatencyRecorder lat;
+  std::atomic<uint64_t> led{0};
+  std::atomic<uint64_t> records{0};
+  for (auto _ : state) {
+    const uint64_t fsyncs_before = log->stats().fsyncs.load();
+    const uint64_t records_before = records.load();
+    const uint64_t start = NowNs();
+    std::vector<std::thread> pool;
+    for (int w = 0; w < writers; ++w) {
+      pool.emplace_back([&, w] {
+        std::vector<uint64_t> samples;
+        const std::string key = "w" + std::to_string(w);
+        while (NowNs() - start < kSeconds * 1e9) {
+          wal::Record r;
+          r.workspace = "bench";
+          r.key = key;
+          r.value = kValue;
+          r.version = 1;
+          const uint64_t t0 = NowNs();
+          const uint64_t lsn = log->Append(&r);
+          if (log->LeadCommit()) led.fetch_add(1, std::memory_order_relaxed);
+          if (!log->WaitAcked(lsn).ok()) std::abort();
+          samples.push_back(NowNs() - t0);
+        }
+        records.fetch_add(samples.size());
+        lat.Merge(samples);
+      });
+    }
+    for (auto& t : pool) t.join();
+    const double secs = static_cast<double>(NowNs() - start) / 1e9;
+    const double fsyncs = static_cast<double>(log->stats().fsyncs.load() - fsyncs_before);
+    ReportGroupCommit(state, static_cast<double>(records.load() - records_before), fsyncs, secs);
+  }
+  state.counters["p50_us"] = lat.PercentileUs(0.50);
+  state.counters["p99_us"] = lat.PercentileUs(0.99);
+  state.counters["led_fraction"] =
+      static_cast<double>(led.load()) / std::max<double>(1.0, static_cast<double>(records.load()));
+  log.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_WalAlwaysLeader)->ArgName("writers")->Arg(1)->Arg(8)->Arg(64)
     ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 // The same load as casmemd drives it: N writers as closed loops of

@@ -49,6 +49,9 @@ struct StoreOptions {
   uint64_t wal_segment_bytes = 64ULL << 20;
   // Writes are refused (kBusy) while this many log bytes wait for the disk.
   uint64_t wal_max_pending_bytes = 64ULL << 20;
+  // Leader/follower commit (wal::WalOptions::inline_commit): a thread with
+  // nothing else to run may commit its write itself via wal()->LeadCommit().
+  bool wal_inline_commit = true;
   uint64_t snapshot_every_bytes = 256ULL << 20;
   std::chrono::milliseconds tombstone_retention{24LL * 3600 * 1000};
   // How often the background sweep expires TTLs, collects tombstones and

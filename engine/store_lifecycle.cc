@@ -143,6 +143,7 @@ Status Store::Recover() {
   wo.max_pending_bytes = options_.wal_max_pending_bytes;
   wo.fsync = options_.fsync;
   wo.fsync_interval = options_.fsync_interval;
+  wo.inline_commit = options_.wal_inline_commit;
   wal::ScanResult scan;
   s = wal::Wal::Open(wo, recovery_.snapshot_lsn, [this](const wal::Record& r) { ApplyRecovered(r); },
                      &wal_, &scan);

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
             std::to_string(opts.server.max_connections) + "; connections past it will wait");
   }
   LogInfo(std::string("starting: data dir ") + opts.store.data_dir + ", fsync " +
-          wal::FsyncModeName(opts.store.fsync) + ", " + std::to_string(opts.store.shards) +
+          wal::FsyncModeName(opts.store.fsync) + ", inline commit " +
+          (opts.store.wal_inline_commit ? "on" : "off") + ", " + std::to_string(opts.store.shards) +
           " shards, " + std::to_string(opts.server.threads) + " I/O threads");
 
   Status s = net::Server::ProbeListen(opts.server);

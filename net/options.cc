@@ -125,6 +125,18 @@ std::vector<Option> Table() {
          o->store.fsync_interval = ms;  // microseconds in the store
          return true;
        }},
+      {"--inline-commit", "on|off",
+       "on: an I/O thread with nothing else ready writes (and with --fsync always syncs) a durable "
+       "write itself instead of handing it to the log's writer thread and back (leader/follower "
+       "commit; writes arriving meanwhile share the writer thread's next sync; a slow disk turns "
+       "it off by itself); off: the writer thread commits every write",
+       d.store.wal_inline_commit ? "on" : "off",
+       [](const std::string& v, DaemonOptions* o) {
+         if (v == "on") o->store.wal_inline_commit = true;
+         else if (v == "off") o->store.wal_inline_commit = false;
+         else return false;
+         return true;
+       }},
       {"--shards", "N", "hash partitions of the store (1-65536)", std::to_string(d.store.shards),
        [](const std::string& v, DaemonOptions* o) {
          auto n = ParseUnsigned(v);

@@ -1,5 +1,6 @@
 // Wal implementation: open/recovery hand-off, the group-commit writer
-// loop, segment rotation, sticky failure and the durability waiters.
+// loop and leader/follower commit (one CommitBatch for both), segment
+// rotation, sticky failure and the durability waiters.
 #include "wal/wal.h"
 
 #include <algorithm>
@@ -134,7 +135,9 @@ uint64_t Wal::Append(Record* r, Status* why, const FillFn& fill) {
   const size_t before = pending_.size();
   AppendRecord(*r, &pending_);
   bytes_appended_.fetch_add(pending_.size() - before, std::memory_order_relaxed);
-  if (writer_waiting_) writer_cv_.notify_one();
+  // While a leader holds the batch the writer could not take this record:
+  // the leader wakes it when it finishes.
+  if (writer_waiting_ && !batch_in_flight_) writer_cv_.notify_one();
   return r->lsn;
 }
 
@@ -155,75 +158,133 @@ size_t Wal::segment_count() const {
   return segments_.size();
 }
 
+bool Wal::WriterHasWork() const {
+  return !pending_.empty() || closing_ ||
+         (sync_target_ > durable_lsn_.load() && !failed_.load());
+}
+
 void Wal::WriterLoop() {
-  std::string batch;
-  auto last_sync = std::chrono::steady_clock::now();
   std::unique_lock lk(mu_);
   for (;;) {
-    auto has_work = [&] {
-      return !pending_.empty() || closing_ ||
-             (sync_target_ > durable_lsn_.load() && !failed_.load());
-    };
+    // Wait for work while no leader holds the batch; in mode `batch`, also
+    // for the deadline of the timed sync of what was written unsynced.
     writer_waiting_ = true;
-    if (options_.fsync == FsyncMode::kBatch && written_lsn_ > durable_lsn_.load() && !failed_) {
-      writer_cv_.wait_until(lk, last_sync + options_.fsync_interval, has_work);
-    } else {
-      writer_cv_.wait(lk, has_work);
+    for (;;) {
+      if (!batch_in_flight_) {
+        if (WriterHasWork()) break;
+        if (options_.fsync == FsyncMode::kBatch && written_lsn_ > durable_lsn_.load() &&
+            !failed_.load()) {
+          const auto deadline = last_sync_ + options_.fsync_interval;
+          if (std::chrono::steady_clock::now() >= deadline) break;
+          writer_timed_wait_ = true;
+          writer_cv_.wait_until(lk, deadline);
+          writer_timed_wait_ = false;
+          continue;
+        }
+      }
+      writer_cv_.wait(lk);
     }
     writer_waiting_ = false;
-    batch.clear();
-    batch.swap(pending_);
+    batch_in_flight_ = true;
+    taken_.clear();
+    taken_.swap(pending_);
     const uint64_t batch_last = last_lsn_;
     const bool closing = closing_;
     const bool sync_requested = sync_target_ > durable_lsn_.load();
     lk.unlock();
-
-    if (!failed_.load()) {
-      Status s;
-      if (!batch.empty()) {
-        uint64_t records = 0;
-        s = WriteBatch(batch, &records);
-        if (s.ok()) {
-          written_lsn_ = batch_last;
-          stats_.records_written.fetch_add(records, std::memory_order_relaxed);
-          stats_.bytes_written.fetch_add(batch.size(), std::memory_order_relaxed);
-          stats_.batches.fetch_add(1, std::memory_order_relaxed);
-          if (observer_.on_batch) observer_.on_batch(records, batch.size());
-          // `batch` and `never` acknowledge once the kernel has the bytes.
-          if (options_.fsync != FsyncMode::kAlways) Acknowledge(written_lsn_);
-        }
-      }
-      if (s.ok() && written_lsn_ > durable_lsn_.load()) {
-        const auto now = std::chrono::steady_clock::now();
-        bool sync = closing || sync_requested;
-        if (options_.fsync == FsyncMode::kAlways) sync = true;
-        if (options_.fsync == FsyncMode::kBatch && now - last_sync >= options_.fsync_interval) {
-          sync = true;
-        }
-        if (sync) {
-          s = current_->Sync();
-          const auto took = std::chrono::steady_clock::now() - now;
-          stats_.fsyncs.fetch_add(1, std::memory_order_relaxed);
-          stats_.fsync_nanos.fetch_add(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(took).count(),
-              std::memory_order_relaxed);
-          if (observer_.on_fsync) observer_.on_fsync(took);
-          last_sync = now;
-          if (s.ok()) durable_lsn_.store(written_lsn_, std::memory_order_release);
-        }
-      }
-      if (!s.ok()) {
-        Fail(s);
-      } else {
-        Acknowledge(options_.fsync == FsyncMode::kAlways ? durable_lsn_.load() : written_lsn_);
-      }
-    }
+    CommitBatch(batch_last, closing, sync_requested, /*leader=*/false);
     lk.lock();
+    batch_in_flight_ = false;
     durable_cv_.notify_all();
     if (closing_ && pending_.empty() &&
         (failed_.load() || written_lsn_ == durable_lsn_.load())) {
       break;
     }
+  }
+}
+
+bool Wal::LeadCommit() {
+  if (!options_.inline_commit) return false;
+  uint64_t batch_last;
+  {
+    std::lock_guard lk(mu_);
+    if (batch_in_flight_ || pending_.empty() || closing_ || failed_.load()) return false;
+    if (sync_avg_nanos_.load(std::memory_order_relaxed) >
+        static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(options_.inline_sync_limit)
+                .count())) {
+      return false;
+    }
+    // offset_ is the holder's, and nobody holds the batch: the last holder
+    // released it under mu_. The batch must fit the current segment as one
+    // frame (WriteBatch then never rotates).
+    const uint64_t room = options_.segment_bytes > offset_ ? options_.segment_bytes - offset_ : 0;
+    if (kBatchHeaderSize + pending_.size() > room) return false;
+    batch_in_flight_ = true;
+    taken_.clear();
+    taken_.swap(pending_);
+    batch_last = last_lsn_;
+  }
+  CommitBatch(batch_last, /*closing=*/false, /*sync_requested=*/false, /*leader=*/true);
+  bool wake;
+  {
+    std::lock_guard lk(mu_);
+    batch_in_flight_ = false;
+    // Followers (and Close, SyncAll, a batch-mode sync now due) are the
+    // writer thread's; it slept through them while the leader held the batch.
+    wake = writer_waiting_ &&
+           (WriterHasWork() ||
+            (options_.fsync == FsyncMode::kBatch && !writer_timed_wait_ &&
+             written_lsn_ > durable_lsn_.load() && !failed_.load()));
+  }
+  if (wake) writer_cv_.notify_one();
+  durable_cv_.notify_all();
+  return true;
+}
+
+void Wal::CommitBatch(uint64_t batch_last, bool closing, bool sync_requested, bool leader) {
+  if (failed_.load()) return;
+  Status s;
+  if (!taken_.empty()) {
+    uint64_t records = 0;
+    s = WriteBatch(taken_, &records);
+    if (s.ok()) {
+      written_lsn_ = batch_last;
+      stats_.records_written.fetch_add(records, std::memory_order_relaxed);
+      stats_.bytes_written.fetch_add(taken_.size(), std::memory_order_relaxed);
+      stats_.batches.fetch_add(1, std::memory_order_relaxed);
+      if (observer_.on_batch) observer_.on_batch(records, taken_.size());
+      // `batch` and `never` acknowledge once the kernel has the bytes.
+      if (options_.fsync != FsyncMode::kAlways) Acknowledge(written_lsn_);
+    }
+  }
+  if (s.ok() && written_lsn_ > durable_lsn_.load()) {
+    const auto now = std::chrono::steady_clock::now();
+    bool sync = closing || sync_requested;
+    if (options_.fsync == FsyncMode::kAlways) sync = true;
+    if (options_.fsync == FsyncMode::kBatch && !leader && now - last_sync_ >= options_.fsync_interval) {
+      sync = true;
+    }
+    if (sync) {
+      s = current_->Sync();
+      const auto took = std::chrono::steady_clock::now() - now;
+      const auto nanos =
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+      stats_.fsyncs.fetch_add(1, std::memory_order_relaxed);
+      stats_.fsync_nanos.fetch_add(nanos, std::memory_order_relaxed);
+      // Weight 1/4 for the newest: one stall is enough to turn leaders away,
+      // a few fast syncs let them back.
+      const uint64_t avg = sync_avg_nanos_.load(std::memory_order_relaxed);
+      sync_avg_nanos_.store(avg - avg / 4 + nanos / 4, std::memory_order_relaxed);
+      if (observer_.on_fsync) observer_.on_fsync(took);
+      last_sync_ = now;
+      if (s.ok()) durable_lsn_.store(written_lsn_, std::memory_order_release);
+    }
+  }
+  if (!s.ok()) {
+    Fail(s);
+  } else {
+    Acknowledge(options_.fsync == FsyncMode::kAlways ? durable_lsn_.load() : written_lsn_);
   }
 }
 

@@ -6,14 +6,22 @@
 //   writes (the shard lock); Append assigns the LSN and copies the encoded
 //   record into the pending buffer under the log's own short mutex, so LSN
 //   order is the order of the bytes in the log.
-// - One writer thread drains the pending buffer: one write per segment
-//   touched, each framed as a batch (header with count, length, checksums;
-//   wal/batch.h), then (mode `always`) one fdatasync for the whole batch,
-//   then it advances the acknowledged LSN and runs every waiter at or
-//   below it. A record appended while an fsync runs waits for that fsync
-//   and the next batch's; when that batch starts a new segment, also for
-//   the fsync of the full segment (Rotate) and, if the pipeline has not
-//   finished it, the preparation of the spare.
+// - The pending buffer is drained one batch at a time by whoever holds
+//   the in-flight batch (batch_in_flight_, guarded by mu_): the writer
+//   thread, or a leader (LeadCommit) that found the log idle. The holder
+//   alone touches the write-side state (current_, offset_, written_lsn_,
+//   last_sync_, frame_, taken_, pipeline_, sync_avg_nanos_ writes); taking
+//   and releasing the flag under mu_ hands that state over. One batch is
+//   one write per segment touched, each framed as a batch (header with
+//   count, length, checksums; wal/batch.h), then (mode `always`) one
+//   fdatasync for the whole batch, then the holder advances the
+//   acknowledged LSN and runs every waiter at or below it (CommitBatch,
+//   the same code for both). A record appended while an fsync runs waits
+//   for that fsync and the next batch's (the writer thread's, woken when a
+//   leader finishes; a leader never syncs more than its own batch); when
+//   that batch starts a new segment, also for the fsync of the full
+//   segment (Rotate, always the writer thread's) and, if the pipeline has
+//   not finished it, the preparation of the spare.
 // - Acknowledged LSN ("acked"): `always` = durable (fdatasync returned);
 //   `batch` and `never` = written to the kernel (survives a process crash).
 // - A failed write or fsync is sticky: health() turns StorageFailed, every
@@ -55,6 +63,16 @@ struct WalOptions {
   // disk is slower than the appends, or stalled), Append refuses with
   // Busy instead of letting memory grow. 0 = no limit.
   uint64_t max_pending_bytes = 64ULL << 20;
+  // Leader/follower commit: LeadCommit() may write (and in mode `always`
+  // sync) a batch on the calling thread instead of handing it to the
+  // writer thread. Off: LeadCommit() always returns false (casmemd
+  // --inline-commit off), every batch is the writer thread's.
+  bool inline_commit = true;
+  // LeadCommit() declines while the moving average of recent batch syncs
+  // is above this: a slow or stalling disk must not hold the caller (an
+  // I/O thread); the writer thread takes every batch until syncs are fast
+  // again.
+  std::chrono::microseconds inline_sync_limit{1000};
 };
 
 // Counters for benchmarks and /metrics. Monotonic; read with relaxed loads.
@@ -68,7 +86,9 @@ struct WalStats {
   std::atomic<uint64_t> appends_refused_busy{0};
 };
 
-// Observer hooks, called on the writer thread (no locks held). For metrics.
+// Observer hooks, called on the thread that commits the batch (the writer
+// thread or a LeadCommit leader; no locks held, never two at once). For
+// metrics.
 struct WalObserver {
   std::function<void(uint64_t records, uint64_t bytes)> on_batch;
   std::function<void(std::chrono::nanoseconds)> on_fsync;
@@ -98,14 +118,34 @@ class Wal {
   uint64_t Append(Record* r, Status* why, const FillFn& fill);
 
   // Runs `cb` once `lsn` is acknowledged (OK) or can never be (error).
-  // Inline when already decided, else on the writer thread: `cb` must not
-  // block. lsn 0 is always acknowledged.
+  // Inline when already decided, else on the thread that commits the
+  // batch (the writer thread or a LeadCommit leader): `cb` must not block.
+  // lsn 0 is always acknowledged.
   void WhenAcked(uint64_t lsn, DurableCallback cb);
   // Blocking form of WhenAcked, for tools and tests.
   Status WaitAcked(uint64_t lsn);
   // Makes everything appended so far durable (fdatasync) in every mode and
   // waits for it. Used by snapshots and clean shutdown.
   Status SyncAll();
+
+  // Leader/follower commit, for a thread that may block for one sync
+  // because it has nothing else ready to run (casmemd's I/O thread posts
+  // it behind the handlers that were ready). If no batch is in flight
+  // (neither the writer thread nor another leader holds one) and bytes are
+  // pending, the caller becomes the leader: it takes the pending bytes,
+  // writes them and (mode always) syncs them itself, acknowledges them and
+  // runs the waiters on this thread, then returns true. Appends that
+  // arrive meanwhile are followers: they are left for the writer thread,
+  // woken at the end, so a caller never syncs more than one batch.
+  // Returns false at once, doing nothing, when a batch is in flight, when
+  // nothing is pending, when the batch would need a new segment (rotation
+  // may wait for the spare: the writer thread does it), when the log is
+  // failed or closing, when options.inline_commit is off, or when the
+  // recent syncs were slow (a moving average above
+  // options.inline_sync_limit: a slow or stalling disk must not hold an
+  // I/O thread; the writer thread takes every batch until syncs are fast
+  // again). Must not run concurrently with ~Wal().
+  bool LeadCommit();
 
   // Deletes the segments whose every record has lsn <= `lsn` (covered by a
   // snapshot). Never the segment being written.
@@ -129,6 +169,13 @@ class Wal {
  private:
   Wal(const WalOptions& options, const ScanResult& scan, std::unique_ptr<File> current);
   void WriterLoop();
+  // Writes, (per mode) syncs and acknowledges taken_ (records up to
+  // batch_last), or fails the log. REQUIRES: the caller holds the
+  // in-flight batch, mu_ not held. `leader`: a LeadCommit leader, which
+  // never does the timed sync of mode `batch` (the writer thread's).
+  void CommitBatch(uint64_t batch_last, bool closing, bool sync_requested, bool leader);
+  // True when the writer thread has something to do. REQUIRES mu_ held.
+  bool WriterHasWork() const;
   Status WriteBatch(const std::string& batch, uint64_t* records);
   Status Rotate(uint64_t first_lsn);
   void Fail(const Status& s);
@@ -147,6 +194,8 @@ class Wal {
   uint64_t last_lsn_ = 0;               // last LSN handed out
   uint64_t sync_target_ = 0;            // SyncAll wants durable >= this
   bool writer_waiting_ = false;
+  bool writer_timed_wait_ = false;      // writer waits for the batch-mode sync deadline
+  bool batch_in_flight_ = false;        // writer or a leader owns the write-side state
   bool closing_ = false;
   bool closed_ = false;
   Status failure_;
@@ -156,13 +205,19 @@ class Wal {
   std::atomic<uint64_t> durable_lsn_{0};
   std::atomic<uint64_t> bytes_appended_{0};
 
-  // Writer-thread state (only the writer touches these after Open).
+  // Write-side state: only the holder of the in-flight batch touches these
+  // after Open (see the threading contract).
+  std::string taken_;          // the batch taken from pending_, reused
+  std::chrono::steady_clock::time_point last_sync_ = std::chrono::steady_clock::now();
   std::unique_ptr<File> current_;
   uint64_t current_seq_ = 0;
   uint64_t offset_ = 0;        // next write position in current_
   uint64_t written_lsn_ = 0;   // last LSN handed to the kernel
   std::string frame_;          // batch header + records of one write, reused
   std::unique_ptr<SegmentPipeline> pipeline_;
+  // Moving average of batch sync durations (LeadCommit reads it; written
+  // by the batch holder).
+  std::atomic<uint64_t> sync_avg_nanos_{0};
 
   mutable std::mutex segments_mu_;
   std::vector<SegmentInfo> segments_;  // in log order; back() is current_

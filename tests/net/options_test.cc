@@ -51,6 +51,25 @@ TEST(Options, BadValuesAreRefusedByName) {
   EXPECT_EQ(error, "unknown option --no-such (see --help)");
 }
 
+TEST(Options, InlineCommitIsOnOrOff) {
+  DaemonOptions o;
+  std::string error;
+  ASSERT_TRUE(ParseOptions({}, &o, &error)) << error;
+  EXPECT_TRUE(o.store.wal_inline_commit);
+  const std::string usage = UsageText();
+  const size_t at = usage.find("--inline-commit on|off");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_NE(usage.substr(at, usage.find('\n', at) - at).find("(default on)"), std::string::npos);
+  ASSERT_TRUE(ParseOptions({"--inline-commit", "off"}, &o, &error)) << error;
+  EXPECT_FALSE(o.store.wal_inline_commit);
+  ASSERT_TRUE(ParseOptions({"--inline-commit=on"}, &o, &error)) << error;
+  EXPECT_TRUE(o.store.wal_inline_commit);
+  EXPECT_FALSE(ParseOptions({"--inline-commit", "yes"}, &o, &error));
+  EXPECT_EQ(error, "bad value 'yes' for --inline-commit (expected on|off)");
+  EXPECT_FALSE(ParseOptions({"--inline-commit"}, &o, &error));
+  EXPECT_EQ(error, "--inline-commit needs a value on|off");
+}
+
 TEST(Options, IdempotencyRetentionAndMemoryBound) {
   DaemonOptions o;
   std::string error;
