@@ -10,9 +10,11 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 
+#include <array>
 #include <deque>
 
 #include "net/http_framing.h"
+#include "net/response_format.h"
 #include "net/server_impl.h"
 
 namespace casmem::net {
@@ -22,16 +24,6 @@ namespace http = beast::http;
 namespace {
 
 std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
-
-// Takes the handler's response by value: the body is moved, not copied.
-http::response<http::string_body> ToBeast(HttpResponse r, unsigned version) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set(http::field::server, "casmemd");
-  res.set(http::field::content_type, r.content_type);
-  for (const auto& [name, value] : r.headers) res.set(name, value);
-  res.body() = std::move(r.body);
-  return res;
-}
 
 // What the handler sees: method, target, body and the header fields it
 // acts on. Views into `req`, which must outlive the result.
@@ -71,6 +63,26 @@ constexpr size_t kBufferLimit = 256 * 1024;
 static_assert(kBufferLimit > kHeaderLimit + kReadSize && kBufferLimit >= 64 * 1024);
 
 }  // namespace
+
+// A 409 held for its key's turn (ConflictTurns).
+struct HeldTurn {
+  std::shared_ptr<TurnTicket> ticket;
+  std::string workspace, key;
+  uint64_t guard = 0;
+  Route route = Route::kUnknown;
+  std::chrono::steady_clock::time_point start;
+};
+
+// A response slot of a Session, in request order. `ready` once it may be
+// sent.
+struct PendingResponse {
+  bool ready = false;
+  bool keep_alive = true;
+  unsigned version = 11;
+  HttpResponse response;
+  std::unique_ptr<ListStream> stream;
+  std::unique_ptr<HeldTurn> held;  // set while waiting for a conflict turn
+};
 
 
 // One connection. All members are touched only on the connection's thread
@@ -131,24 +143,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  // A 409 held for its key's turn (ConflictTurns).
-  struct Held {
-    std::shared_ptr<TurnTicket> ticket;
-    std::string workspace, key;
-    uint64_t guard = 0;
-    Route route = Route::kUnknown;
-    Clock::time_point start;
-  };
-  // A response slot, in request order. `ready` once it may be sent.
-  struct Pending {
-    bool ready = false;
-    bool keep_alive = true;
-    unsigned version = 11;
-    http::response<http::string_body> res;
-    std::optional<http::response_serializer<http::string_body>> sr;
-    std::unique_ptr<ListStream> stream;
-    std::unique_ptr<Held> held;  // set while waiting for a conflict turn
-  };
+  using Pending = PendingResponse;
+  using Held = HeldTurn;
   struct StreamState {
     http::response<http::empty_body> res;
     http::response_serializer<http::empty_body> sr{res};
@@ -334,7 +330,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // is read as requests; after it, the connection lingers, then closes.
   void Reply(const HttpResponse& r, unsigned version) {
     auto p = std::make_shared<Pending>();
-    p->res = ToBeast(r, version);
+    p->response = r;
+    p->version = version;
     p->keep_alive = false;
     p->ready = true;
     closing_ = true;
@@ -422,22 +419,22 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Marks `p` ready once the result may be revealed (visibility contract).
   void Deliver(const std::shared_ptr<Pending>& p, HandlerResult hr, Clock::time_point start) {
-    p->res = ToBeast(std::move(hr.response), p->version);
-    const Route route = hr.route;
-    const bool is_write = hr.is_write;
+    p->response = std::move(hr.response);
     if (srv_->store->IsVisible(hr.visible_lsn)) {
       // Already durable (most reads): answer without a hop through the
       // log's writer thread.
-      srv_->metrics->CountRequest(route, p->res.result_int());
+      srv_->metrics->CountRequest(hr.route, p->response.status);
       p->ready = true;
       return MaybeWrite();
     }
+    const Route route = hr.route;
+    const bool is_write = hr.is_write;
     srv_->store->WhenVisible(hr.visible_lsn, [self = shared_from_this(), p, route, is_write,
                                               start](const Status& s) {
       // Runs on the log's writer thread: hop back to the connection's thread.
       asio::post(self->socket_.get_executor(), [self, p, route, is_write, start, ok = s.ok()] {
-        if (!ok) p->res = ToBeast(Handler::ServiceUnavailable(), p->version);
-        self->srv_->metrics->CountRequest(route, p->res.result_int());
+        if (!ok) p->response = Handler::ServiceUnavailable();
+        self->srv_->metrics->CountRequest(route, p->response.status);
         if (is_write) {
           self->srv_->metrics->ObserveWriteSeconds(
               std::chrono::duration<double>(Clock::now() - start).count());
@@ -456,21 +453,28 @@ class Session : public std::enable_shared_from_this<Session> {
     auto p = queue_.front();
     const bool keep_alive = p->keep_alive && !srv_->stopping.load();
     if (p->stream) return WriteStream(p, keep_alive);
-    p->res.keep_alive(keep_alive);
-    p->res.prepare_payload();
-    p->sr.emplace(p->res);
+    FormatResponseHead(p->response, p->version, keep_alive, &head_);
+    sent_ = 0;
     WriteSome(p, keep_alive);
   }
 
   // One write_some per step (a small response is one step), so that each
-  // bit of progress renews the write deadline.
+  // bit of progress renews the write deadline. The head (head_) and the
+  // body go as one gather; sent_ counts the bytes of both already taken.
   void WriteSome(const std::shared_ptr<Pending>& p, bool keep_alive) {
     WriteProgress();
-    http::async_write_some(socket_, *p->sr,
-                           [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t) {
-                             if (!ec && !p->sr->is_done()) return self->WriteSome(p, keep_alive);
-                             self->OnWritten(ec, !keep_alive);
-                           });
+    const std::string& body = p->response.body;
+    std::array<asio::const_buffer, 2> bufs;
+    if (sent_ < head_.size()) {
+      bufs = {asio::buffer(head_) + sent_, asio::buffer(body)};
+    } else {
+      bufs = {asio::buffer(body) + (sent_ - head_.size()), asio::const_buffer()};
+    }
+    socket_.async_write_some(bufs, [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t n) {
+      self->sent_ += n;
+      if (!ec && self->sent_ < self->head_.size() + p->response.body.size()) return self->WriteSome(p, keep_alive);
+      self->OnWritten(ec, !keep_alive);
+    });
   }
 
   void OnWritten(beast::error_code ec, bool close) {
@@ -627,6 +631,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_{kBufferLimit};
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<std::shared_ptr<Pending>> queue_;
+  std::string head_;  // the head of the response being written (capacity reused)
+  size_t sent_ = 0;   // bytes of head_ + body already written
   Clock::time_point idle_since_{};
   Clock::time_point read_deadline_ = kNever;   // a request partly received
   Clock::time_point write_deadline_ = kNever;  // a socket write in progress
