@@ -15,6 +15,7 @@
 
 #include "net/http_framing.h"
 #include "net/response_format.h"
+#include "net/response_waiters.h"
 #include "net/server_impl.h"
 
 namespace casmem::net {
@@ -74,7 +75,8 @@ struct HeldTurn {
 };
 
 // A response slot of a Session, in request order. `ready` once it may be
-// sent.
+// sent. Shared with the thread's ResponseWaiters while it waits for its
+// lsn to be acknowledged.
 struct PendingResponse {
   bool ready = false;
   bool keep_alive = true;
@@ -82,6 +84,10 @@ struct PendingResponse {
   HttpResponse response;
   std::unique_ptr<ListStream> stream;
   std::unique_ptr<HeldTurn> held;  // set while waiting for a conflict turn
+  // Set while waiting for visibility: what the release counts in the metrics.
+  Route route = Route::kUnknown;
+  bool is_write = false;
+  std::chrono::steady_clock::time_point start;
 };
 
 
@@ -107,10 +113,11 @@ struct PendingResponse {
 // (shorter) re-arms.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Server::Impl* srv)
+  Session(tcp::socket&& socket, Server::Impl* srv, ResponseWaiters* waiters)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         srv_(srv),
+        waiters_(waiters),
         tick_(std::min(srv->opts.idle_timeout, srv->opts.read_timeout)) {
     srv_->active.fetch_add(1);
   }
@@ -140,6 +147,18 @@ class Session : public std::enable_shared_from_this<Session> {
       self->closing_ = true;
       if (self->lingering_ || (self->queue_.empty() && !self->writing_)) self->Close();
     });
+  }
+
+  // ResponseWaiters: `p`'s lsn is acknowledged (`ok`), or never will be
+  // (the log failed or closed: a 503, as the handler's contract says).
+  void Released(const std::shared_ptr<PendingResponse>& p, bool ok) {
+    if (!ok) p->response = Handler::ServiceUnavailable();
+    srv_->metrics->CountRequest(p->route, p->response.status);
+    if (p->is_write) {
+      srv_->metrics->ObserveWriteSeconds(std::chrono::duration<double>(Clock::now() - p->start).count());
+    }
+    p->ready = true;
+    MaybeWrite();
   }
 
  private:
@@ -427,22 +446,11 @@ class Session : public std::enable_shared_from_this<Session> {
       p->ready = true;
       return MaybeWrite();
     }
-    const Route route = hr.route;
-    const bool is_write = hr.is_write;
-    srv_->store->WhenVisible(hr.visible_lsn, [self = shared_from_this(), p, route, is_write,
-                                              start](const Status& s) {
-      // Runs on the log's writer thread: hop back to the connection's thread.
-      asio::post(self->socket_.get_executor(), [self, p, route, is_write, start, ok = s.ok()] {
-        if (!ok) p->response = Handler::ServiceUnavailable();
-        self->srv_->metrics->CountRequest(route, p->response.status);
-        if (is_write) {
-          self->srv_->metrics->ObserveWriteSeconds(
-              std::chrono::duration<double>(Clock::now() - start).count());
-        }
-        p->ready = true;
-        self->MaybeWrite();
-      });
-    });
+    // Released (Released()) by this thread's waiters, in a later handler.
+    p->route = hr.route;
+    p->is_write = hr.is_write;
+    p->start = start;
+    waiters_->Add(hr.visible_lsn, shared_from_this(), p);
   }
 
   // ---- writing ----
@@ -627,6 +635,7 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket socket_;
   asio::steady_timer timer_;
   Server::Impl* srv_;
+  ResponseWaiters* const waiters_;  // this connection's thread's
   const std::chrono::milliseconds tick_;  // min(idle, read) timeout
   beast::flat_buffer buffer_{kBufferLimit};
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -650,7 +659,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
 };
 
-void StartSession(tcp::socket socket, Server::Impl* srv) {
+void ReleaseResponse(Session& s, const std::shared_ptr<PendingResponse>& p, bool ok) { s.Released(p, ok); }
+
+void StartSession(tcp::socket socket, Server::Impl* srv, ResponseWaiters* waiters) {
   // Responses are written whole; do not let Nagle hold the last segment.
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
@@ -660,7 +671,7 @@ void StartSession(tcp::socket socket, Server::Impl* srv) {
   // the socket staying unwritable until a third of a multi-MiB send
   // buffer is gone. Small responses are not affected.
   socket.set_option(NotSentLowWatermark(kNotSentLowWatermark), ignored);
-  std::make_shared<Session>(std::move(socket), srv)->Start();
+  std::make_shared<Session>(std::move(socket), srv, waiters)->Start();
 }
 
 void ShutdownSession(const std::shared_ptr<Session>& session) { session->Shutdown(); }
