@@ -9,6 +9,22 @@ namespace casmem::net {
 void ResponseWaiters::Add(uint64_t lsn, std::shared_ptr<Session> s, std::shared_ptr<PendingResponse> p) {
   heap_.push(Entry{lsn, ++seq_, std::move(s), std::move(p)});
   Register();
+  PostLeadCommit();
+}
+
+void ResponseWaiters::PostLeadCommit() {
+  wal::Wal* wal = store_->wal();
+  if (lead_posted_ || wal == nullptr) return;  // a memory-only store has no log to lead
+  lead_posted_ = true;
+  // Posted, so that it runs behind the handlers already ready on this
+  // thread (their writes join the batch it commits): one per burst.
+  boost::asio::post(ioc_, [this, wal] {
+    lead_posted_ = false;
+    if (heap_.empty()) return;  // all released meanwhile: nothing to lead
+    leading_ = true;
+    wal->LeadCommit();  // may block this thread for one fsync
+    leading_ = false;
+  });
 }
 
 void ResponseWaiters::Register() {

@@ -57,6 +57,10 @@ class ResponseWaiters {
   // the log can no longer acknowledge (`ok` false), every other one as a
   // 503; then registers for what is left.
   void OnDecided(bool ok);
+  // Once per burst: posts one store->wal()->LeadCommit() to this thread,
+  // so that a thread whose responses wait commits the log's pending batch
+  // itself when the log is idle (leader/follower group commit). While it
+  // runs (leading_), the waiters it acknowledges release inline.
   void PostLeadCommit();
 
   boost::asio::io_context& ioc_;

@@ -101,6 +101,13 @@ class Wal {
   // Inline when already decided, else on the writer thread: `cb` must not
   // block. lsn 0 is always acknowledged.
   void WhenAcked(uint64_t lsn, DurableCallback cb);
+  // Leader/follower group commit, called by an I/O thread that has
+  // responses waiting: true when this thread wrote and synced the pending
+  // batch itself. It may block this thread for one fsync and runs the
+  // acknowledged waiters on this thread. STUB on the h9-net branch
+  // (always false: the writer thread commits); the wal helper's branch
+  // brings the real one.
+  bool LeadCommit() { return false; }
   // Blocking form of WhenAcked, for tools and tests.
   Status WaitAcked(uint64_t lsn);
   // Makes everything appended so far durable (fdatasync) in every mode and
