@@ -17,7 +17,8 @@
 namespace casmem::net {
 
 void Server::Impl::DoAccept() {
-  acceptor.async_accept(NextContext(), [this](beast::error_code ec, tcp::socket socket) {
+  const size_t i = NextContext();
+  acceptor.async_accept(*contexts[i], [this, i](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) return;
       // Out of file descriptors (or similar): pause instead of spinning;
@@ -40,7 +41,7 @@ void Server::Impl::DoAccept() {
     if (active.load() >= opts.max_connections) {
       RejectBusy(std::move(socket));
     } else {
-      StartSession(std::move(socket), this);
+      StartSession(std::move(socket), this, waiters[i].get());
     }
     DoAccept();
   });

@@ -3,9 +3,12 @@
 //
 // Threading: `threads` I/O threads, each running its own io_context; a
 // connection lives on one of them (round-robin at accept), so its state
-// needs no lock or strand. A write's response is posted back to its
-// connection's thread by the store's durability callback, so no I/O
-// thread ever waits for an fsync.
+// needs no lock or strand. Each thread keeps its responses that wait for
+// their write to be durable (ResponseWaiters, net/response_waiters.h)
+// under one durability callback, whose single post releases the batch.
+// An I/O thread waits for an fsync only in the log's LeadCommit, which it
+// calls (once per burst, after the handlers that were ready) when its
+// responses wait: the leader/follower group commit.
 #pragma once
 
 #include <chrono>

@@ -16,6 +16,7 @@
 
 #include "net/conflict_turns.h"
 #include "net/handler.h"
+#include "net/response_waiters.h"
 #include "net/server.h"
 
 namespace casmem::net {
@@ -36,6 +37,7 @@ struct Server::Impl {
   Impl(Store* s, Metrics* m, const ServerOptions& o)
       : store(s), metrics(m), opts(o), handler(s, m), contexts(MakeContexts(o.threads)),
         ioc(*contexts[0]), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {
+    for (auto& c : contexts) waiters.push_back(std::make_unique<ResponseWaiters>(*c, s));
     if (o.conflict_turn.count() > 0) turns = std::make_unique<ConflictTurns>(o.conflict_turn);
   }
   static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
@@ -44,7 +46,7 @@ struct Server::Impl {
     return v;
   }
   // Round-robin over the contexts: each connection lives on one thread.
-  asio::io_context& NextContext() { return *contexts[next_context++ % contexts.size()]; }
+  size_t NextContext() { return next_context++ % contexts.size(); }
   void StopAll() {
     for (auto& c : contexts) c->stop();
   }
@@ -76,6 +78,10 @@ struct Server::Impl {
   // the signals and the drain timer.
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   size_t next_context = 0;  // acceptor's thread only
+  // waiters[i]: the responses of contexts[i]'s connections waiting for
+  // visibility. Declared after the contexts so they are destroyed first
+  // (they hold Sessions, whose sockets belong to the contexts).
+  std::vector<std::unique_ptr<ResponseWaiters>> waiters;
   asio::io_context& ioc;
   tcp::acceptor acceptor;
   asio::signal_set signals;
@@ -90,7 +96,8 @@ struct Server::Impl {
 };
 
 // session.cc: serves an accepted connection until it closes.
-void StartSession(tcp::socket socket, Server::Impl* srv);
+// `waiters`: those of the socket's context's thread.
+void StartSession(tcp::socket socket, Server::Impl* srv, ResponseWaiters* waiters);
 // session.cc: server shutdown: the session answers what it has read, then closes.
 void ShutdownSession(const std::shared_ptr<Session>& session);
 

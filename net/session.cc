@@ -10,10 +10,13 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 
+#include <array>
 #include <deque>
 
 #include "net/guarded_write.h"
 #include "net/http_framing.h"
+#include "net/response_format.h"
+#include "net/response_waiters.h"
 #include "net/server_impl.h"
 
 namespace casmem::net {
@@ -23,16 +26,6 @@ namespace http = beast::http;
 namespace {
 
 std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
-
-// Takes the handler's response by value: the body is moved, not copied.
-http::response<http::string_body> ToBeast(HttpResponse r, unsigned version) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set(http::field::server, "casmemd");
-  res.set(http::field::content_type, r.content_type);
-  for (const auto& [name, value] : r.headers) res.set(name, value);
-  res.body() = std::move(r.body);
-  return res;
-}
 
 // What the handler sees: method, target, body and the header fields it
 // acts on. Views into `req`, which must outlive the result.
@@ -80,6 +73,33 @@ ConflictTurns::Holder NextHolder() {
 
 }  // namespace
 
+// A 409 held for its key's turn, or a guarded write deferred until its
+// turn (`request` set), in ConflictTurns' queue.
+struct HeldTurn {
+  std::shared_ptr<TurnTicket> ticket;
+  std::string workspace, key;
+  uint64_t guard = 0;
+  Route route = Route::kUnknown;
+  std::chrono::steady_clock::time_point start;
+  std::unique_ptr<http::request<http::string_body>> request;  // a deferred write
+};
+
+// A response slot of a Session, in request order. `ready` once it may be
+// sent. Shared with the thread's ResponseWaiters while it waits for its
+// lsn to be acknowledged.
+struct PendingResponse {
+  bool ready = false;
+  bool keep_alive = true;
+  unsigned version = 11;
+  HttpResponse response;
+  std::unique_ptr<ListStream> stream;
+  std::unique_ptr<HeldTurn> held;  // set while waiting for a conflict turn
+  // Set while waiting for visibility: what the release counts in the metrics.
+  Route route = Route::kUnknown;
+  bool is_write = false;
+  std::chrono::steady_clock::time_point start;
+};
+
 
 // One connection. All members are touched only on the connection's thread
 // (its io_context runs on exactly one thread).
@@ -103,10 +123,11 @@ ConflictTurns::Holder NextHolder() {
 // (shorter) re-arms.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Server::Impl* srv)
+  Session(tcp::socket&& socket, Server::Impl* srv, ResponseWaiters* waiters)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         srv_(srv),
+        waiters_(waiters),
         tick_(std::min(srv->opts.idle_timeout, srv->opts.read_timeout)) {
     srv_->active.fetch_add(1);
   }
@@ -138,27 +159,21 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // ResponseWaiters: `p`'s lsn is acknowledged (`ok`), or never will be
+  // (the log failed or closed: a 503, as the handler's contract says).
+  void Released(const std::shared_ptr<PendingResponse>& p, bool ok) {
+    if (!ok) p->response = Handler::ServiceUnavailable();
+    srv_->metrics->CountRequest(p->route, p->response.status);
+    if (p->is_write) {
+      srv_->metrics->ObserveWriteSeconds(std::chrono::duration<double>(Clock::now() - p->start).count());
+    }
+    p->ready = true;
+    MaybeWrite();
+  }
+
  private:
-  // A 409 held for its key's turn, or a guarded write deferred until its
-  // turn (`request` set), in ConflictTurns' queue.
-  struct Held {
-    std::shared_ptr<TurnTicket> ticket;
-    std::string workspace, key;
-    uint64_t guard = 0;
-    Route route = Route::kUnknown;
-    Clock::time_point start;
-    std::unique_ptr<http::request<http::string_body>> request;  // a deferred write
-  };
-  // A response slot, in request order. `ready` once it may be sent.
-  struct Pending {
-    bool ready = false;
-    bool keep_alive = true;
-    unsigned version = 11;
-    http::response<http::string_body> res;
-    std::optional<http::response_serializer<http::string_body>> sr;
-    std::unique_ptr<ListStream> stream;
-    std::unique_ptr<Held> held;  // set while waiting for a conflict turn
-  };
+  using Pending = PendingResponse;
+  using Held = HeldTurn;
   struct StreamState {
     http::response<http::empty_body> res;
     http::response_serializer<http::empty_body> sr{res};
@@ -348,7 +363,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // is read as requests; after it, the connection lingers, then closes.
   void Reply(const HttpResponse& r, unsigned version) {
     auto p = std::make_shared<Pending>();
-    p->res = ToBeast(r, version);
+    p->response = r;
+    p->version = version;
     p->keep_alive = false;
     p->ready = true;
     closing_ = true;
@@ -481,30 +497,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Marks `p` ready once the result may be revealed (visibility contract).
   void Deliver(const std::shared_ptr<Pending>& p, HandlerResult hr, Clock::time_point start) {
-    p->res = ToBeast(std::move(hr.response), p->version);
-    const Route route = hr.route;
-    const bool is_write = hr.is_write;
+    p->response = std::move(hr.response);
     if (srv_->store->IsVisible(hr.visible_lsn)) {
       // Already durable (most reads): answer without a hop through the
       // log's writer thread.
-      srv_->metrics->CountRequest(route, p->res.result_int());
+      srv_->metrics->CountRequest(hr.route, p->response.status);
       p->ready = true;
       return MaybeWrite();
     }
-    srv_->store->WhenVisible(hr.visible_lsn, [self = shared_from_this(), p, route, is_write,
-                                              start](const Status& s) {
-      // Runs on the log's writer thread: hop back to the connection's thread.
-      asio::post(self->socket_.get_executor(), [self, p, route, is_write, start, ok = s.ok()] {
-        if (!ok) p->res = ToBeast(Handler::ServiceUnavailable(), p->version);
-        self->srv_->metrics->CountRequest(route, p->res.result_int());
-        if (is_write) {
-          self->srv_->metrics->ObserveWriteSeconds(
-              std::chrono::duration<double>(Clock::now() - start).count());
-        }
-        p->ready = true;
-        self->MaybeWrite();
-      });
-    });
+    // Released (Released()) by this thread's waiters, in a later handler.
+    p->route = hr.route;
+    p->is_write = hr.is_write;
+    p->start = start;
+    waiters_->Add(hr.visible_lsn, shared_from_this(), p);
   }
 
   // ---- writing ----
@@ -515,21 +520,28 @@ class Session : public std::enable_shared_from_this<Session> {
     auto p = queue_.front();
     const bool keep_alive = p->keep_alive && !srv_->stopping.load();
     if (p->stream) return WriteStream(p, keep_alive);
-    p->res.keep_alive(keep_alive);
-    p->res.prepare_payload();
-    p->sr.emplace(p->res);
+    FormatResponseHead(p->response, p->version, keep_alive, &head_);
+    sent_ = 0;
     WriteSome(p, keep_alive);
   }
 
   // One write_some per step (a small response is one step), so that each
-  // bit of progress renews the write deadline.
+  // bit of progress renews the write deadline. The head (head_) and the
+  // body go as one gather; sent_ counts the bytes of both already taken.
   void WriteSome(const std::shared_ptr<Pending>& p, bool keep_alive) {
     WriteProgress();
-    http::async_write_some(socket_, *p->sr,
-                           [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t) {
-                             if (!ec && !p->sr->is_done()) return self->WriteSome(p, keep_alive);
-                             self->OnWritten(ec, !keep_alive);
-                           });
+    const std::string& body = p->response.body;
+    std::array<asio::const_buffer, 2> bufs;
+    if (sent_ < head_.size()) {
+      bufs = {asio::buffer(head_) + sent_, asio::buffer(body)};
+    } else {
+      bufs = {asio::buffer(body) + (sent_ - head_.size()), asio::const_buffer()};
+    }
+    socket_.async_write_some(bufs, [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t n) {
+      self->sent_ += n;
+      if (!ec && self->sent_ < self->head_.size() + p->response.body.size()) return self->WriteSome(p, keep_alive);
+      self->OnWritten(ec, !keep_alive);
+    });
   }
 
   void OnWritten(beast::error_code ec, bool close) {
@@ -684,10 +696,13 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket socket_;
   asio::steady_timer timer_;
   Server::Impl* srv_;
+  ResponseWaiters* const waiters_;  // this connection's thread's
   const std::chrono::milliseconds tick_;  // min(idle, read) timeout
   beast::flat_buffer buffer_{kBufferLimit};
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<std::shared_ptr<Pending>> queue_;
+  std::string head_;  // the head of the response being written (capacity reused)
+  size_t sent_ = 0;   // bytes of head_ + body already written
   Clock::time_point idle_since_{};
   Clock::time_point read_deadline_ = kNever;   // a request partly received
   Clock::time_point write_deadline_ = kNever;  // a socket write in progress
@@ -707,7 +722,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
 };
 
-void StartSession(tcp::socket socket, Server::Impl* srv) {
+void ReleaseResponse(Session& s, const std::shared_ptr<PendingResponse>& p, bool ok) { s.Released(p, ok); }
+
+void StartSession(tcp::socket socket, Server::Impl* srv, ResponseWaiters* waiters) {
   // Responses are written whole; do not let Nagle hold the last segment.
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
@@ -717,7 +734,7 @@ void StartSession(tcp::socket socket, Server::Impl* srv) {
   // the socket staying unwritable until a third of a multi-MiB send
   // buffer is gone. Small responses are not affected.
   socket.set_option(NotSentLowWatermark(kNotSentLowWatermark), ignored);
-  std::make_shared<Session>(std::move(socket), srv)->Start();
+  std::make_shared<Session>(std::move(socket), srv, waiters)->Start();
 }
 
 void ShutdownSession(const std::shared_ptr<Session>& session) { session->Shutdown(); }
