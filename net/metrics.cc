@@ -106,8 +106,10 @@ std::string Metrics::Render(const Store& store) const {
   fsync_latency_.Render("casmem_wal_fsync_seconds", "Duration of each WAL fdatasync.", &out);
   batch_records_.Render("casmem_wal_group_commit_records", "Records written per group-commit batch.",
                         &out);
-  uint64_t wal_bytes = 0, fsyncs = 0, refused = 0;
+  uint64_t wal_bytes = 0, fsyncs = 0, refused = 0, batches = 0, led = 0;
   if (const wal::Wal* w = store.wal()) {
+    batches = w->stats().batches.load();
+    led = w->stats().batches_led.load();
     wal_bytes = w->stats().bytes_written.load();
     fsyncs = w->stats().fsyncs.load();
     refused = w->stats().appends_refused_busy.load();
@@ -128,6 +130,13 @@ std::string Metrics::Render(const Store& store) const {
                 static_cast<unsigned long long>(c.live_keys),
                 static_cast<unsigned long long>(c.tombstones),
                 static_cast<unsigned long long>(c.workspaces));
+  out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP casmem_wal_batches_total Group-commit batches written to the WAL.\n"
+                "# TYPE casmem_wal_batches_total counter\ncasmem_wal_batches_total %llu\n"
+                "# HELP casmem_wal_batches_led_total Of those, batches an I/O thread wrote and synced itself (--inline-commit).\n"
+                "# TYPE casmem_wal_batches_led_total counter\ncasmem_wal_batches_led_total %llu\n",
+                static_cast<unsigned long long>(batches), static_cast<unsigned long long>(led));
   out += line;
   std::snprintf(line, sizeof line,
                 "# HELP casmem_storage_healthy 1 while the log accepts writes, 0 after a failure.\n"

@@ -253,6 +253,7 @@ void Wal::CommitBatch(uint64_t batch_last, bool closing, bool sync_requested, bo
       stats_.records_written.fetch_add(records, std::memory_order_relaxed);
       stats_.bytes_written.fetch_add(taken_.size(), std::memory_order_relaxed);
       stats_.batches.fetch_add(1, std::memory_order_relaxed);
+      if (leader) stats_.batches_led.fetch_add(1, std::memory_order_relaxed);
       if (observer_.on_batch) observer_.on_batch(records, taken_.size());
       // `batch` and `never` acknowledge once the kernel has the bytes.
       if (options_.fsync != FsyncMode::kAlways) Acknowledge(written_lsn_);

@@ -82,6 +82,7 @@ struct WalStats {
   std::atomic<uint64_t> fsyncs{0};
   std::atomic<uint64_t> fsync_nanos{0};
   std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> batches_led{0};  // of `batches`: committed by a LeadCommit leader
   std::atomic<uint64_t> segments_created{0};
   std::atomic<uint64_t> appends_refused_busy{0};
 };

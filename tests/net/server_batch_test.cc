@@ -63,6 +63,10 @@ class ServerBatchTest : public ::testing::Test {
     o.data_dir = "/data";
     o.fs = &fs;
     o.sweep_interval = std::chrono::milliseconds(0);
+    // The log's writer thread commits every batch: these tests hold syncs
+    // at a gate, and an I/O thread leading a commit (LeadCommit) would
+    // wait at the gate itself, with the connections it serves.
+    o.wal_inline_commit = InlineCommit();
     ASSERT_TRUE(Store::Open(o, &store).ok());
     fs.SetSyncHook([this] { gate.Pass(); });
     ServerOptions so;
@@ -74,6 +78,7 @@ class ServerBatchTest : public ::testing::Test {
     port = std::stoi(bound.substr(bound.rfind(':') + 1));
     runner = std::thread([this] { server->Run(); });
   }
+  virtual bool InlineCommit() const { return false; }
   void TearDown() override {
     gate.Open();
     if (server) server->Stop();
@@ -174,6 +179,54 @@ TEST_F(ServerBatchTest, LogFailureAnswersEveryWaitingConnection) {
     }
   }
   EXPECT_EQ(store->wal()->acked_lsn(), before);
+}
+
+// The same server with --inline-commit on (the default): an I/O thread
+// whose connection waits for a write leads the commit itself.
+class ServerLeadTest : public ServerBatchTest {
+ protected:
+  bool InlineCommit() const override { return true; }
+  uint64_t Led() const { return store->wal()->stats().batches_led.load(); }
+};
+
+TEST_F(ServerLeadTest, OneClientsWritesAreCommittedByItsIoThread) {
+  auto c = Client();
+  for (int i = 0; i < 50; ++i) {
+    HttpReply r = c->Request("POST", "/memory", R"({"key":"k","value":)" + std::to_string(i) + "}",
+                             "Content-Type: application/json\r\n");
+    ASSERT_EQ(r.status, 200) << r.body;
+    // The reply left only once its record was acknowledged.
+    ASSERT_GE(store->wal()->acked_lsn(), static_cast<uint64_t>(i + 1));
+  }
+  EXPECT_GT(Led(), 0u) << "no batch was led by an I/O thread";
+  const std::string m = Client()->Request("GET", "/metrics").body;
+  EXPECT_NE(m.find("casmem_wal_batches_led_total " + std::to_string(Led())), std::string::npos) << m;
+}
+
+// A sync that fails in a leader is sticky: its writer and everyone queued
+// behind get a 503, and so does every later write.
+TEST_F(ServerLeadTest, AFailedSyncInALeaderAnswersEveryWriterWith503) {
+  auto c = Client();
+  ASSERT_EQ(c->Request("POST", "/memory", R"({"key":"k","value":0})", "Content-Type: application/json\r\n").status,
+            200);
+  fs.Freeze();
+  constexpr int kClients = 4;
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(Client());
+    ASSERT_TRUE(clients.back()->SendRaw(Put("w" + std::to_string(i), i) + Put("v" + std::to_string(i), i)));
+  }
+  for (auto& cl : clients) {
+    for (int n = 0; n < 2; ++n) {
+      HttpReply r;
+      ASSERT_TRUE(cl->Read(&r));
+      EXPECT_EQ(r.status, 503) << r.body;
+    }
+  }
+  EXPECT_EQ(c->Request("POST", "/memory", R"({"key":"k","value":1})", "Content-Type: application/json\r\n").status,
+            503);
+  EXPECT_FALSE(store->health().ok());
+  EXPECT_EQ(c->Request("GET", "/memory/k").status, 200) << "reads go on after the log failed";
 }
 
 }  // namespace
