@@ -11,6 +11,7 @@
 #include <random>
 
 #include "bench/contention/app_value.h"
+#include "bench/contention/backoff.h"
 
 namespace casmem::bench {
 namespace {
@@ -324,17 +325,20 @@ void Run_::DoUpdate(Agent& a) {
   }
 }
 
+// With backoff the retry always re-reads: after a sleep the 409's current
+// value is as old as the sleep, and retrying from it would lose again to
+// every commit made meanwhile (it did: one agent took nearly every commit,
+// the others retried stale versions with ever longer sleeps). A client
+// library that retries "the operation" re-runs its read-modify-write.
 void Run_::Retry(Agent& a, bool reread) {
   if (stopping_) return Finish(a);
   if (!cfg_.exp_backoff) return reread ? DoRead(a) : DoWrite(a);
-  // Full jitter: uniform in [0, min(max, base * 2^retries)].
-  const double cap = std::min(cfg_.backoff_max_ms,
-                              cfg_.backoff_base_ms * std::pow(2.0, std::min(a.retries, 30)));
-  const double ms = std::uniform_real_distribution<double>(0, cap)(a.rng);
+  const double ms = std::uniform_real_distribution<double>(
+      0, BackoffCeilingMs(cfg_.backoff_base_ms, cfg_.backoff_max_ms, a.retries))(a.rng);
   a.timer->expires_after(std::chrono::microseconds(static_cast<int64_t>(ms * 1000)));
-  a.timer->async_wait([this, &a, reread](boost::system::error_code) {
+  a.timer->async_wait([this, &a](boost::system::error_code) {
     if (stopping_) return Finish(a);
-    reread ? DoRead(a) : DoWrite(a);
+    DoRead(a);
   });
 }
 
@@ -520,6 +524,7 @@ RunResult Run_::Go() {
     result_.agent_min = per_agent.front();
     result_.agent_median = per_agent[per_agent.size() / 2];
     result_.agent_max = per_agent.back();
+    result_.agents_zero = static_cast<int>(std::count(per_agent.begin(), per_agent.end(), 0));
   }
   result_.updates = total_commits_;
   if (result_.fsyncs_known && result_.fsyncs > 0) {

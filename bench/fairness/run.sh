@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The fairness matrix of issue 9: one key, --fsync always, the cas workload
+# of casmem-bench for three client retry policies x {16, 64, 1024} agents,
+# against casmemd with conflict turns on (its default --conflict-turn) and
+# off (--conflict-turn 0), one server up at a time, then Redis
+# (appendfsync always) at 64 agents as the peer for reference.
+#   bench/fairness/run.sh [seconds-per-cell]          (default 10)
+# Policies (casmem-bench options):
+#   immediate  retry at once from the 409's current value (the cas default;
+#              a peer whose refusal carries no value re-reads instead)
+#   reread     re-read, then retry (--retry-read)
+#   backoff    full-jitter exponential backoff, then re-read (--exp-backoff:
+#              sleep U(0, min(50 ms, 0.5 ms * 2^(n-1))) before retry n)
+# Each server's chain ceiling is measured in the same run: one agent's
+# durable writes/s (cas, 1 agent). Per cell: commits/s and their ratio to
+# the ceiling, p99 latency in ms and in chain links (p99 / (1 / ceiling)),
+# commits per agent min/median/max, min/median, agents without a commit,
+# lost updates, history violations, errors.
+# Writes docs/benchmarks/fairness.csv; prints a markdown table on stdout.
+# Ports: casmemd 17180, Redis 16480.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+secs=${1:-10}
+bench="$top/build/bin/casmem-bench"
+[ -x "$bench" ] && [ -x "$top/build/bin/casmemd" ] || { echo "build first: make build" >&2; exit 1; }
+# shellcheck source=../peers/lib.sh
+. "$top/bench/peers/lib.sh"
+bench_need redis jq
+casmem_port=17180
+redis_port=16480
+agent_counts=${FAIRNESS_AGENTS:-16 64 1024}
+csv="$top/docs/benchmarks/fairness.csv"
+mkdir -p "$(dirname "$csv")"
+
+policy_args() {
+  case $1 in
+    immediate) echo "" ;;
+    reread) echo "--retry-read" ;;
+    backoff) echo "--exp-backoff" ;;
+  esac
+}
+
+# run_cell SYSTEM TURNS POLICY AGENTS TARGET: one casmem-bench run, one csv
+# line. POLICY "ceiling" is the 1-agent run and sets $ceiling.
+ceiling=0
+run_cell() {
+  local sys=$1 turns=$2 policy=$3 agents=$4 target=$5 json rc=0
+  local args
+  if [ "$policy" = ceiling ]; then args=""; else args=$(policy_args "$policy"); fi
+  echo "  $sys turns=$turns $policy $agents agents" >&2
+  # shellcheck disable=SC2086
+  json=$("$bench" --target "$target" --workload cas --keys 1 --agents "$agents" --seconds "$secs" \
+           --json $args) || rc=$?
+  if ! jq -e . >/dev/null 2>&1 <<<"$json"; then
+    echo "    casmem-bench failed (exit $rc): $json" >&2
+    echo "$sys,$turns,$policy,$agents,,,,,,,,,,,,,,\"no result (exit $rc)\"" >> "$csv"
+    return
+  fi
+  [ "$policy" = ceiling ] && ceiling=$(jq -r .commits_per_s <<<"$json")
+  jq -r --arg sys "$sys" --arg turns "$turns" --arg policy "$policy" --argjson ceiling "$ceiling" '
+    def r2: . * 100 | round / 100;
+    [ $sys, $turns, $policy, .agents, (.commits_per_s | round), ($ceiling | round),
+      (if $ceiling > 0 then .commits_per_s / $ceiling | r2 else "" end),
+      (.latency_ms.p99 | r2),
+      (if $ceiling > 0 then .latency_ms.p99 * $ceiling / 1000 | . * 10 | round / 10 else "" end),
+      .agent_commits.min, .agent_commits.median, .agent_commits.max,
+      (if .agent_commits.median > 0 then .agent_commits.min / .agent_commits.median | r2 else "" end),
+      .agent_commits.zero, (.lost_updates // "unknown"), (.violations | length),
+      (.retries_mean | r2), .errors ] | @csv' <<<"$json" >> "$csv"
+}
+
+echo "system,turns,policy,agents,commits_per_s,ceiling_per_s,ratio_to_ceiling,p99_ms,p99_links,agent_min,agent_median,agent_max,min_over_median,agents_zero,lost_updates,violations,retries_mean,errors" > "$csv"
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+echo "# fairness matrix started $started, $secs s per cell, $(nproc) cores" >&2
+for turns in on off; do
+  if [ $turns = on ]; then bench_start_casmemd $casmem_port casmem-turns
+  else bench_start_casmemd $casmem_port casmem-noturns --conflict-turn 0; fi
+  pid=$bench_last_pid
+  target=casmem://127.0.0.1:$casmem_port
+  run_cell casmem $turns ceiling 1 $target
+  for policy in immediate reread backoff; do
+    for a in $agent_counts; do run_cell casmem $turns $policy "$a" $target; done
+  done
+  bench_stop "$pid"
+done
+bench_start_redis $redis_port
+pid=$bench_last_pid
+run_cell redis - ceiling 1 redis://127.0.0.1:$redis_port
+for policy in immediate reread backoff; do run_cell redis - $policy 64 redis://127.0.0.1:$redis_port; done
+bench_stop "$pid"
+echo "# fairness matrix ended $(date -u +%Y-%m-%dT%H:%M:%SZ)" >&2
+
+# The markdown table (errors stay in the csv).
+echo "Fairness matrix, one key, --fsync always, $secs s per cell, started $started (\`bench/fairness/run.sh $secs\`)"
+echo
+echo "| system | turns | policy | agents | commits/s | × ceiling | p99 ms | p99 links | per agent min / median / max | min/median | agents with 0 | lost | violations |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+python3 - "$csv" <<'PY'
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    if not r["commits_per_s"]:
+        print(f"| {r['system']} | {r['turns']} | {r['policy']} | {r['agents']} | no result: {r['errors']} |||||||||")
+        continue
+    print(f"| {r['system']} | {r['turns']} | {r['policy']} | {r['agents']} | {int(r['commits_per_s']):,} | "
+          f"{r['ratio_to_ceiling']} | {r['p99_ms']} | {r['p99_links']} | "
+          f"{r['agent_min']} / {r['agent_median']} / {r['agent_max']} | {r['min_over_median'] or '-'} | "
+          f"{r['agents_zero']} | {r['lost_updates']} | {r['violations']} |")
+PY
