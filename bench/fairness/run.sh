@@ -12,12 +12,17 @@
 #   backoff    full-jitter exponential backoff, then re-read (--exp-backoff:
 #              sleep U(0, min(50 ms, 0.5 ms * 2^(n-1))) before retry n)
 # Each server's chain ceiling is measured in the same run: one agent's
-# durable writes/s (cas, 1 agent). Per cell: commits/s and their ratio to
+# durable writes/s (cas, 1 agent: a read and a guarded write per commit);
+# ratios and chain links are against it. The row "write-1" beside it is one
+# agent's LWW writes of the key (a write per commit, no read), for
+# reference: a retry from a 409's value needs no read, so a contended key
+# can pass the cas ceiling, not this one. Per cell: commits/s and their ratio to
 # the ceiling, p99 latency in ms and in chain links (p99 / (1 / ceiling)),
 # commits per agent min/median/max, min/median, agents without a commit,
 # lost updates, history violations, errors.
 # Writes docs/benchmarks/fairness.csv; prints a markdown table on stdout.
-# Ports: casmemd 17180, Redis 16480.
+# Ports: casmemd 17180, Redis 16480. FAIRNESS_AGENTS="16 64" narrows the
+# agent counts, FAIRNESS_CSV writes the csv elsewhere (smokes).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -30,7 +35,7 @@ bench_need redis jq
 casmem_port=17180
 redis_port=16480
 agent_counts=${FAIRNESS_AGENTS:-16 64 1024}
-csv="$top/docs/benchmarks/fairness.csv"
+csv=${FAIRNESS_CSV:-$top/docs/benchmarks/fairness.csv}  # FAIRNESS_CSV: elsewhere (smokes)
 mkdir -p "$(dirname "$csv")"
 
 policy_args() {
@@ -46,11 +51,15 @@ policy_args() {
 ceiling=0
 run_cell() {
   local sys=$1 turns=$2 policy=$3 agents=$4 target=$5 json rc=0
-  local args
-  if [ "$policy" = ceiling ]; then args=""; else args=$(policy_args "$policy"); fi
+  local args workload=cas
+  case $policy in
+    ceiling) args="" ;;
+    write-1) args="" workload=write ;;
+    *) args=$(policy_args "$policy") ;;
+  esac
   echo "  $sys turns=$turns $policy $agents agents" >&2
   # shellcheck disable=SC2086
-  json=$("$bench" --target "$target" --workload cas --keys 1 --agents "$agents" --seconds "$secs" \
+  json=$("$bench" --target "$target" --workload $workload --keys 1 --agents "$agents" --seconds "$secs" \
            --json $args) || rc=$?
   if ! jq -e . >/dev/null 2>&1 <<<"$json"; then
     echo "    casmem-bench failed (exit $rc): $json" >&2
@@ -79,6 +88,7 @@ for turns in on off; do
   pid=$bench_last_pid
   target=casmem://127.0.0.1:$casmem_port
   run_cell casmem $turns ceiling 1 $target
+  run_cell casmem $turns write-1 1 $target
   for policy in immediate reread backoff; do
     for a in $agent_counts; do run_cell casmem $turns $policy "$a" $target; done
   done
@@ -87,6 +97,7 @@ done
 bench_start_redis $redis_port
 pid=$bench_last_pid
 run_cell redis - ceiling 1 redis://127.0.0.1:$redis_port
+run_cell redis - write-1 1 redis://127.0.0.1:$redis_port
 for policy in immediate reread backoff; do run_cell redis - $policy 64 redis://127.0.0.1:$redis_port; done
 bench_stop "$pid"
 echo "# fairness matrix ended $(date -u +%Y-%m-%dT%H:%M:%SZ)" >&2
