@@ -42,13 +42,16 @@ pgbench_pg() {
   "$pgbin/pgbench" -n -c1 -j1 -M prepared -T "$secs" -f "$here/upsert.sql" "$pg_url" 2>/dev/null |
     awk '/^tps = / {print $3; exit}'
 }
+redis_rate=1000  # the last redis-benchmark rate: sizes the next run
 redis_benchmark() {
-  # No duration option: a request count of about $secs seconds at 3,000/s.
-  redis-benchmark -p $redis_port -c 1 -n $((secs * 3000)) -t set --csv 2>/dev/null |
+  # No duration option: a request count of about $secs seconds at the last rate.
+  local n
+  n=$(awk -v r="$redis_rate" -v s="$secs" 'BEGIN { n = int(r * s); print (n < 200 ? 200 : n) }')
+  redis-benchmark -p $redis_port -c 1 -n "$n" -t set --csv 2>/dev/null |
     awk -F, '$1=="\"SET\"" {gsub(/"/, "", $2); print $2}'
 }
 bench_write() {  # target
-  "$bench" --target "$1" --workload write --agents 1 --keys 1 --seconds "$secs" --warmup 0.5 --json |
+  "$bench" --target "$1" --workload write --agents 1 --keys 1 --seconds "$secs" --warmup 0.5 --json 2>>"$work/bench.err" |
     jq -r '.commits_per_s | round'
 }
 
@@ -62,6 +65,7 @@ for i in $(seq "$rounds"); do
   c=$(pgbench_pg || true)
   d=$(bench_write "$pg_url" || true)
   e=$(redis_benchmark || true)
+  [ -n "$e" ] && redis_rate=$e
   f=$(bench_write redis://127.0.0.1:$redis_port || true)
   printf "%-6s %14s %14s %14s %14s %14s %14s\n" "$i" "$a" "$b" "$c" "$d" "$e" "$f"
   echo "${a:-0} ${b:-0} ${c:-0} ${d:-0} ${e:-0} ${f:-0}" >> "$results"  # 0: that run failed
