@@ -20,6 +20,12 @@
 # the ceiling, p99 latency in ms and in chain links (p99 / (1 / ceiling)),
 # commits per agent min/median/max, min/median, agents without a commit,
 # lost updates, history violations, errors.
+# The second generator (system "casmem-wrk", 64 agents, both turn settings):
+# wrk -t64 -c64 with the Lua agents of cas_agent.lua, one OS thread and
+# connection per agent, the same three policies (backoff at wrk's 1 ms
+# resolution); it has no commit latency (p99 left blank), and its lost
+# updates are the commits it counted beyond the key's final counter.
+# FAIRNESS_WRK=0 leaves it out.
 # Writes docs/benchmarks/fairness.csv; prints a markdown table on stdout.
 # Ports: casmemd 17180, Redis 16480. FAIRNESS_AGENTS="16 64" narrows the
 # agent counts, FAIRNESS_CSV writes the csv elsewhere (smokes).
@@ -31,7 +37,7 @@ bench="$top/build/bin/casmem-bench"
 [ -x "$bench" ] && [ -x "$top/build/bin/casmemd" ] || { echo "build first: make build" >&2; exit 1; }
 # shellcheck source=../peers/lib.sh
 . "$top/bench/peers/lib.sh"
-bench_need redis jq
+bench_need redis jq wrk
 casmem_port=17180
 redis_port=16480
 agent_counts=${FAIRNESS_AGENTS:-16 64 1024}
@@ -79,6 +85,39 @@ run_cell() {
       (.retries_mean | r2), .errors ] | @csv' <<<"$json" >> "$csv"
 }
 
+# run_wrk_cell TURNS POLICY AGENTS PORT: the wrk generator on a fresh key.
+run_wrk_cell() {
+  local turns=$1 policy=$2 agents=$3 port=$4 key out final
+  key="fair-$policy-$agents-$RANDOM"
+  echo "  casmem-wrk turns=$turns $policy $agents agents" >&2
+  curl -sf -XPOST "http://127.0.0.1:$port/workspaces/bench/memory" \
+    -d "{\"key\":\"$key\",\"value\":{\"counter\":0}}" >/dev/null
+  out="$work/wrk-$turns-$policy-$agents.txt"
+  KEY=$key POLICY=$policy wrk -t"$agents" -c"$agents" -d"${secs}s" -s "$here/cas_agent.lua" \
+    "http://127.0.0.1:$port" > "$out" 2>&1 || true
+  final=$(curl -sf "http://127.0.0.1:$port/workspaces/bench/memory/$key" | jq -r .value.counter)
+  python3 - "$csv" "$turns" "$policy" "$agents" "$secs" "$ceiling" "$final" "$out" <<'PY'
+import csv, statistics, sys
+path, turns, policy, agents, secs, ceiling, final, out = sys.argv[1:]
+lines = open(out).read().splitlines()
+per = next((list(map(int, l.split()[1:])) for l in lines if l.startswith("commits ")), None)
+row = ["casmem-wrk", turns, policy, agents]
+if not per:
+    row += [""] * 13 + ["no result: " + " ".join(lines[-3:])]
+else:
+    total, ceiling = sum(per), float(ceiling)
+    rate = total / float(secs)
+    per.sort()
+    med = statistics.median(per)
+    med = int(med) if med == int(med) else med
+    lost = max(0, total - int(final)) if final.isdigit() else "unknown"
+    row += [round(rate), round(ceiling), round(rate / ceiling, 2) if ceiling else "", "", "",
+            per[0], med, per[-1], round(per[0] / med, 2) if med else "", per.count(0), lost, "", "",
+            "none"]
+csv.writer(open(path, "a"), lineterminator="\n").writerow(row)
+PY
+}
+
 echo "system,turns,policy,agents,commits_per_s,ceiling_per_s,ratio_to_ceiling,p99_ms,p99_links,agent_min,agent_median,agent_max,min_over_median,agents_zero,lost_updates,violations,retries_mean,errors" > "$csv"
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 echo "# fairness matrix started $started, $secs s per cell, $(nproc) cores" >&2
@@ -92,6 +131,9 @@ for turns in on off; do
   for policy in immediate reread backoff; do
     for a in $agent_counts; do run_cell casmem $turns $policy "$a" $target; done
   done
+  if [ "${FAIRNESS_WRK:-1}" != 0 ]; then
+    for policy in immediate reread backoff; do run_wrk_cell $turns $policy 64 $casmem_port; done
+  fi
   bench_stop "$pid"
 done
 bench_start_redis $redis_port
