@@ -44,6 +44,8 @@ const char kUsage[] =
     "  --exp-backoff       the same as --backoff exp\n"
     "  --backoff-base MS   base of the exponential backoff (default 0.5)\n"
     "  --backoff-max MS    cap of the exponential backoff (default 50)\n"
+    "  --send-jitter US    wait U(0, US) microseconds before each read and write is sent\n"
+    "                      (stands in for independent clients' scheduling; default 0)\n"
     "  --workspace WS      casmem workspace (default bench)\n"
     "  --grow              patch: do not drop the first agent (the value grows)\n"
     "  --idempotency-keys  patch/txn: send an Idempotency-Key with every operation\n"
@@ -228,6 +230,7 @@ int main(int argc, char** argv) {
     else if (a == "--exp-backoff") cfg.exp_backoff = true;
     else if (a == "--backoff-base") cfg.backoff_base_ms = number("--backoff-base");
     else if (a == "--backoff-max") cfg.backoff_max_ms = number("--backoff-max");
+    else if (a == "--send-jitter") cfg.send_jitter_us = number("--send-jitter");
     else if (a == "--workspace") workspace = value("--workspace");
     else if (a == "--grow") cfg.patch_grow = true;
     else if (a == "--idempotency-keys") cfg.idempotency_keys = true;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <utility>
 
 #include "bench/contention/app_value.h"
 #include "bench/contention/backoff.h"
@@ -79,6 +80,7 @@ class Run_ {
     AppValue value;
     int create_next = 0;
     uint64_t seq = 0;  // operations started (names Idempotency-Keys)
+    bool jittered = false;  // --send-jitter: this request's pause is over
   };
 
   std::string KeyName(int i) const { return cfg_.key_prefix + "-" + std::to_string(i); }
@@ -90,6 +92,7 @@ class Run_ {
   void Seed(std::function<void()> then);
   void SeedNext(Agent& a);
   void StartOp(Agent& a);
+  bool Jitter(Agent& a, void (Run_::*step)(Agent&));
   void DoRead(Agent& a);
   void DoWrite(Agent& a);
   void DoUpdate(Agent& a);
@@ -198,7 +201,29 @@ void Run_::StartOp(Agent& a) {
   DoRead(a);
 }
 
+// --send-jitter: instead of sending at once, the agent pauses U(0, J) µs
+// and then sends; returns true when it did pause (the step runs later).
+// This stands in for the scheduling of independent client processes:
+// without it, the responses one fsync releases are handled in one loop
+// turn, in the order epoll reports them, and each agent's next request
+// leaves in that order, every time.
+bool Run_::Jitter(Agent& a, void (Run_::*step)(Agent&)) {
+  if (cfg_.send_jitter_us <= 0 || std::exchange(a.jittered, false)) return false;
+  a.jittered = true;
+  const double us = std::uniform_real_distribution<double>(0, cfg_.send_jitter_us)(a.rng);
+  a.timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(us * 1000)));
+  a.timer->async_wait([this, &a, step](boost::system::error_code) {
+    if (stopping_) {
+      a.jittered = false;
+      return Finish(a);
+    }
+    (this->*step)(a);
+  });
+  return true;
+}
+
 void Run_::DoRead(Agent& a) {
+  if (Jitter(a, &Run_::DoRead)) return;
   a.step_start = NowNs();
   a.conn->Read(KeyName(a.key), [this, &a](ReadResult r) {
     const uint64_t now = NowNs();
@@ -217,6 +242,7 @@ void Run_::DoRead(Agent& a) {
 }
 
 void Run_::DoWrite(Agent& a) {
+  if (Jitter(a, &Run_::DoWrite)) return;
   const std::string& w = cfg_.workload;
   std::optional<uint64_t> guard;
   std::string body;

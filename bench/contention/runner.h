@@ -51,6 +51,9 @@ struct RunConfig {
   // same Idempotency-Key (casmem only).
   double drop_responses = 0;
   bool idempotency_keys = false;  // patch / txn: an Idempotency-Key on every operation
+  // Each read and guarded write waits U(0, send_jitter_us) µs before it is
+  // sent (0: sent at once, from the handler of the previous answer).
+  double send_jitter_us = 0;
 };
 
 struct RunResult {

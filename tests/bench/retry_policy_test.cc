@@ -134,5 +134,25 @@ TEST(RunnerSummary, CountsAgentsWithoutCommits) {
   EXPECT_TRUE(r.violations.empty());
 }
 
+// --send-jitter pauses every request on the agent's timer: the run must
+// still complete its operations, retry its 409s, and stop cleanly when its
+// time is up while agents are paused.
+TEST(SendJitter, OperationsCompleteAndTheRunStops) {
+  Store s;
+  s.refuse_first_try = true;
+  FakeDriver d(s);
+  RunConfig c = Cas(4, 100);
+  c.send_jitter_us = 50;
+  RunResult r = bench::Run(d, c);
+  EXPECT_EQ(r.commits, 100u);
+  EXPECT_TRUE(r.violations.empty());
+  EXPECT_EQ(r.lost_updates, 0);
+  c.ops = 0;
+  c.seconds = 0.05;
+  r = bench::Run(d, c);
+  EXPECT_GT(r.commits, 0u);
+  EXPECT_TRUE(r.violations.empty());
+}
+
 }  // namespace
 }  // namespace casmem::bench
