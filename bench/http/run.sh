@@ -68,9 +68,10 @@ if [ $mode = rounds ]; then
     p=$(KEYS=100000 wrk_run "casmemd POST (fsync always)" -s "$here/post_lww.lua" http://127.0.0.1:$casmem_port | tail -1)
     g=$(KEYS=100000 wrk_run "casmemd GET" -s "$here/get.lua" http://127.0.0.1:$casmem_port | tail -1)
     awk -v i="$i" -v c="$c" -v p="$p" -v g="$g" 'BEGIN {
+      if (c + 0 <= 0) { printf "round %d: no ceiling figure, round left out\n", i; exit }
       printf "round %d: ceiling %.0f  POST %.0f  GET %.0f  GET/ceiling %.2f  POST/ceiling %.2f\n", i, c, p, g, g / c, p / c
     }'
-    awk -v c="$c" -v p="$p" -v g="$g" 'BEGIN { print g / c, p / c }' >> "$ratios"
+    awk -v c="$c" -v p="$p" -v g="$g" 'BEGIN { if (c + 0 > 0) print g / c, p / c }' >> "$ratios"
   done
   median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
   printf "# median GET / ceiling  = %.2f\n" "$(awk '{print $1}' "$ratios" | median)"
