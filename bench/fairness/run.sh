@@ -35,7 +35,7 @@ top=$(cd "$here/../.." && pwd)
 secs=${1:-10}
 bench="$top/build/bin/casmem-bench"
 [ -x "$bench" ] && [ -x "$top/build/bin/casmemd" ] || { echo "build first: make build" >&2; exit 1; }
-# shellcheck source=../peers/lib.sh
+# shellcheck source=SCRIPTDIR/../peers/lib.sh
 . "$top/bench/peers/lib.sh"
 bench_need redis jq wrk
 casmem_port=17180

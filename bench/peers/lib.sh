@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # $top is the caller's
 # Shared start/stop code of the benchmark scripts (sourced, not run):
 # casmemd and its peers on loopback, each with its data under $work (a
 # temporary directory made here) and durable settings, each stopped by its

@@ -25,7 +25,7 @@ systems=${*:-casmem casmem-noturns postgres etcd redis}
 bench="$top/build/bin/casmem-bench"
 out="$top/docs/benchmarks"
 [ -x "$bench" ] && [ -x "$top/build/bin/casmemd" ] || { echo "build first: make build" >&2; exit 1; }
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$here/lib.sh"
 bench_need redis gnuplot etcd postgres
 

@@ -19,7 +19,7 @@ rounds=${1:-5}
 secs=${2:-5}
 bench="$top/build/bin/casmem-bench"
 [ -x "$bench" ] && [ -x "$top/build/bin/casmemd" ] || { echo "build first: make build" >&2; exit 1; }
-# shellcheck source=../peers/lib.sh
+# shellcheck source=SCRIPTDIR/../peers/lib.sh
 . "$top/bench/peers/lib.sh"
 bench_need redis postgres wrk jq
 casmem_port=17280
