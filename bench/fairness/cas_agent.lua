@@ -1,7 +1,8 @@
 -- wrk script: one compare-and-set agent per wrk thread (run -tN -cN: wrk
 -- keeps Lua state per thread), the second generator of the fairness
--- matrix. Each agent reads the key, then writes {"counter": c+1, "agent":
--- id} guarded by the version it read; on 409 it follows POLICY:
+-- matrix. Each agent reads the key, then writes {"counter": c+1, "agents":
+-- [the last 16 writers, itself last]} (casmem-bench's value) guarded by
+-- the version it read; on 409 it follows POLICY:
 --   immediate  retry at once from the 409's current_version/current_value
 --   reread     GET, then retry
 --   backoff    sleep U(0, min(CAP_MS, BASE_MS * 2^(n-1))) before retry n,
@@ -25,7 +26,7 @@ end
 
 commits, conflicts = 0, 0
 local state = "read"      -- what the next request is
-local version, value = 0, 0
+local version, value, agents = 0, 0, ""
 local retries = 0
 local sleep_ms = 0
 
@@ -37,9 +38,21 @@ local function get_request()
   return wrk.format("GET", path .. "/" .. key)
 end
 
+-- The writers list of a value's JSON text, with this agent appended (at
+-- most 16 entries, newest last), as JSON array members.
+local function appended(text)
+  local list = {}
+  for n in ((text or ""):match('"agents"%s*:%s*%[([^%]]*)%]') or ""):gmatch("-?%d+") do
+    table.insert(list, n)
+  end
+  table.insert(list, tostring(id))
+  while #list > 16 do table.remove(list, 1) end
+  return table.concat(list, ",")
+end
+
 local function post_request()
-  local body = string.format('{"key":"%s","value":{"counter":%d,"agent":%d},"if_match_version":%d}',
-                             key, value + 1, id, version)
+  local body = string.format('{"key":"%s","value":{"counter":%d,"agents":[%s]},"if_match_version":%d}',
+                             key, value + 1, agents, version)
   return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
 end
 
@@ -48,10 +61,14 @@ request = function()
   return post_request()
 end
 
-delay = function()
-  local d = sleep_ms
-  sleep_ms = 0
-  return d
+-- Only the backoff policy defines delay(): with it, wrk sends every
+-- request from a timer on the next pass of its event loop, not at once.
+if policy == "backoff" then
+  delay = function()
+    local d = sleep_ms
+    sleep_ms = 0
+    return d
+  end
 end
 
 response = function(status, headers, body)
@@ -59,6 +76,7 @@ response = function(status, headers, body)
     if status == 200 then
       version = tonumber(body:match('"version"%s*:%s*(%d+)')) or 0
       value = tonumber(body:match('"counter"%s*:%s*(%d+)')) or 0
+      agents = appended(body)
       state = "write"
     end
     return
@@ -74,9 +92,10 @@ response = function(status, headers, body)
   retries = retries + 1
   if policy == "immediate" then
     local cv = tonumber(body:match('"current_version"%s*:%s*(%d+)'))
-    local cc = tonumber((body:match('"current_value"%s*:%s*(%b{})') or ""):match('"counter"%s*:%s*(%d+)') or "")
+    local current = body:match('"current_value"%s*:%s*(%b{})') or ""
+    local cc = tonumber(current:match('"counter"%s*:%s*(%d+)') or "")
     if cv and cc then
-      version, value = cv, cc
+      version, value, agents = cv, cc, appended(current)
       return  -- state stays "write"
     end
   elseif policy == "backoff" then
