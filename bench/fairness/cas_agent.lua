@@ -106,12 +106,15 @@ response = function(status, headers, body)
 end
 
 done = function(summary, latency, requests)
-  local per, total = {}, 0
+  local per, total, refused = {}, 0, 0
   for _, t in ipairs(threads) do
     local c = t:get("commits")
     table.insert(per, c)
     total = total + c
+    refused = refused + t:get("conflicts")
   end
   io.write("commits " .. table.concat(per, " ") .. "\n")
   io.write("total " .. total .. "\n")
+  -- requests - total - conflicts = the reads
+  io.write("conflicts " .. refused .. " requests " .. summary.requests .. "\n")
 end

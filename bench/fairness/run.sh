@@ -19,7 +19,10 @@
 # can pass the cas ceiling, not this one. Per cell: commits/s and their ratio to
 # the ceiling, p99 latency in ms and in chain links (p99 / (1 / ceiling)),
 # commits per agent min/median/max, min/median, agents without a commit,
-# lost updates, history violations, errors.
+# lost updates, history violations, errors, and the repeat rate of the
+# key's writers (writers.py, sampled during the cell: the fraction of
+# commits made by the agent that made the one before; 1/agents when the
+# turn passes around, near 1 when whoever just won wins again).
 # The second generator (system "casmem-wrk", 64 agents, both turn settings):
 # wrk -t64 -c64 with the Lua agents of cas_agent.lua, one OS thread and
 # connection per agent, the same three policies (backoff at wrk's 1 ms
@@ -65,15 +68,21 @@ run_cell() {
   esac
   echo "  $sys turns=$turns $policy $agents agents" >&2
   # shellcheck disable=SC2086
-  json=$("$bench" --target "$target" --workload $workload --keys 1 --agents "$agents" --seconds "$secs" \
-           --json $args) || rc=$?
+  "$bench" --target "$target" --workload $workload --keys 1 --agents "$agents" --seconds "$secs" \
+    --json $args > "$work/cell.json" 2> "$work/cell.err" &
+  local bp=$! repeat=""
+  # casmemd only: who commits after whom, sampled over the measured part.
+  if [ "$sys" = casmem ] && [ "$agents" -gt 1 ]; then repeat=$(sample_writers "$target" "cas-$bp-" 1.2); fi
+  wait $bp || rc=$?
+  json=$(cat "$work/cell.json")
   if ! jq -e . >/dev/null 2>&1 <<<"$json"; then
     echo "    casmem-bench failed (exit $rc): $json" >&2
-    echo "$sys,$turns,$policy,$agents,,,,,,,,,,,,,,\"no result (exit $rc)\"" >> "$csv"
+    echo "$sys,$turns,$policy,$agents,,,,,,,,,,,,,,,\"no result (exit $rc)\"" >> "$csv"
     return
   fi
   [ "$policy" = ceiling ] && ceiling=$(jq -r .commits_per_s <<<"$json")
-  jq -r --arg sys "$sys" --arg turns "$turns" --arg policy "$policy" --argjson ceiling "$ceiling" '
+  jq -r --arg sys "$sys" --arg turns "$turns" --arg policy "$policy" --argjson ceiling "$ceiling" \
+    --arg repeat "$repeat" '
     def r2: . * 100 | round / 100;
     [ $sys, $turns, $policy, .agents, (.commits_per_s | round), ($ceiling | round),
       (if $ceiling > 0 then .commits_per_s / $ceiling | r2 else "" end),
@@ -82,7 +91,18 @@ run_cell() {
       .agent_commits.min, .agent_commits.median, .agent_commits.max,
       (if .agent_commits.median > 0 then .agent_commits.min / .agent_commits.median | r2 else "" end),
       .agent_commits.zero, (.lost_updates // "unknown"), (.violations | length),
-      (.retries_mean | r2), .errors ] | @csv' <<<"$json" >> "$csv"
+      (.retries_mean | r2), $repeat, .errors ] | @csv' <<<"$json" >> "$csv"
+}
+
+# sample_writers casmem://HOST:PORT PREFIX DELAY: after DELAY s, for the
+# rest of the cell, the repeat rate of the key's writers (writers.py): how
+# often the agent that just committed commits again (1/agents when the
+# turn passes around).
+sample_writers() {
+  local port=${1##*:} span
+  span=$(awk -v s="$secs" -v d="$3" 'BEGIN { x = s - d; print (x < 0.5 ? 0.5 : x) }')
+  sleep "$3"
+  python3 "$here/writers.py" "$port" "$2" "$span" 2>/dev/null | awk '/repeat rate/ {print $3}'
 }
 
 # run_wrk_cell TURNS POLICY AGENTS PORT: the wrk generator on a fresh key.
@@ -94,16 +114,19 @@ run_wrk_cell() {
     -d "{\"key\":\"$key\",\"value\":{\"counter\":0}}" >/dev/null
   out="$work/wrk-$turns-$policy-$agents.txt"
   KEY=$key POLICY=$policy wrk -t"$agents" -c"$agents" -d"${secs}s" -s "$here/cas_agent.lua" \
-    "http://127.0.0.1:$port" > "$out" 2>&1 || true
+    "http://127.0.0.1:$port" > "$out" 2>&1 &
+  local wp=$! repeat
+  repeat=$(sample_writers "casmem://127.0.0.1:$port" "$key" 0.2)
+  wait $wp || true
   final=$(curl -sf "http://127.0.0.1:$port/workspaces/bench/memory/$key" | jq -r .value.counter)
-  python3 - "$csv" "$turns" "$policy" "$agents" "$secs" "$ceiling" "$final" "$out" <<'PY'
+  python3 - "$csv" "$turns" "$policy" "$agents" "$secs" "$ceiling" "$final" "$out" "$repeat" <<'PY'
 import csv, statistics, sys
-path, turns, policy, agents, secs, ceiling, final, out = sys.argv[1:]
+path, turns, policy, agents, secs, ceiling, final, out, repeat = sys.argv[1:]
 lines = open(out).read().splitlines()
 per = next((list(map(int, l.split()[1:])) for l in lines if l.startswith("commits ")), None)
 row = ["casmem-wrk", turns, policy, agents]
 if not per:
-    row += [""] * 13 + ["no result: " + " ".join(lines[-3:])]
+    row += [""] * 14 + ["no result: " + " ".join(lines[-3:])]
 else:
     total, ceiling = sum(per), float(ceiling)
     rate = total / float(secs)
@@ -113,12 +136,12 @@ else:
     lost = max(0, total - int(final)) if final.isdigit() else "unknown"
     row += [round(rate), round(ceiling), round(rate / ceiling, 2) if ceiling else "", "", "",
             per[0], med, per[-1], round(per[0] / med, 2) if med else "", per.count(0), lost, "", "",
-            "none"]
+            repeat, "none"]
 csv.writer(open(path, "a"), lineterminator="\n").writerow(row)
 PY
 }
 
-echo "system,turns,policy,agents,commits_per_s,ceiling_per_s,ratio_to_ceiling,p99_ms,p99_links,agent_min,agent_median,agent_max,min_over_median,agents_zero,lost_updates,violations,retries_mean,errors" > "$csv"
+echo "system,turns,policy,agents,commits_per_s,ceiling_per_s,ratio_to_ceiling,p99_ms,p99_links,agent_min,agent_median,agent_max,min_over_median,agents_zero,lost_updates,violations,retries_mean,repeat_rate,errors" > "$csv"
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 echo "# fairness matrix started $started, $secs s per cell, $(nproc) cores" >&2
 for turns in on off; do
@@ -147,8 +170,8 @@ echo "# fairness matrix ended $(date -u +%Y-%m-%dT%H:%M:%SZ)" >&2
 # The markdown table (errors stay in the csv).
 echo "Fairness matrix, one key, --fsync always, $secs s per cell, started $started (\`bench/fairness/run.sh $secs\`)"
 echo
-echo "| system | turns | policy | agents | commits/s | × ceiling | p99 ms | p99 links | per agent min / median / max | min/median | agents with 0 | lost | violations |"
-echo "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+echo "| system | turns | policy | agents | commits/s | × ceiling | p99 ms | p99 links | per agent min / median / max | min/median | agents with 0 | lost | violations | repeat rate |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
 python3 - "$csv" <<'PY'
 import csv, sys
 for r in csv.DictReader(open(sys.argv[1])):
@@ -158,5 +181,5 @@ for r in csv.DictReader(open(sys.argv[1])):
     print(f"| {r['system']} | {r['turns']} | {r['policy']} | {r['agents']} | {int(r['commits_per_s']):,} | "
           f"{r['ratio_to_ceiling']} | {r['p99_ms']} | {r['p99_links']} | "
           f"{r['agent_min']} / {r['agent_median']} / {r['agent_max']} | {r['min_over_median'] or '-'} | "
-          f"{r['agents_zero']} | {r['lost_updates']} | {r['violations']} |")
+          f"{r['agents_zero']} | {r['lost_updates']} | {r['violations']} | {r['repeat_rate'] or '-'} |")
 PY
