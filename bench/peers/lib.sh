@@ -48,6 +48,9 @@ bench_cleanup() {
   rm -rf "$work"
 }
 trap bench_cleanup EXIT
+# Interrupted: exit, so that the EXIT trap stops the servers.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 bench_stop() {  # pid
   local p=$1 keep=() q
