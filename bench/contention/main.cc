@@ -38,8 +38,14 @@ const char kUsage[] =
     "  --ops N             stop after N measured operations instead\n"
     "  --warmup T          warm-up seconds, not measured (default 1)\n"
     "  --retry-read        on 409, read again instead of using the 409's current value\n"
-    "  --backoff none|exp  retry backoff; exp = full jitter (default none)\n"
+    "  --backoff none|exp  retry backoff; exp = full jitter: before the n-th retry of an\n"
+    "                      operation sleep U(0, min(max, base * 2^(n-1))), then re-read\n"
+    "                      (default none)\n"
+    "  --exp-backoff       the same as --backoff exp\n"
+    "  --backoff-base MS   base of the exponential backoff (default 0.5)\n"
     "  --backoff-max MS    cap of the exponential backoff (default 50)\n"
+    "  --send-jitter US    wait U(0, US) microseconds before each read and write is sent\n"
+    "                      (stands in for independent clients' scheduling; default 0)\n"
     "  --workspace WS      casmem workspace (default bench)\n"
     "  --grow              patch: do not drop the first agent (the value grows)\n"
     "  --idempotency-keys  patch/txn: send an Idempotency-Key with every operation\n"
@@ -73,9 +79,9 @@ void PrintTable(const RunResult& r) {
   std::printf("  retries/commit mean %.2f  p99 %.0f  max %.0f\n", r.retries_mean, r.retries_p99, r.retries_max);
   std::printf("  commit latency p50 %.2f ms  p90 %.2f  p99 %.2f  p999 %.2f  max %.2f\n", r.lat_p50_ms,
               r.lat_p90_ms, r.lat_p99_ms, r.lat_p999_ms, r.lat_max_ms);
-  std::printf("  per agent      min %llu  median %llu  max %llu commits\n",
+  std::printf("  per agent      min %llu  median %llu  max %llu commits; %d of %d agents with none\n",
               static_cast<unsigned long long>(r.agent_min), static_cast<unsigned long long>(r.agent_median),
-              static_cast<unsigned long long>(r.agent_max));
+              static_cast<unsigned long long>(r.agent_max), r.agents_zero, r.agents);
   if (r.workload == "cas" || r.workload == "lww") {
     if (r.final_read_ok) {
       std::printf("  lost updates   %lld\n", static_cast<long long>(r.lost_updates));
@@ -139,7 +145,7 @@ void PrintJson(const RunResult& r) {
       "\"commits\":%llu,\"commits_per_s\":%.1f,\"attempts_per_s\":%.1f,\"conflicts_per_s\":%.1f,"
       "\"retries_mean\":%.3f,\"retries_p99\":%.0f,\"retries_max\":%.0f,"
       "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},"
-      "\"agent_commits\":{\"min\":%llu,\"median\":%llu,\"max\":%llu},\"lost_updates\":%s,"
+      "\"agent_commits\":{\"min\":%llu,\"median\":%llu,\"max\":%llu,\"zero\":%d},\"lost_updates\":%s,"
       "\"create_keys\":%llu,\"create_bad_keys\":%llu,\"history_checked\":%s,\"errors\":%s,"
       "\"updates\":%llu,\"fsyncs\":%s,\"updates_per_fsync\":%s,\"dropped\":%llu,\"replays\":%llu,"
       "\"in_progress\":%llu,\"in_doubt\":%llu,\"final_counters\":%s,\"violations\":[",
@@ -148,7 +154,7 @@ void PrintJson(const RunResult& r) {
       r.retries_mean, r.retries_p99, r.retries_max, r.lat_p50_ms, r.lat_p90_ms, r.lat_p99_ms,
       r.lat_p999_ms, r.lat_max_ms, static_cast<unsigned long long>(r.agent_min),
       static_cast<unsigned long long>(r.agent_median), static_cast<unsigned long long>(r.agent_max),
-      LostUpdatesText(r, "null").c_str(), static_cast<unsigned long long>(r.create_keys),
+      r.agents_zero, LostUpdatesText(r, "null").c_str(), static_cast<unsigned long long>(r.create_keys),
       static_cast<unsigned long long>(r.create_bad_keys), r.history_checked ? "true" : "false",
       JsonString(ErrorsText(r)).c_str(), static_cast<unsigned long long>(r.updates),
       r.fsyncs_known ? std::to_string(r.fsyncs).c_str() : "null", UpdatesPerFsync(r, "null").c_str(),
@@ -166,15 +172,15 @@ void PrintCsv(const RunResult& r, bool header) {
   if (header) {
     std::printf("system,workload,agents,keys,seconds,commits_per_s,attempts_per_s,conflicts_per_s,"
                 "retries_mean,retries_p99,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,"
-                "agent_min,agent_median,agent_max,lost_updates,violations,errors,updates_per_fsync\n");
+                "agent_min,agent_median,agent_max,lost_updates,violations,errors,updates_per_fsync,agents_zero\n");
   }
-  std::printf("%s,%s,%d,%d,%.3f,%.1f,%.1f,%.1f,%.3f,%.0f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%s,%zu,%s,%s\n",
+  std::printf("%s,%s,%d,%d,%.3f,%.1f,%.1f,%.1f,%.3f,%.0f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%s,%zu,%s,%s,%d\n",
               r.system.c_str(), r.workload.c_str(), r.agents, r.keys, r.seconds, r.commits_per_s,
               r.attempts_per_s, r.conflicts_per_s, r.retries_mean, r.retries_p99, r.lat_p50_ms, r.lat_p90_ms,
               r.lat_p99_ms, r.lat_p999_ms, r.lat_max_ms, static_cast<unsigned long long>(r.agent_min),
               static_cast<unsigned long long>(r.agent_median), static_cast<unsigned long long>(r.agent_max),
               LostUpdatesText(r, "").c_str(), r.violations.size(),
-              JsonString(ErrorsText(r)).c_str(), UpdatesPerFsync(r, "").c_str());
+              JsonString(ErrorsText(r)).c_str(), UpdatesPerFsync(r, "").c_str(), r.agents_zero);
 }
 
 bool ParseDouble(const char* s, double* out) {
@@ -221,7 +227,10 @@ int main(int argc, char** argv) {
       if (b != "none" && b != "exp") { std::fprintf(stderr, "casmem-bench: --backoff is none or exp\n"); return 1; }
       cfg.exp_backoff = b == "exp";
     }
+    else if (a == "--exp-backoff") cfg.exp_backoff = true;
+    else if (a == "--backoff-base") cfg.backoff_base_ms = number("--backoff-base");
     else if (a == "--backoff-max") cfg.backoff_max_ms = number("--backoff-max");
+    else if (a == "--send-jitter") cfg.send_jitter_us = number("--send-jitter");
     else if (a == "--workspace") workspace = value("--workspace");
     else if (a == "--grow") cfg.patch_grow = true;
     else if (a == "--idempotency-keys") cfg.idempotency_keys = true;

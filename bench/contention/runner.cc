@@ -9,8 +9,10 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <utility>
 
 #include "bench/contention/app_value.h"
+#include "bench/contention/backoff.h"
 
 namespace casmem::bench {
 namespace {
@@ -78,6 +80,7 @@ class Run_ {
     AppValue value;
     int create_next = 0;
     uint64_t seq = 0;  // operations started (names Idempotency-Keys)
+    bool jittered = false;  // --send-jitter: this request's pause is over
   };
 
   std::string KeyName(int i) const { return cfg_.key_prefix + "-" + std::to_string(i); }
@@ -89,6 +92,7 @@ class Run_ {
   void Seed(std::function<void()> then);
   void SeedNext(Agent& a);
   void StartOp(Agent& a);
+  bool Jitter(Agent& a, void (Run_::*step)(Agent&));
   void DoRead(Agent& a);
   void DoWrite(Agent& a);
   void DoUpdate(Agent& a);
@@ -197,7 +201,29 @@ void Run_::StartOp(Agent& a) {
   DoRead(a);
 }
 
+// --send-jitter: instead of sending at once, the agent pauses U(0, J) µs
+// and then sends; returns true when it did pause (the step runs later).
+// This stands in for the scheduling of independent client processes:
+// without it, the responses one fsync releases are handled in one loop
+// turn, in the order epoll reports them, and each agent's next request
+// leaves in that order, every time.
+bool Run_::Jitter(Agent& a, void (Run_::*step)(Agent&)) {
+  if (cfg_.send_jitter_us <= 0 || std::exchange(a.jittered, false)) return false;
+  a.jittered = true;
+  const double us = std::uniform_real_distribution<double>(0, cfg_.send_jitter_us)(a.rng);
+  a.timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(us * 1000)));
+  a.timer->async_wait([this, &a, step](boost::system::error_code) {
+    if (stopping_) {
+      a.jittered = false;
+      return Finish(a);
+    }
+    (this->*step)(a);
+  });
+  return true;
+}
+
 void Run_::DoRead(Agent& a) {
+  if (Jitter(a, &Run_::DoRead)) return;
   a.step_start = NowNs();
   a.conn->Read(KeyName(a.key), [this, &a](ReadResult r) {
     const uint64_t now = NowNs();
@@ -216,6 +242,7 @@ void Run_::DoRead(Agent& a) {
 }
 
 void Run_::DoWrite(Agent& a) {
+  if (Jitter(a, &Run_::DoWrite)) return;
   const std::string& w = cfg_.workload;
   std::optional<uint64_t> guard;
   std::string body;
@@ -324,17 +351,20 @@ void Run_::DoUpdate(Agent& a) {
   }
 }
 
+// With backoff the retry always re-reads: after a sleep the 409's current
+// value is as old as the sleep, and retrying from it would lose again to
+// every commit made meanwhile (it did: one agent took nearly every commit,
+// the others retried stale versions with ever longer sleeps). A client
+// library that retries "the operation" re-runs its read-modify-write.
 void Run_::Retry(Agent& a, bool reread) {
   if (stopping_) return Finish(a);
   if (!cfg_.exp_backoff) return reread ? DoRead(a) : DoWrite(a);
-  // Full jitter: uniform in [0, min(max, base * 2^retries)].
-  const double cap = std::min(cfg_.backoff_max_ms,
-                              cfg_.backoff_base_ms * std::pow(2.0, std::min(a.retries, 30)));
-  const double ms = std::uniform_real_distribution<double>(0, cap)(a.rng);
+  const double ms = std::uniform_real_distribution<double>(
+      0, BackoffCeilingMs(cfg_.backoff_base_ms, cfg_.backoff_max_ms, a.retries))(a.rng);
   a.timer->expires_after(std::chrono::microseconds(static_cast<int64_t>(ms * 1000)));
-  a.timer->async_wait([this, &a, reread](boost::system::error_code) {
+  a.timer->async_wait([this, &a](boost::system::error_code) {
     if (stopping_) return Finish(a);
-    reread ? DoRead(a) : DoWrite(a);
+    DoRead(a);
   });
 }
 
@@ -520,6 +550,7 @@ RunResult Run_::Go() {
     result_.agent_min = per_agent.front();
     result_.agent_median = per_agent[per_agent.size() / 2];
     result_.agent_max = per_agent.back();
+    result_.agents_zero = static_cast<int>(std::count(per_agent.begin(), per_agent.end(), 0));
   }
   result_.updates = total_commits_;
   if (result_.fsyncs_known && result_.fsyncs > 0) {

@@ -38,7 +38,9 @@ struct RunConfig {
   uint64_t ops = 0;         // > 0: stop after this many committed operations instead
   double warmup_seconds = 1;
   bool retry_read = false;  // on 409, read again instead of using the 409's current value
-  bool exp_backoff = false; // full-jitter exponential backoff between retries
+  // Full-jitter exponential backoff before every retry (backoff.h), which
+  // then always re-reads (the 409's value is stale after a sleep).
+  bool exp_backoff = false;
   double backoff_base_ms = 0.5;
   double backoff_max_ms = 50;
   std::string key_prefix = "bench";
@@ -49,6 +51,9 @@ struct RunConfig {
   // same Idempotency-Key (casmem only).
   double drop_responses = 0;
   bool idempotency_keys = false;  // patch / txn: an Idempotency-Key on every operation
+  // Each read and guarded write waits U(0, send_jitter_us) µs before it is
+  // sent (0: sent at once, from the handler of the previous answer).
+  double send_jitter_us = 0;
 };
 
 struct RunResult {
@@ -59,7 +64,8 @@ struct RunResult {
   double commits_per_s = 0, attempts_per_s = 0, conflicts_per_s = 0;
   double retries_mean = 0, retries_p99 = 0, retries_max = 0;
   double lat_p50_ms = 0, lat_p90_ms = 0, lat_p99_ms = 0, lat_p999_ms = 0, lat_max_ms = 0;
-  uint64_t agent_min = 0, agent_median = 0, agent_max = 0;  // commits per agent
+  uint64_t agent_min = 0, agent_median = 0, agent_max = 0;  // commits per agent (measured window)
+  int agents_zero = 0;                                     // agents with no commit in it
   std::map<std::string, uint64_t> errors;                  // by kind
   int64_t lost_updates = 0;  // cas / lww: acknowledged updates missing from the final values
   bool final_read_ok = true;  // false: the final values could not be read, lost_updates unknown

@@ -2,11 +2,17 @@
 # HTTP benchmark of casmemd beside the ceiling (nginx returning a fixed
 # body), in one run on this machine. wrk, keep-alive, 64 connections, -t1.
 #   bench/http/run.sh [seconds]      (default 10)
+# Interleaved rounds, for a shared machine: R rounds of (nginx ceiling,
+# casmemd POST with fsync always, casmemd GET), S seconds each, every round
+# printed with its ratios, then the median of the per-round ratios
+# GET/ceiling and POST/ceiling:
+#   bench/http/run.sh rounds [R] [S] (default 5 rounds, 5 s)
 # Installs wrk and nginx from Debian if missing; needs build/bin/casmemd.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-secs=${1:-10}
+mode=once
+if [ "${1:-}" = rounds ]; then mode=rounds; shift; rounds=${1:-5}; secs=${2:-5}; else secs=${1:-10}; fi
 conns=64
 casmem_port=17070
 nginx_port=18080
@@ -51,6 +57,27 @@ echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(nproc) cores  wrk -t1 -c$conns -d${sec
 KEYS=100000 SEQUENTIAL=1 wrk -t1 -c$conns -d6s -s "$here/post_lww.lua" http://127.0.0.1:$casmem_port >/dev/null
 live=$(curl -s http://127.0.0.1:$casmem_port/metrics | awk '$1=="casmem_live_keys" {print $2}')
 echo "# seeded: $live live keys"
+
+if [ $mode = rounds ]; then
+  echo "# $rounds interleaved rounds of (ceiling, POST, GET), ${secs}s each"
+  ratios="$work/ratios.txt"
+  : > "$ratios"
+  for i in $(seq "$rounds"); do
+    echo "round $i" >&2
+    c=$(wrk_run "nginx fixed 200" http://127.0.0.1:$nginx_port/ | tail -1)
+    p=$(KEYS=100000 wrk_run "casmemd POST (fsync always)" -s "$here/post_lww.lua" http://127.0.0.1:$casmem_port | tail -1)
+    g=$(KEYS=100000 wrk_run "casmemd GET" -s "$here/get.lua" http://127.0.0.1:$casmem_port | tail -1)
+    awk -v i="$i" -v c="$c" -v p="$p" -v g="$g" 'BEGIN {
+      if (c + 0 <= 0) { printf "round %d: no ceiling figure, round left out\n", i; exit }
+      printf "round %d: ceiling %.0f  POST %.0f  GET %.0f  GET/ceiling %.2f  POST/ceiling %.2f\n", i, c, p, g, g / c, p / c
+    }'
+    awk -v c="$c" -v p="$p" -v g="$g" 'BEGIN { if (c + 0 > 0) print g / c, p / c }' >> "$ratios"
+  done
+  median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  printf "# median GET / ceiling  = %.2f\n" "$(awk '{print $1}' "$ratios" | median)"
+  printf "# median POST / ceiling = %.2f\n" "$(awk '{print $2}' "$ratios" | median)"
+  exit 0
+fi
 
 ceiling=$(wrk_run "nginx fixed 200" http://127.0.0.1:$nginx_port/ | tail -1)
 get=$(KEYS=100000 wrk_run "casmemd GET" -s "$here/get.lua" http://127.0.0.1:$casmem_port | tail -1)

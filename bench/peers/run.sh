@@ -25,67 +25,15 @@ systems=${*:-casmem casmem-noturns postgres etcd redis}
 bench="$top/build/bin/casmem-bench"
 out="$top/docs/benchmarks"
 [ -x "$bench" ] && [ -x "$top/build/bin/casmemd" ] || { echo "build first: make build" >&2; exit 1; }
-need=""
-command -v redis-server >/dev/null || need="$need redis-server"
-command -v gnuplot >/dev/null || need="$need gnuplot-nox"
-command -v etcd >/dev/null || need="$need etcd-server"
-ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need="$need postgresql"
-if [ -n "$need" ]; then apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null; fi
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$here/lib.sh"
+bench_need redis gnuplot etcd postgres
 
-work=$(mktemp -d /tmp/casmem-peers.XXXXXX)
-chmod 755 "$work"  # the postgres user must reach its data directory
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-start_casmemd() {  # port, name, extra options
-  local port=$1 name=$2; shift 2
-  "$top/build/bin/casmemd" --listen 127.0.0.1:$port --data-dir "$work/$name" --fsync always \
-    --log-level warn "$@" > "$work/$name.out" &
-  pids+=($!)
-  for _ in $(seq 100); do grep -q listening "$work/$name.out" 2>/dev/null && return; sleep 0.1; done
-  echo "casmemd ($name) did not start" >&2; exit 1
-}
-start_casmem() { start_casmemd 17080 casmem; }
-start_casmem-noturns() { start_casmemd 17081 casmem-noturns --conflict-turn 0; }
-start_redis() {
-  mkdir -p "$work/redis"
-  redis-server --port 16380 --bind 127.0.0.1 --dir "$work/redis" --appendonly yes \
-    --appendfsync always --save "" --maxclients 4096 --daemonize no > "$work/redis.log" &
-  pids+=($!)
-  for _ in $(seq 100); do redis-cli -p 16380 ping >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "redis did not start" >&2; exit 1
-}
-start_etcd() {
-  etcd --name bench --data-dir "$work/etcd" \
-    --listen-client-urls http://127.0.0.1:23790 --advertise-client-urls http://127.0.0.1:23790 \
-    --listen-peer-urls http://127.0.0.1:23800 --initial-advertise-peer-urls http://127.0.0.1:23800 \
-    --initial-cluster bench=http://127.0.0.1:23800 > "$work/etcd.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do
-    curl -sf -X POST http://127.0.0.1:23790/v3/kv/range -d '{"key":"eA=="}' >/dev/null 2>&1 && return
-    sleep 0.1
-  done
-  echo "etcd did not start" >&2; exit 1
-}
-start_postgres() {
-  local bin
-  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  mkdir -p "$work/pg" && chown postgres "$work/pg"
-  runuser -u postgres -- "$bin/initdb" -D "$work/pg/data" -A trust -U postgres >/dev/null
-  # Default (durable) settings; only more connections for 1024 agents.
-  runuser -u postgres -- "$bin/postgres" -D "$work/pg/data" -p 15432 -k "$work/pg" \
-    -c listen_addresses=127.0.0.1 -c max_connections=1200 > "$work/pg.log" 2>&1 &
-  for _ in $(seq 100); do
-    [ -f "$work/pg/data/postmaster.pid" ] && "$bin/pg_isready" -q -h 127.0.0.1 -p 15432 && break
-    sleep 0.1
-  done
-  pids+=("$(head -1 "$work/pg/data/postmaster.pid")")  # the postmaster itself
-}
+start_casmem() { bench_start_casmemd 17080 casmem; }
+start_casmem-noturns() { bench_start_casmemd 17081 casmem-noturns --conflict-turn 0; }
+start_redis() { bench_start_redis 16380; }
+start_etcd() { bench_start_etcd 23790 23800; }
+start_postgres() { bench_start_postgres 15432; }
 target_of() {
   case $1 in
     casmem) echo casmem://127.0.0.1:17080 ;;
@@ -99,7 +47,7 @@ target_of() {
 csv="$out/contention.csv"
 [ $mode = atomic ] && csv="$out/atomic.csv"
 "$bench" --help >/dev/null
-echo "system,workload,agents,keys,seconds,commits_per_s,attempts_per_s,conflicts_per_s,retries_mean,retries_p99,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,agent_min,agent_median,agent_max,lost_updates,violations,errors,updates_per_fsync" > "$csv"
+echo "system,workload,agents,keys,seconds,commits_per_s,attempts_per_s,conflicts_per_s,retries_mean,retries_p99,lat_p50_ms,lat_p90_ms,lat_p99_ms,lat_p999_ms,lat_max_ms,agent_min,agent_median,agent_max,lost_updates,violations,errors,updates_per_fsync,agents_zero" > "$csv"
 run() {  # system, then casmem-bench arguments
   local sys=$1; shift
   echo "  $sys $*" >&2
