@@ -20,7 +20,9 @@ void ResponseWaiters::PostLeadCommit() {
   // thread (their writes join the batch it commits): one per burst.
   boost::asio::post(ioc_, [this, wal] {
     lead_posted_ = false;
-    if (heap_.empty()) return;  // all released meanwhile: nothing to lead
+    // Called even when every response was released meanwhile: the appends
+    // of this thread's handlers left the writer's wake-up to this call
+    // (Wal::LeaderToCome); with nothing pending it returns at once.
     leading_ = true;
     wal->LeadCommit();  // may block this thread for one fsync
     leading_ = false;

@@ -408,7 +408,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // Runs request `req` of slot `p`, and tells ConflictTurns what it did.
   void Run(const std::shared_ptr<Pending>& p, const http::request<http::string_body>& req,
            Clock::time_point start) {
-    HandlerResult hr = srv_->handler.Handle(ToHttpRequest(req));
+    HandlerResult hr;
+    {
+      // What the request appends waits for this thread's LeadCommit,
+      // posted when its response waits (ResponseWaiters), instead of
+      // waking the log's writer thread to race it.
+      wal::Wal::LeaderToCome leader(srv_->store->wal());
+      hr = srv_->handler.Handle(ToHttpRequest(req));
+    }
     if (hr.stream) {
       p->stream = std::move(hr.stream);
       // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): the body is sent

@@ -30,6 +30,8 @@ bool ParseFsyncMode(std::string_view s, FsyncMode* out) {
 }
 
 namespace {
+// The log whose LeadCommit this thread will call (Wal::LeaderToCome).
+thread_local const Wal* t_leader_to_come = nullptr;
 // frame_ keeps its buffer between batches up to this size.
 constexpr size_t kKeepFrameBytes = 4 << 20;
 size_t RecordSizeAt(std::string_view batch, size_t pos) {
@@ -114,6 +116,9 @@ Wal::Wal(const WalOptions& options, const ScanResult& scan, std::unique_ptr<File
 
 Wal::~Wal() { Close(); }
 
+Wal::LeaderToCome::LeaderToCome(const Wal* wal) : previous_(t_leader_to_come) { t_leader_to_come = wal; }
+Wal::LeaderToCome::~LeaderToCome() { t_leader_to_come = previous_; }
+
 uint64_t Wal::Append(Record* r, Status* why) { return Append(r, why, FillFn()); }
 
 uint64_t Wal::Append(Record* r, Status* why, const FillFn& fill) {
@@ -136,8 +141,11 @@ uint64_t Wal::Append(Record* r, Status* why, const FillFn& fill) {
   AppendRecord(*r, &pending_);
   bytes_appended_.fetch_add(pending_.size() - before, std::memory_order_relaxed);
   // While a leader holds the batch the writer could not take this record:
-  // the leader wakes it when it finishes.
-  if (writer_waiting_ && !batch_in_flight_) writer_cv_.notify_one();
+  // the leader wakes it when it finishes. A leader about to come (this
+  // thread's LeaderToCome) wakes it if it declines.
+  if (writer_waiting_ && !batch_in_flight_ && !(options_.inline_commit && t_leader_to_come == this)) {
+    writer_cv_.notify_one();
+  }
   return r->lsn;
 }
 
@@ -213,13 +221,19 @@ bool Wal::LeadCommit() {
         static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(options_.inline_sync_limit)
                 .count())) {
+      if (writer_waiting_) writer_cv_.notify_one();  // declined, as above
       return false;
     }
     // offset_ is the holder's, and nobody holds the batch: the last holder
     // released it under mu_. The batch must fit the current segment as one
     // frame (WriteBatch then never rotates).
     const uint64_t room = options_.segment_bytes > offset_ ? options_.segment_bytes - offset_ : 0;
-    if (kBatchHeaderSize + pending_.size() > room) return false;
+    if (kBatchHeaderSize + pending_.size() > room) {
+      // Declined: the batch is the writer thread's, whose wake-up the
+      // appends may have left to this leader (LeaderToCome).
+      if (writer_waiting_) writer_cv_.notify_one();
+      return false;
+    }
     batch_in_flight_ = true;
     taken_.clear();
     taken_.swap(pending_);

@@ -145,8 +145,29 @@ class Wal {
   // recent syncs were slow (a moving average above
   // options.inline_sync_limit: a slow or stalling disk must not hold an
   // I/O thread; the writer thread takes every batch until syncs are fast
-  // again). Must not run concurrently with ~Wal().
+  // again). Must not run concurrently with ~Wal(). Declining, it wakes
+  // the writer thread for what it leaves pending (see LeaderToCome).
   bool LeadCommit();
+
+  // Held (on the stack) by a thread that will call this log's LeadCommit()
+  // after the appends it makes meanwhile: casmemd's I/O thread, around a
+  // request's handling, posts that call behind its ready handlers. Appends
+  // of this thread to this log then do not wake the writer thread, which
+  // would only race the coming leader for the batch (on two cores, taking
+  // a core from the I/O threads to lose or to win by a hand-off). The
+  // contract: a LeadCommit() of this log follows on this thread; leading
+  // or declining, it leaves the writer thread awake for anything pending.
+  // No effect with options.inline_commit off. Not nestable across logs.
+  class LeaderToCome {
+   public:
+    explicit LeaderToCome(const Wal* wal);
+    ~LeaderToCome();
+    LeaderToCome(const LeaderToCome&) = delete;
+    LeaderToCome& operator=(const LeaderToCome&) = delete;
+
+   private:
+    const Wal* previous_;
+  };
 
   // Deletes the segments whose every record has lsn <= `lsn` (covered by a
   // snapshot). Never the segment being written.

@@ -3,9 +3,9 @@
 // writer thread and never lost, a failed leader sync is sticky, the cases
 // in which it must decline, and a concurrent stress with reopen.
 //
-// Append wakes the writer thread, which may take the pending bytes before
-// the test's LeadCommit does; tests that need a leader retry (LeadOne) and
-// check what happened in the attempt that led.
+// Append wakes the writer thread (unless under LeaderToCome), which may
+// take the pending bytes before the test's LeadCommit does; tests that need
+// a leader retry (LeadOne) and check what happened in the attempt that led.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -417,6 +417,71 @@ TEST(LeadCommit, DeclinesAfterSlowSyncsUntilTheyAreFastAgain) {
     ASSERT_TRUE(wal->WaitAcked(AppendKV(wal.get(), "fast", "1")).ok());
   }
   EXPECT_NE(LeadOne(wal.get(), "1"), 0u) << "leaders never came back";
+  fs.SetSyncHook(nullptr);
+}
+
+// Appends under LeaderToCome leave the batch to the coming leader: the
+// writer thread is not woken for them, so the LeadCommit that follows
+// leads, first time, on this thread.
+TEST(LeadCommit, AppendsUnderLeaderToComeAreLeftToTheLeader) {
+  testing::MemFs fs;
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs), &wal, &got).ok());
+  const auto me = std::this_thread::get_id();
+  // Let the writer thread go to sleep first: one that has not reached its
+  // wait yet takes whatever is pending (as it should, between batches).
+  ASSERT_TRUE(wal->WaitAcked(AppendKV(wal.get(), "warm", "1")).ok());
+  std::this_thread::sleep_for(milliseconds(50));
+  for (int i = 0; i < 20; ++i) {
+    uint64_t lsn;
+    {
+      Wal::LeaderToCome leader(wal.get());
+      lsn = AppendKV(wal.get(), "k", ValueOf(i));
+    }
+    // Given time, a woken writer thread would have taken it.
+    std::this_thread::sleep_for(milliseconds(i == 0 ? 100 : 2));
+    ASSERT_LT(wal->acked_lsn(), lsn) << "the writer thread was woken for a leader's append";
+    std::thread::id ran_on;
+    wal->WhenAcked(lsn, [&](const Status& st) {
+      EXPECT_TRUE(st.ok());
+      ran_on = std::this_thread::get_id();
+    });
+    ASSERT_TRUE(wal->LeadCommit()) << "attempt " << i;
+    EXPECT_EQ(ran_on, me);
+    EXPECT_GE(wal->acked_lsn(), lsn);
+  }
+  // Appends of another thread, or to another log, still wake the writer.
+  testing::MemFs fs2;
+  std::unique_ptr<Wal> other;
+  ASSERT_TRUE(OpenCollect(MemOptions(&fs2), &other, &got).ok());
+  Wal::LeaderToCome leader(other.get());
+  const uint64_t lsn = AppendKV(wal.get(), "k", "1");
+  EXPECT_TRUE(WaitFor([&] { return wal->acked_lsn() >= lsn; }));
+}
+
+// A coming leader that declines (the disk is slow) wakes the writer
+// thread for what its appends left pending: nothing is stranded.
+TEST(LeadCommit, ALeaderThatDeclinesWakesTheWriterForItsAppends) {
+  testing::MemFs fs;
+  auto opts = MemOptions(&fs);
+  opts.inline_sync_limit = std::chrono::microseconds(1000);
+  std::unique_ptr<Wal> wal;
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(opts, &wal, &got).ok());
+  fs.SetSyncHook([&] { std::this_thread::sleep_for(milliseconds(5)); });
+  for (int i = 0; i < 3; ++i) {  // slow syncs: leaders are turned away
+    ASSERT_TRUE(wal->WaitAcked(AppendKV(wal.get(), "slow", "1")).ok());
+  }
+  for (int i = 0; i < 5; ++i) {
+    uint64_t lsn;
+    {
+      Wal::LeaderToCome leader(wal.get());
+      lsn = AppendKV(wal.get(), "k", ValueOf(i));
+    }
+    ASSERT_FALSE(wal->LeadCommit());
+    ASSERT_TRUE(WaitFor([&] { return wal->acked_lsn() >= lsn; })) << "the declined batch was stranded";
+  }
   fs.SetSyncHook(nullptr);
 }
 
