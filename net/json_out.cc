@@ -4,7 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <ctime>
+#include <chrono>
 
 namespace casmem::net {
 namespace {
@@ -60,15 +60,44 @@ void WriteEntry(Writer& w, const Entry& e) {
 }
 }  // namespace
 
+// By hand rather than gmtime_r + snprintf (a visible share of a GET's CPU
+// time): the civil date of the day number (std::chrono's calendar), then
+// fixed-width digits.
 std::string FormatTimestamp(int64_t ms) {
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
+  using namespace std::chrono;
+  const sys_time<milliseconds> t{milliseconds(ms)};
+  const sys_days day = floor<days>(t);
+  const year_month_day ymd{day};
+  const int64_t in_day = (t - day).count();  // 0 .. 86'399'999
+  char buf[32];
+  char* p = buf;
+  auto digits = [&p](int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+    p += width;
+  };
+  int year = static_cast<int>(ymd.year());
+  if (year < 0) {  // never for a stored time; kept well-formed anyway
+    *p++ = '-';
+    year = -year;
+  }
+  digits(year, year > 9999 ? 5 : 4);
+  *p++ = '-';
+  digits(static_cast<unsigned>(ymd.month()), 2);
+  *p++ = '-';
+  digits(static_cast<unsigned>(ymd.day()), 2);
+  *p++ = 'T';
+  digits(in_day / 3'600'000, 2);
+  *p++ = ':';
+  digits(in_day / 60'000 % 60, 2);
+  *p++ = ':';
+  digits(in_day / 1000 % 60, 2);
+  *p++ = '.';
+  digits(in_day % 1000, 3);
+  *p++ = 'Z';
+  return std::string(buf, p);
 }
 
 std::string ErrorJson(std::string_view message) {

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+
 #include <mutex>
 
 #include "engine/store.h"
@@ -324,6 +327,19 @@ TEST(HandlerBusy, AStalledLogAnswers503StorageBusyWithRetryAfter) {
 TEST(Timestamp, Rfc3339WithMilliseconds) {
   EXPECT_EQ(FormatTimestamp(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(FormatTimestamp(1'795'774'530'123), "2026-11-27T10:15:30.123Z");
+  // The same text as gmtime_r + strftime, over four centuries of days and
+  // every millisecond position (leap years, centuries, 2000, 2100).
+  for (int64_t ms = 0; ms < 13'000'000'000'000; ms += 86'400'000LL * 97 + 3'723'456) {
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm;
+    gmtime_r(&secs, &tm);
+    char want[64];
+    const size_t n = std::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(want + n, sizeof want - n, ".%03dZ", static_cast<int>(ms % 1000));
+    ASSERT_EQ(FormatTimestamp(ms), want) << ms;
+  }
+  EXPECT_EQ(FormatTimestamp(951'782'400'000), "2000-02-29T00:00:00.000Z");
+  EXPECT_EQ(FormatTimestamp(4'107'542'399'999), "2100-02-28T23:59:59.999Z");
 }
 
 }  // namespace
