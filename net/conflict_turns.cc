@@ -42,6 +42,7 @@ void ConflictTurns::Forget(Stripe& s, std::unordered_map<std::string, KeyTurn>::
 bool ConflictTurns::PassTurn(KeyTurn& t, TimePoint now, std::vector<Release>* out,
                              std::vector<Release>* dropped) {
   t.holder = 0;
+  t.reported = 0;
   while (!t.waiters.empty()) {
     Waiter w = std::move(t.waiters.front());
     t.waiters.pop_front();
@@ -70,7 +71,8 @@ void ConflictTurns::Queue(KeyTurn& t, TimePoint now, Waiter w, std::vector<Relea
 }
 
 bool ConflictTurns::Enqueue(std::string_view workspace, std::string_view key, Holder holder,
-                            TimePoint now, Release release, std::shared_ptr<TurnTicket> ticket) {
+                            uint64_t reported, TimePoint now, Release release,
+                            std::shared_ptr<TurnTicket> ticket) {
   Stripe& s = StripeFor(workspace, key);
   std::vector<Release> released, dropped;
   {
@@ -83,12 +85,16 @@ bool ConflictTurns::Enqueue(std::string_view workspace, std::string_view key, Ho
     }
     if (inserted || (t.waiters.empty() && t.turn_ends <= now)) {
       t.holder = holder;
+      t.reported = reported;
       t.turn_ends = now + turn_;
       return true;
     }
     // The holder's own retry lost (another writer committed meanwhile): it
-    // answers at once, within the time it has.
-    if (holder != 0 && t.holder == holder && t.turn_ends > now) return true;
+    // answers at once, within the time it has, with the newer version.
+    if (holder != 0 && t.holder == holder && t.turn_ends > now) {
+      t.reported = reported;
+      return true;
+    }
     Queue(t, now, Waiter{std::move(release), std::move(ticket), holder}, &released, &dropped);
   }
   RunAll(&released);
@@ -96,7 +102,8 @@ bool ConflictTurns::Enqueue(std::string_view workspace, std::string_view key, Ho
 }
 
 bool ConflictTurns::AdmitWrite(std::string_view workspace, std::string_view key, Holder holder,
-                               TimePoint now, Release release, std::shared_ptr<TurnTicket> ticket) {
+                               uint64_t guard, TimePoint now, Release release,
+                               std::shared_ptr<TurnTicket> ticket) {
   if (tracked_.load(std::memory_order_relaxed) == 0) return true;
   Stripe& s = StripeFor(workspace, key);
   if (s.size.load(std::memory_order_relaxed) == 0) return true;
@@ -110,7 +117,15 @@ bool ConflictTurns::AdmitWrite(std::string_view workspace, std::string_view key,
       Forget(s, it);  // the turn ran out and nobody waits: the key is idle
       return true;
     }
-    if (t.turn_ends > now && holder != 0 && t.holder == holder) return true;
+    if (t.turn_ends > now && holder != 0 && t.holder == holder) {
+      if (t.reported == 0 || guard == t.reported) return true;  // the retry the turn waits for
+      // Not that retry (a stale version sent again, a buggy or hostile
+      // client): the turn is over; this write goes like anyone's.
+      if (!PassTurn(t, now, &released, &dropped)) {
+        Forget(s, it);
+        return true;
+      }
+    }
     Queue(t, now, Waiter{std::move(release), std::move(ticket), holder}, &released, &dropped);
   }
   RunAll(&released);

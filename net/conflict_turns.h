@@ -17,9 +17,13 @@
 // the key is deferred into the same FIFO before it runs (AdmitWrite), so
 // the holder's retry — whatever the client does between the 409 and the
 // retry: nothing, a re-read, a short sleep — cannot be overtaken. The
-// turn ends when the holder commits, leaves (its connection closed), or
-// its time runs out; then the head waiter becomes the holder: a held 409
-// is answered with the key's state at that moment, a deferred write runs.
+// turn ends when the holder commits, leaves (its connection closed), its
+// time runs out, or it sends a guarded write of the key that is not the
+// retry its 409 invited (another version than the one reported): a
+// client that keeps sending stale writes holds the key no longer than
+// one round trip per turn. Then the head waiter becomes the holder: a
+// held 409 is answered with the key's state at that moment, a deferred
+// write runs.
 // Writes without a guard (last-write-wins, patches without a guard,
 // transactions) are never deferred: they do not compete on a version.
 //
@@ -83,19 +87,23 @@ class ConflictTurns {
   explicit ConflictTurns(std::chrono::microseconds turn, size_t stripes = 64);
 
   // A guarded write by `holder` on (workspace, key) lost because its
-  // version was older than the key's current one. True: nobody held the
-  // turn (`holder` now does, for `turn`), or `holder` already holds it
-  // (its time is not extended): reply at once, `release` is dropped.
-  // False: queued; `release` answers the 409 when the turn comes.
-  bool Enqueue(std::string_view workspace, std::string_view key, Holder holder, TimePoint now,
-               Release release, std::shared_ptr<TurnTicket> ticket = nullptr);
-  // A guarded write by `holder` on (workspace, key) is about to run. True:
-  // run it now (no turn is running on the key, or `holder` holds it).
-  // False: another holder's turn runs; the write is queued and `release`
-  // runs it when its turn comes. Never starts a turn. Cheap when no key is
+  // version was older than the key's current one, `reported` (what its
+  // 409 tells it to retry with). True: nobody held the turn (`holder` now
+  // does, for `turn`), or `holder` already holds it (its time is not
+  // extended): reply at once, `release` is dropped. False: queued;
+  // `release` answers the 409 when the turn comes.
+  bool Enqueue(std::string_view workspace, std::string_view key, Holder holder, uint64_t reported,
+               TimePoint now, Release release, std::shared_ptr<TurnTicket> ticket = nullptr);
+  // A guarded write by `holder` of version `guard` on (workspace, key) is
+  // about to run. True: run it now (no turn is running on the key, or
+  // `holder` holds it and retries the version its 409 reported — or one
+  // it has not been told yet). A holder's write of another version ends
+  // its turn first (it is not the retry the turn waits for). False:
+  // another holder's turn runs; the write is queued and `release` runs it
+  // when its turn comes. Never starts a turn. Cheap when no key is
   // tracked (one relaxed load).
-  bool AdmitWrite(std::string_view workspace, std::string_view key, Holder holder, TimePoint now,
-                  Release release, std::shared_ptr<TurnTicket> ticket = nullptr);
+  bool AdmitWrite(std::string_view workspace, std::string_view key, Holder holder, uint64_t guard,
+                  TimePoint now, Release release, std::shared_ptr<TurnTicket> ticket = nullptr);
   // A write by `committer` (0: not a guarded write of a connection)
   // changed (workspace, key). The holder's commit, or any commit once the
   // turn has run out, passes the turn to the head waiter (or forgets the
@@ -121,6 +129,7 @@ class ConflictTurns {
   };
   struct KeyTurn {
     Holder holder = 0;  // 0: the turn is nobody's (released to a waiter without a holder)
+    uint64_t reported = 0;  // the version the holder's 409 reported; 0: not known yet
     TimePoint turn_ends;
     std::deque<Waiter> waiters;  // may hold withdrawn waiters, skipped when reached
   };

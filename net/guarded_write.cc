@@ -32,12 +32,14 @@ std::optional<GuardedKey> GuardedWriteOf(const HttpRequest& req) {
     auto body = ParseWriteBody(req.body, &error);
     if (!body || !body->if_match_version || *body->if_match_version == 0) return std::nullopt;
     out.key = std::move(body->key);
+    out.guard = *body->if_match_version;
     return out;
   }
   if (extra != 1) return std::nullopt;
   std::optional<uint64_t> guard;
   if (GuardOf(*target, req, &guard) || !guard || *guard == 0) return std::nullopt;
   out.key = seg[rest + 1];
+  out.guard = *guard;
   return out;
 }
 

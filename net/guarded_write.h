@@ -12,6 +12,7 @@ namespace casmem::net {
 
 struct GuardedKey {
   std::string workspace, key;
+  uint64_t guard = 0;  // the version the write expects (never 0)
 };
 
 // The (workspace, key) of a single-key write that carries a version guard

@@ -79,6 +79,7 @@ struct HandlerResult {
   KeyEvent key_event = KeyEvent::kNone;
   std::string workspace, key;  // set with key_event
   uint64_t guard = 0;          // kStaleConflict: the if_match_version that lost
+  uint64_t current_version = 0;  // kStaleConflict: the key's version the 409 reports
 };
 
 class Handler {

@@ -81,6 +81,7 @@ HandlerResult Handler::WriteReply(const WriteResult& w, const std::string& ws,
       if (!remembered && guard && *guard > 0 && w.current_version && *guard < *w.current_version) {
         r.key_event = KeyEvent::kStaleConflict;
         r.guard = *guard;
+        r.current_version = *w.current_version;
       }
       break;
     case Outcome::kReplay:

@@ -189,10 +189,11 @@ void Server::Run() {
   // Keep every context running until StopAll(), even with no connection.
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   for (auto& c : impl->contexts) guards.push_back(asio::make_work_guard(*c));
-  for (size_t i = 1; i < impl->contexts.size(); ++i) {
+  guards.push_back(asio::make_work_guard(impl->control));
+  for (size_t i = 0; i < impl->contexts.size(); ++i) {
     threads.emplace_back([impl, i] { impl->contexts[i]->run(); });
   }
-  impl->contexts[0]->run();
+  impl->control.run();  // this thread: accepting, signals, timers
   for (auto& t : threads) t.join();
 }
 

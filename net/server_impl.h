@@ -36,7 +36,7 @@ class Session;
 struct Server::Impl {
   Impl(Store* s, Metrics* m, const ServerOptions& o)
       : store(s), metrics(m), opts(o), handler(s, m), contexts(MakeContexts(o.threads)),
-        ioc(*contexts[0]), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {
+        ioc(control), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {
     for (auto& c : contexts) waiters.push_back(std::make_unique<ResponseWaiters>(*c, s));
     if (o.conflict_turn.count() > 0) turns = std::make_unique<ConflictTurns>(o.conflict_turn);
   }
@@ -49,6 +49,7 @@ struct Server::Impl {
   size_t NextContext() { return next_context++ % contexts.size(); }
   void StopAll() {
     for (auto& c : contexts) c->stop();
+    control.stop();
   }
   // REQUIRES: the store has fired every durability callback (Store::Close)
   // before the Impl is destroyed: callbacks post to this io_context.
@@ -74,14 +75,19 @@ struct Server::Impl {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   // One io_context per I/O thread (concurrency hint 1): a connection is
   // served by one thread only, so it needs no strand, and threads never
-  // wake each other to hand over work. contexts[0] also runs the acceptor,
-  // the signals and the drain timer.
+  // wake each other to hand over work.
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   size_t next_context = 0;  // acceptor's thread only
   // waiters[i]: the responses of contexts[i]'s connections waiting for
   // visibility. Declared after the contexts so they are destroyed first
   // (they hold Sessions, whose sockets belong to the contexts).
   std::vector<std::unique_ptr<ResponseWaiters>> waiters;
+  // The acceptor, the signals, the drain and accept-backoff timers and the
+  // conflict-turn timer run on their own thread (Run's caller), never on
+  // an I/O thread: an I/O thread may block for one sync when it leads a
+  // commit (Wal::LeadCommit), and a disk that stalls then must not stop
+  // accepting, SIGTERM or the turns. `ioc` names it.
+  asio::io_context control{1};
   asio::io_context& ioc;
   tcp::acceptor acceptor;
   asio::signal_set signals;

@@ -390,7 +390,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (turns != nullptr && turns->tracked_keys() > 0 && !srv_->stopping.load()) {
       if (auto g = GuardedWriteOf(ToHttpRequest(req))) {
         auto ticket = std::make_shared<TurnTicket>();
-        if (!turns->AdmitWrite(g->workspace, g->key, holder_, start, DeferredWrite(p), ticket)) {
+        if (!turns->AdmitWrite(g->workspace, g->key, holder_, g->guard, start, DeferredWrite(p), ticket)) {
           p->held = std::make_unique<Held>(Held{std::move(ticket), std::move(g->workspace),
                                                 std::move(g->key), 0, Route::kUnknown, start,
                                                 std::make_unique<http::request<http::string_body>>(
@@ -435,7 +435,8 @@ class Session : public std::enable_shared_from_this<Session> {
         p->held = std::make_unique<Held>(
             Held{std::make_shared<TurnTicket>(), hr.workspace, hr.key, hr.guard, hr.route, start, nullptr});
         const bool now =
-            turns->Enqueue(hr.workspace, hr.key, holder_, Clock::now(), HeldConflict(p), p->held->ticket);
+            turns->Enqueue(hr.workspace, hr.key, holder_, hr.current_version, Clock::now(), HeldConflict(p),
+                           p->held->ticket);
         srv_->ArmTurnTimer();
         if (!now) {
           srv_->metrics->CountConflictHeld();
@@ -486,11 +487,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The client will read no more (or no longer waits): every held 409 or
   // deferred write whose ticket this side claims leaves the key's queue
-  // (the turn skips it). `answer`: reply with the key's state now (a
-  // deferred write runs now); else drop it.
+  // (the turn skips it). `answer` (the client sent EOF, it may still
+  // read): a held 409 is answered with the key's state now, a deferred
+  // write keeps its place and runs at its turn; else both are dropped.
   void WithdrawHeld(bool answer) {
     for (size_t i = 0; i < queue_.size(); ++i) {
       auto p = queue_[i];  // a copy: AnswerHeld may write, not pop
+      // A deferred write of a client that may still read (EOF, answer)
+      // stays queued: run now it would overtake the turn's holder.
+      if (answer && p->held && p->held->request) continue;
       if (p->held && p->held->ticket->Claim()) {
         if (answer) {
           AnswerHeld(p);

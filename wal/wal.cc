@@ -224,6 +224,14 @@ bool Wal::LeadCommit() {
       if (writer_waiting_) writer_cv_.notify_one();  // declined, as above
       return false;
     }
+    // Mode `batch` with its timed sync due: that sync is the writer
+    // thread's (a leader only writes), and it must not lose the batch to
+    // leader after leader past --fsync-interval.
+    if (options_.fsync == FsyncMode::kBatch && written_lsn_ > durable_lsn_.load() &&
+        std::chrono::steady_clock::now() >= last_sync_ + options_.fsync_interval) {
+      if (writer_waiting_) writer_cv_.notify_one();
+      return false;
+    }
     // offset_ is the holder's, and nobody holds the batch: the last holder
     // released it under mu_. The batch must fit the current segment as one
     // frame (WriteBatch then never rotates).

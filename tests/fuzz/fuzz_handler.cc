@@ -100,7 +100,7 @@ void OneRequest(Store* store, Handler* handler, std::string_view req) {
   const std::optional<GuardedKey> guarded = GuardedWriteOf(http);
   HandlerResult r = handler->Handle(http);
   FUZZ_CHECK(store->WaitVisible(r.visible_lsn).ok());
-  if (r.key_event == KeyEvent::kStaleConflict) FUZZ_CHECK(guarded);
+  if (r.key_event == KeyEvent::kStaleConflict) FUZZ_CHECK(guarded && guarded->guard == r.guard);
   if (guarded && r.key_event != KeyEvent::kNone) {
     FUZZ_CHECK(guarded->workspace == r.workspace && guarded->key == r.key);
   }

@@ -21,14 +21,14 @@ TEST(ConflictTurns, FirstLoserRepliesAtOnceLaterOnesWait) {
   ConflictTurns turns(10ms);
   const TP t0{};
   std::vector<int> released;
-  EXPECT_TRUE(turns.Enqueue("ws", "k", 1, t0, [&] { released.push_back(0); }));
-  EXPECT_FALSE(turns.Enqueue("ws", "k", 2, t0, [&] { released.push_back(1); }));
-  EXPECT_FALSE(turns.Enqueue("ws", "k", 3, t0, [&] { released.push_back(2); }));
+  EXPECT_TRUE(turns.Enqueue("ws", "k", 1, 0, t0, [&] { released.push_back(0); }));
+  EXPECT_FALSE(turns.Enqueue("ws", "k", 2, 0, t0, [&] { released.push_back(1); }));
+  EXPECT_FALSE(turns.Enqueue("ws", "k", 3, 0, t0, [&] { released.push_back(2); }));
   EXPECT_TRUE(released.empty());
   EXPECT_EQ(turns.waiting(), 2u);
   // Another key and another workspace are independent.
-  EXPECT_TRUE(turns.Enqueue("ws", "other", 2, t0, [] {}));
-  EXPECT_TRUE(turns.Enqueue("ws2", "k", 3, t0, [] {}));
+  EXPECT_TRUE(turns.Enqueue("ws", "other", 2, 0, t0, [] {}));
+  EXPECT_TRUE(turns.Enqueue("ws2", "k", 3, 0, t0, [] {}));
   EXPECT_EQ(turns.tracked_keys(), 3u);
 }
 
@@ -36,9 +36,9 @@ TEST(ConflictTurns, EachHolderCommitReleasesTheHeadInArrivalOrder) {
   ConflictTurns turns(10ms);
   const TP t0{};
   std::vector<int> released;
-  ASSERT_TRUE(turns.Enqueue("ws", "k", 10, t0, [] {}));
+  ASSERT_TRUE(turns.Enqueue("ws", "k", 10, 0, t0, [] {}));
   for (int i = 1; i <= 3; ++i) {
-    ASSERT_FALSE(turns.Enqueue("ws", "k", i, t0, [&, i] { released.push_back(i); }));
+    ASSERT_FALSE(turns.Enqueue("ws", "k", i, 0, t0, [&, i] { released.push_back(i); }));
   }
   turns.Committed("ws", "k", 10, t0 + 1ms);
   EXPECT_EQ(released, (std::vector<int>{1}));
@@ -53,7 +53,7 @@ TEST(ConflictTurns, EachHolderCommitReleasesTheHeadInArrivalOrder) {
   EXPECT_EQ(turns.tracked_keys(), 1u);
   turns.Committed("ws", "k", 3, t0 + 4ms);
   EXPECT_EQ(turns.tracked_keys(), 0u);
-  EXPECT_TRUE(turns.Enqueue("ws", "k", 4, t0 + 5ms, [] {}));
+  EXPECT_TRUE(turns.Enqueue("ws", "k", 4, 0, t0 + 5ms, [] {}));
 }
 
 // The unfairness turns exist to stop: the agent that just committed sends
@@ -64,20 +64,20 @@ TEST(ConflictTurns, TheWinnerCannotOvertakeTheReleasedLoser) {
   const TP t0{};
   std::vector<std::string> ran;
   constexpr ConflictTurns::Holder kWinner = 1, kLoser = 2;
-  ASSERT_TRUE(turns.AdmitWrite("ws", "k", kWinner, t0, [] {}));  // nothing tracked yet
+  ASSERT_TRUE(turns.AdmitWrite("ws", "k", kWinner, 1, t0, [] {}));  // nothing tracked yet
   EXPECT_EQ(turns.tracked_keys(), 0u) << "admitting a write never starts a turn";
-  ASSERT_TRUE(turns.Enqueue("ws", "k", kLoser, t0, [] {}));  // the loser holds the turn
+  ASSERT_TRUE(turns.Enqueue("ws", "k", kLoser, 0, t0, [] {}));  // the loser holds the turn
   // The winner's next write is deferred behind the turn...
-  ASSERT_FALSE(turns.AdmitWrite("ws", "k", kWinner, t0 + 100us, [&] { ran.push_back("winner"); }));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "k", kWinner, 1, t0 + 100us, [&] { ran.push_back("winner"); }));
   // ...the loser's retry is not.
-  ASSERT_TRUE(turns.AdmitWrite("ws", "k", kLoser, t0 + 200us, [] {}));
+  ASSERT_TRUE(turns.AdmitWrite("ws", "k", kLoser, 1, t0 + 200us, [] {}));
   EXPECT_TRUE(ran.empty());
   turns.Committed("ws", "k", kLoser, t0 + 300us);
   EXPECT_EQ(ran, (std::vector<std::string>{"winner"}));
   // The deferred write now holds the turn: it runs, and a third agent's
   // guarded write waits for it.
-  ASSERT_TRUE(turns.AdmitWrite("ws", "k", kWinner, t0 + 400us, [] {}));
-  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 3, t0 + 400us, [&] { ran.push_back("third"); }));
+  ASSERT_TRUE(turns.AdmitWrite("ws", "k", kWinner, 1, t0 + 400us, [] {}));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 3, 1, t0 + 400us, [&] { ran.push_back("third"); }));
   turns.Committed("ws", "k", kWinner, t0 + 500us);
   EXPECT_EQ(ran, (std::vector<std::string>{"winner", "third"}));
 }
@@ -88,15 +88,15 @@ TEST(ConflictTurns, DeferredWritesAndHeld409sShareOneFifo) {
   ConflictTurns turns(10ms);
   const TP t0{};
   std::vector<int> ran;
-  ASSERT_TRUE(turns.Enqueue("ws", "k", 1, t0, [] {}));
-  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 2, t0, [&] { ran.push_back(2); }));
-  ASSERT_FALSE(turns.Enqueue("ws", "k", 3, t0, [&] { ran.push_back(3); }));
-  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 4, t0, [&] { ran.push_back(4); }));
+  ASSERT_TRUE(turns.Enqueue("ws", "k", 1, 0, t0, [] {}));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 2, 1, t0, [&] { ran.push_back(2); }));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", 3, 0, t0, [&] { ran.push_back(3); }));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 4, 1, t0, [&] { ran.push_back(4); }));
   turns.Committed("ws", "k", 1, t0 + 1ms);
   EXPECT_EQ(ran, (std::vector<int>{2}));
   // 2's deferred write ran and lost (1 committed first): it holds the turn,
   // so its 409 leaves at once rather than queueing again.
-  EXPECT_TRUE(turns.Enqueue("ws", "k", 2, t0 + 2ms, [&] { ran.push_back(-2); }));
+  EXPECT_TRUE(turns.Enqueue("ws", "k", 2, 0, t0 + 2ms, [&] { ran.push_back(-2); }));
   turns.Committed("ws", "k", 2, t0 + 3ms);
   turns.Committed("ws", "k", 3, t0 + 4ms);
   EXPECT_EQ(ran, (std::vector<int>{2, 3, 4}));
@@ -109,27 +109,27 @@ TEST(ConflictTurns, AnotherWritersCommitNeitherEndsNorExtendsTheTurn) {
   ConflictTurns turns(10ms);
   const TP t0{};
   std::vector<int> ran;
-  ASSERT_TRUE(turns.Enqueue("ws", "k", 1, t0, [] {}));
-  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 2, t0, [&] { ran.push_back(2); }));
+  ASSERT_TRUE(turns.Enqueue("ws", "k", 1, 0, t0, [] {}));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 2, 1, t0, [&] { ran.push_back(2); }));
   turns.Committed("ws", "k", 0, t0 + 1ms);  // an unguarded write
   turns.Committed("ws", "k", 7, t0 + 2ms);  // a connection that is not the holder
   EXPECT_TRUE(ran.empty());
-  EXPECT_TRUE(turns.Enqueue("ws", "k", 1, t0 + 3ms, [] { FAIL() << "the holder answers at once"; }));
+  EXPECT_TRUE(turns.Enqueue("ws", "k", 1, 0, t0 + 3ms, [] { FAIL() << "the holder answers at once"; }));
   turns.ReleaseExpired(t0 + 9ms);
   EXPECT_TRUE(ran.empty());
   turns.ReleaseExpired(t0 + 10ms);
   EXPECT_EQ(ran, (std::vector<int>{2}));
   // Once the turn ran out, the old holder's writes wait like anyone's.
-  EXPECT_FALSE(turns.AdmitWrite("ws", "k", 1, t0 + 11ms, [] {}));
+  EXPECT_FALSE(turns.AdmitWrite("ws", "k", 1, 1, t0 + 11ms, [] {}));
 }
 
 TEST(ConflictTurns, ATurnThatRunsOutPassesToTheNextWaiter) {
   ConflictTurns turns(10ms);
   const TP t0{};
   std::vector<int> released;
-  ASSERT_TRUE(turns.Enqueue("ws", "k", 9, t0, [] {}));
-  ASSERT_FALSE(turns.Enqueue("ws", "k", 1, t0 + 1ms, [&] { released.push_back(1); }));
-  ASSERT_FALSE(turns.Enqueue("ws", "k", 2, t0 + 2ms, [&] { released.push_back(2); }));
+  ASSERT_TRUE(turns.Enqueue("ws", "k", 9, 0, t0, [] {}));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", 1, 0, t0 + 1ms, [&] { released.push_back(1); }));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", 2, 0, t0 + 2ms, [&] { released.push_back(2); }));
   EXPECT_EQ(turns.ReleaseExpired(t0 + 9ms), 1u);
   EXPECT_TRUE(released.empty());
   turns.ReleaseExpired(t0 + 10ms);  // the holder never came back
@@ -147,14 +147,14 @@ TEST(ConflictTurns, ALateLoserKeepsFifoWhenTheTimerIsLate) {
   ConflictTurns turns(10ms);
   const TP t0{};
   std::vector<int> released;
-  ASSERT_TRUE(turns.Enqueue("ws", "k", 9, t0, [] {}));
-  ASSERT_FALSE(turns.Enqueue("ws", "k", 1, t0 + 1ms, [&] { released.push_back(1); }));
+  ASSERT_TRUE(turns.Enqueue("ws", "k", 9, 0, t0, [] {}));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", 1, 0, t0 + 1ms, [&] { released.push_back(1); }));
   // The turn ran out but the timer has not fired: a new loser queues
   // behind waiter 1, and waiter 1 gets the turn.
-  ASSERT_FALSE(turns.Enqueue("ws", "k", 2, t0 + 11ms, [&] { released.push_back(2); }));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", 2, 0, t0 + 11ms, [&] { released.push_back(2); }));
   EXPECT_EQ(released, (std::vector<int>{1}));
   // So does a deferred write.
-  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 3, t0 + 12ms, [&] { released.push_back(3); }));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 3, 1, t0 + 12ms, [&] { released.push_back(3); }));
   turns.Committed("ws", "k", 1, t0 + 12ms);
   EXPECT_EQ(released, (std::vector<int>{1, 2}));
   // Any commit once the turn has run out passes it.
@@ -162,7 +162,33 @@ TEST(ConflictTurns, ALateLoserKeepsFifoWhenTheTimerIsLate) {
   EXPECT_EQ(released, (std::vector<int>{1, 2, 3}));
   turns.Committed("ws", "k", 0, t0 + 60ms);
   EXPECT_EQ(turns.tracked_keys(), 0u);
-  EXPECT_TRUE(turns.Enqueue("ws", "k", 4, t0 + 60ms, [] {}));
+  EXPECT_TRUE(turns.Enqueue("ws", "k", 4, 0, t0 + 60ms, [] {}));
+}
+
+// A holder that sends a guarded write of another version than its 409
+// reported (a stale version again: a buggy or hostile client) is not
+// retrying: its turn ends, and it cannot keep the key from others.
+TEST(ConflictTurns, AHolderThatDoesNotRetryTheReportedVersionLosesItsTurn) {
+  ConflictTurns turns(10ms);
+  const TP t0{};
+  std::vector<int> ran;
+  constexpr ConflictTurns::Holder kHog = 1, kHonest = 2;
+  ASSERT_TRUE(turns.Enqueue("ws", "k", kHog, /*reported=*/7, t0, [] {}));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "k", kHonest, 7, t0, [&] { ran.push_back(kHonest); }));
+  // The hog sends its stale version again: the turn passes to the honest
+  // write at once, and the hog's write waits behind it.
+  ASSERT_FALSE(turns.AdmitWrite("ws", "k", kHog, 1, t0 + 100us, [&] { ran.push_back(kHog); }));
+  EXPECT_EQ(ran, (std::vector<int>{kHonest}));
+  turns.Committed("ws", "k", kHonest, t0 + 200us);
+  EXPECT_EQ(ran, (std::vector<int>{kHonest, kHog}));
+  // Released, the hog's write ran and lost; as holder its 409 leaves at
+  // once, reporting 8; its retry of 8 is admitted, another stale one ends
+  // the turn (nobody waits: the key is simply free).
+  EXPECT_TRUE(turns.Enqueue("ws", "k", kHog, 8, t0 + 300us, [] {}));
+  EXPECT_TRUE(turns.AdmitWrite("ws", "k", kHog, 8, t0 + 400us, [] {}));
+  EXPECT_TRUE(turns.AdmitWrite("ws", "k", kHog, 1, t0 + 500us, [] {}));
+  EXPECT_EQ(turns.tracked_keys(), 0u);
+  EXPECT_TRUE(turns.AdmitWrite("ws", "k", kHonest, 8, t0 + 600us, [] {}));
 }
 
 // A holder whose connection closed gives its turn up at once; so does
@@ -171,19 +197,19 @@ TEST(ConflictTurns, AHolderThatLeavesPassesItsTurnsAtOnce) {
   ConflictTurns turns(10s);
   const TP t0{};
   std::vector<int> ran;
-  ASSERT_TRUE(turns.Enqueue("ws", "a", 1, t0, [] {}));
-  ASSERT_TRUE(turns.Enqueue("ws", "b", 1, t0, [] {}));
-  ASSERT_TRUE(turns.Enqueue("ws", "c", 5, t0, [] {}));
-  ASSERT_FALSE(turns.AdmitWrite("ws", "a", 2, t0, [&] { ran.push_back(2); }));
-  ASSERT_FALSE(turns.AdmitWrite("ws", "c", 3, t0, [&] { ran.push_back(3); }));
+  ASSERT_TRUE(turns.Enqueue("ws", "a", 1, 0, t0, [] {}));
+  ASSERT_TRUE(turns.Enqueue("ws", "b", 1, 0, t0, [] {}));
+  ASSERT_TRUE(turns.Enqueue("ws", "c", 5, 0, t0, [] {}));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "a", 2, 1, t0, [&] { ran.push_back(2); }));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "c", 3, 1, t0, [&] { ran.push_back(3); }));
   turns.Leave(4, t0 + 1ms);  // holds nothing
   EXPECT_TRUE(ran.empty());
   EXPECT_EQ(turns.tracked_keys(), 3u);
   turns.Leave(1, t0 + 1ms);
   EXPECT_EQ(ran, (std::vector<int>{2}));  // "a" passed; "b" had nobody waiting: forgotten
   EXPECT_EQ(turns.tracked_keys(), 2u);
-  EXPECT_TRUE(turns.AdmitWrite("ws", "b", 6, t0 + 2ms, [] {}));
-  EXPECT_FALSE(turns.AdmitWrite("ws", "a", 6, t0 + 2ms, [] {})) << "2 holds a's turn now";
+  EXPECT_TRUE(turns.AdmitWrite("ws", "b", 6, 1, t0 + 2ms, [] {}));
+  EXPECT_FALSE(turns.AdmitWrite("ws", "a", 6, 1, t0 + 2ms, [] {})) << "2 holds a's turn now";
 }
 
 TEST(ConflictTurns, ReleaseAllFreesEveryWaiter) {
@@ -191,9 +217,9 @@ TEST(ConflictTurns, ReleaseAllFreesEveryWaiter) {
   const TP t0{};
   int released = 0;
   for (const char* key : {"a", "b"}) {
-    ASSERT_TRUE(turns.Enqueue("ws", key, 100, t0, [] {}));
-    for (int i = 0; i < 3; ++i) ASSERT_FALSE(turns.Enqueue("ws", key, i + 1, t0, [&] { ++released; }));
-    ASSERT_FALSE(turns.AdmitWrite("ws", key, 50, t0, [&] { ++released; }));
+    ASSERT_TRUE(turns.Enqueue("ws", key, 100, 0, t0, [] {}));
+    for (int i = 0; i < 3; ++i) ASSERT_FALSE(turns.Enqueue("ws", key, i + 1, 0, t0, [&] { ++released; }));
+    ASSERT_FALSE(turns.AdmitWrite("ws", key, 50, 1, t0, [&] { ++released; }));
   }
   turns.ReleaseAll();
   EXPECT_EQ(released, 8);
@@ -208,16 +234,16 @@ TEST(ConflictTurns, AGoneWaiterDoesNotDelayTheNextLiveOne) {
   ConflictTurns turns(10ms);
   const TP t0{};
   std::vector<int> released;
-  ASSERT_TRUE(turns.Enqueue("ws", "k", 100, t0, [] {}));
+  ASSERT_TRUE(turns.Enqueue("ws", "k", 100, 0, t0, [] {}));
   auto gone1 = std::make_shared<TurnTicket>(), live1 = std::make_shared<TurnTicket>();
   auto gone2 = std::make_shared<TurnTicket>(), live2 = std::make_shared<TurnTicket>();
   auto gone3 = std::make_shared<TurnTicket>(), live3 = std::make_shared<TurnTicket>();
-  ASSERT_FALSE(turns.Enqueue("ws", "k", 11, t0, [&] { released.push_back(-1); }, gone1));
-  ASSERT_FALSE(turns.Enqueue("ws", "k", 1, t0, [&] { released.push_back(1); }, live1));
-  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 12, t0, [&] { released.push_back(-2); }, gone2));
-  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 2, t0, [&] { released.push_back(2); }, live2));
-  ASSERT_FALSE(turns.Enqueue("ws", "k", 13, t0, [&] { released.push_back(-3); }, gone3));
-  ASSERT_FALSE(turns.Enqueue("ws", "k", 3, t0, [&] { released.push_back(3); }, live3));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", 11, 0, t0, [&] { released.push_back(-1); }, gone1));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", 1, 0, t0, [&] { released.push_back(1); }, live1));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 12, 1, t0, [&] { released.push_back(-2); }, gone2));
+  ASSERT_FALSE(turns.AdmitWrite("ws", "k", 2, 1, t0, [&] { released.push_back(2); }, live2));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", 13, 0, t0, [&] { released.push_back(-3); }, gone3));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", 3, 0, t0, [&] { released.push_back(3); }, live3));
   for (auto& t : {gone1, gone2, gone3}) ASSERT_TRUE(t->Claim());  // their clients left
   // A commit passes the turn straight to the next live waiter.
   turns.Committed("ws", "k", 100, t0 + 1ms);
@@ -238,14 +264,14 @@ TEST(ConflictTurns, OnlyGoneWaitersLeftFreesTheKey) {
   ConflictTurns turns(10ms);
   const TP t0{};
   bool ran = false;
-  ASSERT_TRUE(turns.Enqueue("ws", "k", 1, t0, [] {}));
+  ASSERT_TRUE(turns.Enqueue("ws", "k", 1, 0, t0, [] {}));
   auto gone = std::make_shared<TurnTicket>();
-  ASSERT_FALSE(turns.Enqueue("ws", "k", 2, t0, [&] { ran = true; }, gone));
+  ASSERT_FALSE(turns.Enqueue("ws", "k", 2, 0, t0, [&] { ran = true; }, gone));
   ASSERT_TRUE(gone->Claim());
   turns.Committed("ws", "k", 1, t0 + 1ms);
   EXPECT_FALSE(ran);
   EXPECT_EQ(turns.tracked_keys(), 0u);
-  EXPECT_TRUE(turns.Enqueue("ws", "k", 3, t0 + 2ms, [] {}));
+  EXPECT_TRUE(turns.Enqueue("ws", "k", 3, 0, t0 + 2ms, [] {}));
 }
 
 // The owner and the queue race for a ticket: exactly one wins each time,
@@ -257,10 +283,10 @@ TEST(ConflictTurns, OwnerAndQueueClaimEachTicketExactlyOnce) {
   std::vector<std::atomic<int>> calls(kWaiters);
   std::atomic<int> withdrawn{0};
   const auto t0 = std::chrono::steady_clock::now();
-  ASSERT_TRUE(turns.Enqueue("ws", "k", 1, t0, [] {}));
+  ASSERT_TRUE(turns.Enqueue("ws", "k", 1, 0, t0, [] {}));
   for (int i = 0; i < kWaiters; ++i) {
     tickets.push_back(std::make_shared<TurnTicket>());
-    ASSERT_FALSE(turns.Enqueue("ws", "k", i + 2, t0, [&, i] { calls[i].fetch_add(1); }, tickets.back()));
+    ASSERT_FALSE(turns.Enqueue("ws", "k", i + 2, 0, t0, [&, i] { calls[i].fetch_add(1); }, tickets.back()));
   }
   std::thread owner([&] {
     for (int i = kWaiters - 1; i >= 0; --i) {
@@ -296,11 +322,11 @@ TEST(ConflictTurns, ConcurrentUseReleasesEveryWaiterExactlyOnce) {
         bool at_once = false;
         switch (i % 4) {
           case 0: turns.Committed("ws", key, me, now); continue;
-          case 1: at_once = turns.Enqueue("ws", key, me, now, release); break;
-          case 2: at_once = turns.AdmitWrite("ws", key, me, now, release); break;
+          case 1: at_once = turns.Enqueue("ws", key, me, 0, now, release); break;
+          case 2: at_once = turns.AdmitWrite("ws", key, me, 1, now, release); break;
           case 3:
             if (i % 40 == 3) turns.Leave(me, now);
-            at_once = turns.Enqueue("ws", key, me, now, release);
+            at_once = turns.Enqueue("ws", key, me, 0, now, release);
             break;
         }
         (at_once ? went_at_once : queued).fetch_add(1);

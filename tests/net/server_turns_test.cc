@@ -99,5 +99,23 @@ TEST_F(TurnsTest, ADeferredWriteWhoseClientLeftDoesNotHoldTheKey) {
   EXPECT_EQ(server->Terminate(), 0) << server->Stderr();
 }
 
+// A client that sends its write with `Connection: close` and half-closes
+// still waits for its turn: its EOF must not run the write out of turn.
+TEST_F(TurnsTest, AHalfClosingClientsDeferredWriteStillWaitsForItsTurn) {
+  Start({"--conflict-turn", "30s"});
+  auto holder = Client(), other = Client();
+  MakeHolder(holder.get());
+  ASSERT_TRUE(other->SendRaw(RawRequest("POST", "/memory", R"({"key":"hot","value":"o","if_match_version":2})",
+                                        "Connection: close\r\n")));
+  other->ShutdownWrite();
+  HttpReply r;
+  EXPECT_FALSE(other->Read(&r, 500)) << "the deferred write ran out of turn: " << r.body;
+  EXPECT_EQ(holder->Request("POST", "/memory", R"({"key":"hot","value":"h","if_match_version":2})").status, 200);
+  ASSERT_TRUE(other->Read(&r, 5000));
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_TRUE(other->ClosedByPeer());
+  EXPECT_EQ(server->Terminate(), 0) << server->Stderr();
+}
+
 }  // namespace
 }  // namespace casmem::testing
