@@ -153,15 +153,15 @@ void ConflictTurns::Committed(std::string_view workspace, std::string_view key, 
   RunAll(&released);
 }
 
-void ConflictTurns::Leave(Holder holder, TimePoint now) {
-  if (holder == 0 || tracked_.load(std::memory_order_relaxed) == 0) return;
+template <class Ends>
+void ConflictTurns::PassTurnsWhere(Ends ends, TimePoint now) {
   std::vector<Release> released, dropped;
   for (auto& sp : stripes_) {
     Stripe& s = *sp;
     if (s.size.load(std::memory_order_relaxed) == 0) continue;
     std::lock_guard lk(s.mu);
     for (auto it = s.keys.begin(); it != s.keys.end();) {
-      if (it->second.holder != holder || PassTurn(it->second, now, &released, &dropped)) {
+      if (!ends(it->second) || PassTurn(it->second, now, &released, &dropped)) {
         ++it;
         continue;
       }
@@ -172,22 +172,13 @@ void ConflictTurns::Leave(Holder holder, TimePoint now) {
   RunAll(&released);
 }
 
+void ConflictTurns::Leave(Holder holder, TimePoint now) {
+  if (holder == 0 || tracked_.load(std::memory_order_relaxed) == 0) return;
+  PassTurnsWhere([holder](const KeyTurn& t) { return t.holder == holder; }, now);
+}
+
 size_t ConflictTurns::ReleaseExpired(TimePoint now) {
-  std::vector<Release> released, dropped;
-  for (auto& sp : stripes_) {
-    Stripe& s = *sp;
-    if (s.size.load(std::memory_order_relaxed) == 0) continue;
-    std::lock_guard lk(s.mu);
-    for (auto it = s.keys.begin(); it != s.keys.end();) {
-      if (it->second.turn_ends > now || PassTurn(it->second, now, &released, &dropped)) {
-        ++it;
-        continue;
-      }
-      auto gone = it++;
-      Forget(s, gone);
-    }
-  }
-  RunAll(&released);
+  PassTurnsWhere([now](const KeyTurn& t) { return t.turn_ends <= now; }, now);
   return tracked_.load(std::memory_order_relaxed);
 }
 

@@ -151,6 +151,11 @@ class ConflictTurns {
   void Queue(KeyTurn& t, TimePoint now, Waiter w, std::vector<Release>* out,
              std::vector<Release>* dropped);
   void Forget(Stripe& s, std::unordered_map<std::string, KeyTurn>::iterator it);
+  // Ends the turn of every tracked key for which `ends(turn)` holds
+  // (passing it on, or forgetting the key when nobody waits); releases run
+  // outside the locks. Leave and ReleaseExpired.
+  template <class Ends>
+  void PassTurnsWhere(Ends ends, TimePoint now);
 
   const std::chrono::microseconds turn_;
   std::vector<std::unique_ptr<Stripe>> stripes_;
