@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/change_history.h"
 #include "engine/clock.h"
 #include "engine/idempotency.h"
 #include "engine/json_patch.h"
@@ -63,6 +64,13 @@ struct StoreOptions {
   // the oldest are dropped early (counted in StoreCounters).
   std::chrono::milliseconds idempotency_retention{24LL * 3600 * 1000};
   uint64_t idempotency_max_bytes = 64ULL << 20;
+  // Change history (memory-api.md §8, engine/change_history.h): snapshots
+  // never delete the newest log segments holding this many bytes, so
+  // watchers resume from them across restarts (--watch-history) ...
+  uint64_t watch_history_bytes = 64ULL << 20;
+  // ... and the newest this many bytes of committed records are also kept
+  // in memory (--watch-memory).
+  uint64_t watch_memory_bytes = 16ULL << 20;
   wal::FileSystem* fs = wal::PosixFileSystem();
   Clock* clock = SystemClock();
 };
@@ -297,6 +305,9 @@ class Store {
   const RecoveryInfo& recovery() const { return recovery_; }
   const StoreOptions& options() const { return options_; }
   wal::Wal* wal() const { return wal_.get(); }  // null for a memory-only store
+  // The change history (never null once open): every acknowledged record,
+  // in revision order.
+  ChangeHistory* history() const { return history_.get(); }
 
  private:
   explicit Store(const StoreOptions& options);
@@ -353,6 +364,7 @@ class Store {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<wal::FileLock> dir_lock_;
   std::unique_ptr<wal::Wal> wal_;
+  std::unique_ptr<ChangeHistory> history_;
   std::string snap_dir_;
   RecoveryInfo recovery_;
 

@@ -72,6 +72,9 @@ inline constexpr uint8_t kRecordTombstone = 2;
 inline constexpr uint8_t kRecordCommit = 3;
 inline constexpr uint8_t kRecordFlagWriter = 1;
 inline constexpr uint8_t kRecordFlagIdempotency = 2;
+// A tombstone (type 2) the sweep logged because the key's TTL ran out
+// (an `expire` change, memory-api.md §8), not a DELETE. No payload bytes.
+inline constexpr uint8_t kRecordFlagExpired = 4;
 inline constexpr size_t kMaxWriterBytes = 128;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 255;
 inline constexpr size_t kFingerprintBytes = 16;

@@ -40,6 +40,8 @@ struct Record {
   std::string_view workspace;  // all types
   std::string_view key;
   std::string_view value;  // empty for a tombstone
+  // Tombstone only: logged by TTL expiry (kRecordFlagExpired), not a delete.
+  bool expired = false;
   // Extensions (all types); empty writer = none.
   std::string_view writer;
   bool has_idempotency = false;

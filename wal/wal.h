@@ -73,6 +73,12 @@ struct WalOptions {
   // I/O thread); the writer thread takes every batch until syncs are fast
   // again.
   std::chrono::microseconds inline_sync_limit{1000};
+  // Called with each committed batch's records (encoded, back to back,
+  // lsns first..last) on the committing thread, after they are written
+  // (and, mode always, synced) and BEFORE they are acknowledged: the
+  // change history (engine/change_history.h) takes them here, so that a
+  // record is in it by the time its write can be answered. Must be quick.
+  std::function<void(std::string_view records, uint64_t first_lsn, uint64_t last_lsn)> on_committed;
 };
 
 // Counters for benchmarks and /metrics. Monotonic; read with relaxed loads.
@@ -187,6 +193,8 @@ class Wal {
   const WalStats& stats() const { return stats_; }
   void set_observer(WalObserver obs) { observer_ = std::move(obs); }
   size_t segment_count() const;
+  // The segments on disk, oldest first (the last one is being written).
+  std::vector<SegmentInfo> segments() const;
 
  private:
   Wal(const WalOptions& options, const ScanResult& scan, std::unique_ptr<File> current);
