@@ -6,6 +6,9 @@
 // segment as written and damaged in the ways recovery tells apart (torn
 // tail, damage before later synced data, lost header), plus a format-1
 // copy, and split in two segments (wal_scan); every record; the snapshot.
+// corpus/history/gen-*: a second store's segment (the workspace and keys
+// fuzz_history's filters pick, every kind of change) under several of its
+// modes (filters, limits, a head past the end), torn, and in format 1.
 // Hand-written seeds (other names) are left alone. Seeds carry the
 // targets' leading mode byte.
 #include <chrono>
@@ -66,6 +69,115 @@ void Write(const std::filesystem::path& dir, const std::string& name, char mode,
     std::fprintf(stderr, "make_seeds: cannot write %s\n", (dir / name).c_str());
     std::exit(1);
   }
+}
+
+void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "make_seeds: %s failed\n", what);
+    std::exit(1);
+  }
+}
+
+// The history seeds: a store whose log holds every kind of change in the
+// workspace "w" (keys "k", "k1", "ka", "other") and in "x": puts, a
+// guarded put, a delete, a put with a writer and a remembered answer, a
+// transaction (set with a TTL, delete, set), an answer-only record (a
+// 409), an expiry logged by the sweep, and a put after a snapshot (the
+// segment stays for the history). Returns how many segments it wrote.
+int HistorySeeds(const std::filesystem::path& corpus) {
+  testing::MemFs fs;
+  ManualClock clock(1'795'774'530'123);
+  StoreOptions o;
+  o.data_dir = "/hist";
+  o.fs = &fs;
+  o.clock = &clock;
+  o.shards = 2;
+  o.sweep_interval = std::chrono::milliseconds(0);
+  o.wal_segment_bytes = wal::kMinSegmentBytes;
+  std::unique_ptr<Store> store;
+  Check(Store::Open(o, &store).ok(), "opening the history store");
+  Put(store.get(), "w", "k", R"({"n":1})");
+  Put(store.get(), "x", "k", "[1,2]");
+  Put(store.get(), "w", "k1", R"("soon gone")", 1'000);
+  Put(store.get(), "w", "other", "true");
+  Put(store.get(), "w", "k", R"({"n":2})", 0, 1);
+  const WriteResult d = store->Delete("w", "other", std::nullopt);
+  Check(d.outcome == Outcome::kOk && store->WaitVisible(d.visible_lsn).ok(), "the delete");
+  Idempotency<WriteResult> idem;
+  idem.key = "h-1";
+  idem.fingerprint = "fedcba9876543210";
+  idem.render = [](const WriteResult& w) {
+    return IdempotencyAnswer{w.outcome == Outcome::kOk ? 200 : 409, R"({"status":"ok"})"};
+  };
+  PutRequest named;
+  named.workspace = "w";
+  named.key = "ka";
+  named.value = R"({"by":"agent-3"})";
+  named.writer = "agent-3";
+  named.idempotency = &idem;
+  const WriteResult n = store->Put(named);
+  Check(n.outcome == Outcome::kOk && store->WaitVisible(n.visible_lsn).ok(), "the named put");
+  std::vector<TxnOp> ops(3);
+  ops[0].key = "k2";
+  ops[0].value = "[]";
+  ops[0].ttl_ms = 600'000;
+  ops[1].type = TxnOp::Type::kDelete;
+  ops[1].key = "k";
+  ops[2].key = "other";
+  ops[2].value = R"({"back":true})";
+  TxnRequest txn;
+  txn.workspace = "w";
+  txn.ops = &ops;
+  txn.writer = "lead";
+  const TxnResult t = store->Txn(txn);
+  Check(t.outcome == Outcome::kOk && store->WaitVisible(t.visible_lsn).ok(), "the transaction");
+  idem.key = "h-2";
+  named.if_match_version = 7;
+  const WriteResult c = store->Put(named);
+  Check(c.outcome == Outcome::kConflict && store->WaitVisible(c.visible_lsn).ok(),
+        "the refused put");
+  clock.Advance(2'000);
+  store->Sweep();  // logs the expiry of w/k1
+  Check(store->Snapshot().ok(), "the snapshot");
+  Put(store.get(), "w", "k", R"({"n":3})");
+  store.reset();
+
+  int segments = 0;
+  for (const std::string& name : fs.Files("/hist/wal")) {
+    if (!std::string_view(name).ends_with(wal::kSegmentSuffix)) continue;
+    std::string seg;
+    if (!fs.ReadFile("/hist/wal/" + name, &seg)) continue;
+    seg = TrimZeros(seg);
+    std::vector<wal::BatchAt> batches;
+    std::string v1 = wal::EncodeSegmentHeader(1, wal::kSegmentFormatV1);
+    bool expired = false;
+    wal::SegmentEnd end;
+    Check(wal::ReadSegment(seg, name, [&](const wal::BatchAt& b) {
+            batches.push_back(b);
+            for (const wal::RecordAt& r : b.records) {
+              v1.append(seg, r.offset, r.size);
+              expired |= r.record.expired;
+            }
+            return Status::OK();
+          }, &end).ok() && end.damage.empty() && !batches.empty(),
+          "reading the history segment");
+    Check(expired, "logging the expiry");
+    v1.append(wal::kRecordHeaderSize, '\0');
+    const wal::BatchAt& last = batches.back();
+    const std::string torn = seg.substr(0, last.offset + last.size - 40);
+    // Mode bits (fuzz_history.cc): 0 fix-up, 1 head past the end, 3-4
+    // filter, 5-6 max_events, 7 tight limits.
+    const std::string s = "gen-seg" + std::to_string(segments++);
+    Write(corpus / "history", s + "-all-1", 0x00, seg);
+    Write(corpus / "history", s + "-w-1000", 0x68, seg);
+    Write(corpus / "history", s + "-prefix-2", 0x30, seg);
+    Write(corpus / "history", s + "-exact-3", 0x58, seg);
+    Write(corpus / "history", s + "-tight-fixup", 0x81, seg);
+    Write(corpus / "history", s + "-past-end", 0x62, seg);
+    Write(corpus / "history", s + "-torn", 0x62, torn);
+    Write(corpus / "history", s + "-v1", 0x61, v1);
+  }
+  return segments;
 }
 
 }  // namespace
@@ -246,7 +358,8 @@ int main(int argc, char** argv) {
     Write(corpus / "snapshot", n, 0, snap);
     Write(corpus / "snapshot", n + "-fixup", 1, snap);
   }
-  std::printf("make_seeds: %d segment(s), %d record(s), %d snapshot(s) into %s\n", segments,
-              records, snapshots, corpus.c_str());
-  return segments > 0 && snapshots > 0 && records > 0 ? 0 : 1;
+  const int history = HistorySeeds(corpus);
+  std::printf("make_seeds: %d segment(s), %d record(s), %d snapshot(s), %d history segment(s) "
+              "into %s\n", segments, records, snapshots, history, corpus.c_str());
+  return segments > 0 && snapshots > 0 && records > 0 && history > 0 ? 0 : 1;
 }
