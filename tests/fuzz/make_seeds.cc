@@ -173,8 +173,8 @@ int HistorySeeds(const std::filesystem::path& corpus) {
     Write(corpus / "history", s + "-prefix-2", 0x30, seg);
     Write(corpus / "history", s + "-exact-3", 0x58, seg);
     Write(corpus / "history", s + "-tight-fixup", 0x81, seg);
-    Write(corpus / "history", s + "-past-end", 0x62, seg);
-    Write(corpus / "history", s + "-torn", 0x62, torn);
+    Write(corpus / "history", s + "-past-end", 0x02, seg);
+    Write(corpus / "history", s + "-torn", 0x22, torn);
     Write(corpus / "history", s + "-v1", 0x61, v1);
   }
   return segments;
