@@ -1,37 +1,47 @@
 // Fuzz target: the change history's read back of log segments
 // (ChangeHistory::Read over MemFs, engine/change_history.h), what a
-// watcher resuming from before memory's reach gets. Input: a mode byte,
-// then the bytes of the only segment, named as the log names it for the
-// lsn of its first record (1 if none decodes):
-// "/fz/wal/0000000000000001-<first_lsn:016x>.wal". The history holds
-// nothing in memory (Reset(head) after a "restart"), so every page comes
-// from the segment. Mode bits: 0 recompute the checksums and 2 (with 0)
-// renumber lsns and counts, as in fuzz_wal_scan; 1 head = 2^62 (past the
-// segment's records: the read runs into their end) instead of the last
-// lsn the segment holds; 3-4 the filter: every change, workspace "w",
-// keys starting "k" (any workspace), key "k" of workspace "w" exactly;
-// 5-6 max_events 1, 2, 3, 1000; 7 tight limits (max_bytes 32,
-// max_scan 2) instead of the defaults. Pages are read from since =
+// watcher resuming from before memory's reach gets after a restart.
+// Input: a mode byte, a query byte, then the bytes of the segment(s),
+// each named as the log names it for the lsn of its first record
+// ("/fz/wal/<seq:016x>-<first_lsn:016x>.wal"; 1, or the lsn after the
+// older segment's last, if none decodes).
+// Mode bits: 0 recompute the checksums and 2 (with 0) renumber lsns and
+// counts, as in fuzz_wal_scan; 1 head = 2^62 (past the records: the read
+// runs into their end) instead of the last lsn the segments hold; 3 two
+// segments, split as in fuzz_wal_scan (an older one, seq 1, up to the
+// first 8-aligned segment magic after its start, the last one, seq 2,
+// from there); 4 a memory tail: Reset at the end of the first batch, then
+// every following batch that continues the lsns Append-ed as the log
+// hands them over (their records back to back), into a memory of 512
+// bytes, so the older chunks are trimmed and read from disk again (head
+// is then the last appended lsn; bit 1 is ignored).
+// Query bits: 0-1 the filter: every change, workspace "w", keys starting
+// "k" (any workspace), key "k" of workspace "w" exactly; 2-3 max_events
+// 1, 2, 3, 1000; 4 tight limits (max_bytes 32, max_scan 2) instead of the
+// defaults; 5 until = first lsn + 2. Pages are read from since =
 // first_lsn - 1 on, each from the last one's next_since.
 // Invariants:
 // - Read returns: OK, or a Corruption / IOError; a compacted page is
-//   empty (it cannot happen here: since is never below the segment);
-// - on OK: next_since >= since, <= head, and > since while since < head
-//   (a page that does not reach head looked at something); events come
-//   in revision order, each in (since, next_since] (so a record is never
-//   split between pages), matching the filter; a put has a value, a
-//   delete or an expiry none, an expiry no writer; every view lies in one
-//   of the page's keep buffers;
-// - a segment whose records (as wal::ReadSegment yields them) have
-//   consecutive lsns is read exactly: the pages together hold the
-//   changes of its records through the last next_since that match the
-//   filter, in order, each once, field for field; every page is OK up to
-//   head when head is within its records; when head is past them, the
-//   read that runs into their end fails whole with a Corruption naming
-//   the segment, after pages that stay within them;
-// - reading the first page again (the segment now cached) gives the same;
+//   empty and names a compact revision above since;
+// - on OK: next_since >= since, <= max(since, min(until, head)), and
+//   > since while since < min(until, head) (a page that does not reach
+//   the end looked at something); events come in revision order, each in
+//   (since, next_since] (so a record is never split between pages),
+//   matching the filter; a put has a value, a delete or an expiry none,
+//   an expiry no writer; every view lies in one of the page's keep
+//   buffers;
+// - segments whose records (as wal::ReadSegment yields them, older
+//   segment first) have consecutive lsns are read exactly: the pages
+//   together hold the changes of the records through the last
+//   next_since that match the filter, in order, each once, field for
+//   field; every page is OK up to min(until, head) when that is within
+//   the records; when it is past them, the read that runs into their
+//   end fails whole with a Corruption naming a segment, after pages that
+//   stay within them;
+// - reading the first page again (segments now cached) gives the same;
 // - ChangesOfRecord gives 1 change for a put or tombstone, op_count for a
 //   commit.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -42,6 +52,7 @@
 #include "engine/change_history.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/support/mem_fs.h"
+#include "wal/endian.h"
 #include "wal/log_reader.h"
 #include "wal/segment.h"
 
@@ -64,10 +75,10 @@ Owned Copy(const ChangeEvent& e) {
           std::string(e.writer)};
 }
 
-// The filter of mode bits 3-4, and an independent check of it.
-ChangeFilter FilterFor(unsigned mode) {
+// The filter of query bits 0-1, and an independent check of it.
+ChangeFilter FilterFor(unsigned query) {
   ChangeFilter f;
-  switch ((mode >> 3) & 3) {
+  switch (query & 3) {
     case 1: f.workspace = "w"; break;
     case 2: f.prefix = "k"; break;
     case 3: f.workspace = "w"; f.prefix = "k"; f.exact_key = true; break;
@@ -75,8 +86,8 @@ ChangeFilter FilterFor(unsigned mode) {
   }
   return f;
 }
-bool Wanted(unsigned mode, const ChangeEvent& e) {
-  switch ((mode >> 3) & 3) {
+bool Wanted(unsigned query, const ChangeEvent& e) {
+  switch (query & 3) {
     case 1: return e.workspace == "w";
     case 2: return e.key.substr(0, 1) == "k";
     case 3: return e.workspace == "w" && e.key == "k";
@@ -92,8 +103,27 @@ bool InKeep(std::string_view v, const ChangeHistory::Page& p) {
   return false;
 }
 
+// One segment as the log's reader sees it: its records (views into
+// `bytes`, which must outlive them) and batches.
+struct Segment {
+  std::string path;
+  std::string bytes;
+  uint64_t first_lsn = 0;  // from its name
+  std::vector<wal::BatchAt> batches;
+  std::vector<wal::Record> records;
+};
+
+void ReadBack(Segment* s) {
+  wal::SegmentEnd end;
+  (void)wal::ReadSegment(s->bytes, s->path, [&](const wal::BatchAt& b) {
+    s->batches.push_back(b);
+    for (const wal::RecordAt& r : b.records) s->records.push_back(r.record);
+    return Status::OK();
+  }, &end);
+}
+
 constexpr uint64_t kLargeHead = uint64_t{1} << 62;  // past any lsn the oracle checks
-constexpr size_t kMaxPages = 10'000;  // far more than a 4 KiB segment has records
+constexpr size_t kMaxPages = 10'000;  // far more than 4 KiB of segments hold records
 
 }  // namespace
 
@@ -104,52 +134,94 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  if (in.empty()) return 0;
+  if (in.size() < 2) return 0;
   const unsigned mode = static_cast<unsigned char>(in[0]);
-  std::string seg(in.substr(1));
-  if (mode & 1) fuzz::FixSegmentChecksums(&seg, (mode & 4) != 0);
+  const unsigned query = static_cast<unsigned char>(in[1]);
+  in.remove_prefix(2);
 
-  // What the segment holds, as the log's own reader sees it: the oracle.
-  std::vector<wal::Record> records;
-  wal::SegmentEnd end;
-  (void)wal::ReadSegment(seg, "seg", [&](const wal::BatchAt& b) {
-    for (const wal::RecordAt& r : b.records) records.push_back(r.record);
-    return Status::OK();
-  }, &end);
+  // The segments: one, or (mode bit 3) two, split at a segment magic.
+  std::vector<Segment> segs(1);
+  if (mode & 8) {
+    size_t at = wal::kSegmentHeaderSize;
+    while (at + 8 <= in.size() && wal::GetU64(in.data() + at) != wal::kSegmentMagic) at += 8;
+    if (at + 8 > in.size()) return 0;
+    segs.resize(2);
+    segs[0].bytes = std::string(in.substr(0, at));
+    in.remove_prefix(at);
+  }
+  segs.back().bytes = std::string(in);
+  testing::MemFs fs;
+  FUZZ_CHECK(fs.CreateDirs("/fz/wal").ok());
+  std::vector<wal::SegmentInfo> infos;
+  std::vector<wal::Record> records;  // all of them, oldest first: the oracle
+  std::vector<const wal::BatchAt*> batches;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    Segment& s = segs[i];
+    if (mode & 1) fuzz::FixSegmentChecksums(&s.bytes, (mode & 4) != 0);
+    ReadBack(&s);
+    s.first_lsn = !s.records.empty() ? s.records.front().lsn
+                  : records.empty()  ? 1
+                                     : records.back().lsn + 1;
+    s.path = "/fz/wal/" + wal::FormatSegmentName(i + 1, s.first_lsn);
+    fs.WriteFile(s.path, s.bytes);
+    infos.push_back({i + 1, s.first_lsn, s.path});
+    records.insert(records.end(), s.records.begin(), s.records.end());
+    for (const wal::BatchAt& b : s.batches) batches.push_back(&b);
+  }
+
   std::vector<ChangeEvent> all;
   for (const wal::Record& r : records) {
     const size_t n = ChangesOfRecord(r, &all);
     FUZZ_CHECK(n == (r.type == wal::kRecordCommit ? r.op_count : 1));
   }
   bool consecutive = !records.empty() && records.front().lsn >= 1 &&
-                     records.back().lsn < (uint64_t{1} << 62);
+                     records.back().lsn < kLargeHead;
   for (size_t i = 1; consecutive && i < records.size(); ++i)
     consecutive = records[i].lsn == records[0].lsn + i;
-  const uint64_t first_lsn = records.empty() ? 1 : records.front().lsn;
+  const uint64_t first_lsn = segs.front().first_lsn;
   const uint64_t last_lsn = records.empty() ? 0 : records.back().lsn;
 
-  testing::MemFs fs;
-  FUZZ_CHECK(fs.CreateDirs("/fz/wal").ok());
-  const std::string path = "/fz/wal/" + wal::FormatSegmentName(1, first_lsn);
-  fs.WriteFile(path, seg);
   HistoryOptions ho;
   ho.fs = &fs;
-  ho.memory_bytes = 4096;
-  ho.segments = [&] { return std::vector<wal::SegmentInfo>{{1, first_lsn, path}}; };
+  ho.memory_bytes = (mode & 16) ? 512 : 4096;
+  ho.segments = [&] { return infos; };
   ChangeHistory history(ho);
-  const uint64_t head = (mode & 2) || records.empty() ? kLargeHead : last_lsn;
-  history.Reset(head);
+  uint64_t head = (mode & 2) || records.empty() ? kLargeHead : last_lsn;
+  if ((mode & 16) && !batches.empty()) {
+    // After a restart at the end of the first batch, the log commits the
+    // following ones (they are on disk too, as in the segment being written).
+    const wal::BatchAt& b0 = *batches.front();
+    head = b0.header.first_lsn + b0.records.size() - 1;
+    history.Reset(head);
+    for (size_t i = 1; i < batches.size(); ++i) {
+      const wal::BatchAt& b = *batches[i];
+      if (b.header.first_lsn != head + 1 || b.records.empty()) break;
+      const uint64_t last = b.header.first_lsn + b.records.size() - 1;
+      if (last < b.header.first_lsn || last >= kLargeHead) break;
+      // The segment the batch is in: its bytes hold the records.
+      const Segment& s = segs[i < segs.front().batches.size() ? 0 : segs.size() - 1];
+      std::string bytes;
+      for (const wal::RecordAt& r : b.records) bytes.append(s.bytes, r.offset, r.size);
+      history.Append(bytes, b.header.first_lsn, last);
+      head = last;
+    }
+  } else {
+    history.Reset(head);
+  }
+  FUZZ_CHECK(history.head() == head);
 
   ChangeHistory::Query q;
-  q.filter = FilterFor(mode);
+  q.filter = FilterFor(query);
   q.since = first_lsn - 1;
   constexpr size_t kEvents[] = {1, 2, 3, 1000};
-  q.max_events = kEvents[(mode >> 5) & 3];
-  if (mode & 0x80) {
+  q.max_events = kEvents[(query >> 2) & 3];
+  if (query & 16) {
     q.max_bytes = 32;
     q.max_scan = 2;
   }
+  if (query & 32) q.until = first_lsn + 2;
   const uint64_t start = q.since;
+  const uint64_t stop = std::min(q.until, head);  // where the reading ends
 
   std::vector<Owned> got;
   Status last;
@@ -173,13 +245,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(page.events.empty() && page.compact_revision > q.since);
       break;
     }
-    FUZZ_CHECK(page.next_since >= q.since && page.next_since <= std::max(q.since, head));
+    FUZZ_CHECK(page.next_since >= q.since && page.next_since <= std::max(q.since, stop));
     uint64_t prev = q.since;
     for (const ChangeEvent& e : page.events) {
       FUZZ_CHECK(e.revision > q.since && e.revision <= page.next_since);
       FUZZ_CHECK(e.revision >= prev);
       prev = e.revision;
-      FUZZ_CHECK(Wanted(mode, e));
+      FUZZ_CHECK(Wanted(query, e));
       if (e.kind == ChangeKind::kPut) {
         FUZZ_CHECK(!e.value.empty());
       } else {
@@ -192,31 +264,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       got.push_back(Copy(e));
       if (pages == 0) first_events.push_back(got.back());
     }
-    if (q.since >= head) break;
-    // Short of head, an OK page looked at something.
+    if (q.since >= stop) break;
+    // Short of the end, an OK page looked at something.
     FUZZ_CHECK(page.next_since > q.since);
     q.since = page.next_since;
-    if (q.since >= head) break;
+    if (q.since >= stop) break;
   }
 
   if (consecutive) {
-    // Up to head every page is OK. Past the last record the read that
+    // Up to the end every page is OK. Past the last record the read that
     // reaches it fails whole (its page is not returned), so the pages
     // before it end somewhere at or before the last record.
-    if (head <= last_lsn) {
-      FUZZ_CHECK(last.ok() && q.since == std::max(head, start));
+    if (stop <= last_lsn) {
+      FUZZ_CHECK(last.ok() && q.since == std::max(stop, start));
     } else {
-      FUZZ_CHECK(last.IsCorruption() && last.message().find(path) != std::string::npos);
+      FUZZ_CHECK(last.IsCorruption());
+      FUZZ_CHECK(last.message().find(segs.front().path) != std::string::npos ||
+                 last.message().find(segs.back().path) != std::string::npos);
       FUZZ_CHECK(q.since <= last_lsn);
     }
     std::vector<Owned> want;
     for (const ChangeEvent& e : all) {
-      if (e.revision <= q.since && Wanted(mode, e)) want.push_back(Copy(e));
+      if (e.revision <= q.since && Wanted(query, e)) want.push_back(Copy(e));
     }
     FUZZ_CHECK(got == want);
   }
 
-  // The first page again, now from the cached segment.
+  // The first page again, now from the cached segments (or memory).
   ChangeHistory::Query again = q;
   again.since = start;
   ChangeHistory::Page page;

@@ -165,17 +165,32 @@ int HistorySeeds(const std::filesystem::path& corpus) {
     v1.append(wal::kRecordHeaderSize, '\0');
     const wal::BatchAt& last = batches.back();
     const std::string torn = seg.substr(0, last.offset + last.size - 40);
-    // Mode bits (fuzz_history.cc): 0 fix-up, 1 head past the end, 3-4
-    // filter, 5-6 max_events, 7 tight limits.
+    // Split in two segments as a rotation would (fuzz_history mode bit 3).
+    const wal::BatchAt& mid = batches[batches.size() / 2];
+    const std::string zeros(wal::kBatchHeaderSize, '\0');
+    const std::string two = seg.substr(0, mid.offset) + zeros + wal::EncodeSegmentHeader(2) +
+                            seg.substr(mid.offset, last.offset + last.size - mid.offset) + zeros;
+    // A mode byte (fix-up, head past the end, two segments, memory tail),
+    // then a query byte (filter, max_events, tight limits, until): see
+    // fuzz_history.cc.
     const std::string s = "gen-seg" + std::to_string(segments++);
-    Write(corpus / "history", s + "-all-1", 0x00, seg);
-    Write(corpus / "history", s + "-w-1000", 0x68, seg);
-    Write(corpus / "history", s + "-prefix-2", 0x30, seg);
-    Write(corpus / "history", s + "-exact-3", 0x58, seg);
-    Write(corpus / "history", s + "-tight-fixup", 0x81, seg);
-    Write(corpus / "history", s + "-past-end", 0x02, seg);
-    Write(corpus / "history", s + "-torn", 0x22, torn);
-    Write(corpus / "history", s + "-v1", 0x61, v1);
+    const auto seed = [&](const std::string& suffix, char mode, char query, const std::string& b) {
+      Write(corpus / "history", s + suffix, mode, std::string(1, query) + b);
+    };
+    seed("-all-1", 0x00, 0x00, seg);
+    seed("-w-1000", 0x00, 0x0d, seg);
+    seed("-prefix-2", 0x00, 0x06, seg);
+    seed("-exact-3", 0x00, 0x0b, seg);
+    seed("-tight-fixup", 0x01, 0x10, seg);
+    seed("-until", 0x00, 0x20, seg);
+    seed("-past-end", 0x02, 0x00, seg);
+    seed("-torn", 0x02, 0x04, torn);
+    seed("-v1", 0x01, 0x0c, v1);
+    seed("-memory", 0x10, 0x00, seg);
+    seed("-memory-prefix-tight", 0x10, 0x16, seg);
+    seed("-two", 0x08, 0x00, two);
+    seed("-two-memory", 0x18, 0x04, two);
+    seed("-two-past-end", 0x0a, 0x01, two);
   }
   return segments;
 }
