@@ -10,22 +10,27 @@
 // runs into their end) instead of the last lsn the segments hold; 3 two
 // segments, split as in fuzz_wal_scan (an older one, seq 1, up to the
 // first 8-aligned segment magic after its start, the last one, seq 2,
-// from there); 4 a memory tail: Reset at the end of the first batch, then
-// every following batch that continues the lsns Append-ed as the log
-// hands them over (their records back to back), into a memory of 512
-// bytes, so the older chunks are trimmed and read from disk again (head
-// is then the last appended lsn; bit 1 is ignored).
+// from there); 4 a growing log: the files first hold only the first
+// batch (then zeros, as preallocated), the history is Reset there, and
+// before each page the next 1, 2, 4 or 8 (query bits 6-7) batches that
+// continue the lsns are written to their file and then Append-ed (their
+// records back to back, as the log hands them over) into a memory of
+// 512 bytes, so older chunks are trimmed and read back from a segment
+// the history may have cached shorter (bit 1 is then ignored: head is
+// the last appended lsn); 5 the last segment is named for one lsn before
+// its first record (a name that claims a record it lacks).
 // Query bits: 0-1 the filter: every change, workspace "w", keys starting
 // "k" (any workspace), key "k" of workspace "w" exactly; 2-3 max_events
 // 1, 2, 3, 1000; 4 tight limits (max_bytes 32, max_scan 2) instead of the
-// defaults; 5 until = first lsn + 2. Pages are read from since =
-// first_lsn - 1 on, each from the last one's next_since.
+// defaults; 5 until = first lsn + 2; 6-7 see mode bit 4. Pages are read
+// from since = first_lsn - 1 on, each from the last one's next_since,
+// until one reaches min(until, head) (and the log stopped growing).
 // Invariants:
 // - Read returns: OK, or a Corruption / IOError; a compacted page is
 //   empty and names a compact revision above since;
 // - on OK: next_since >= since, <= max(since, min(until, head)), and
 //   > since while since < min(until, head) (a page that does not reach
-//   the end looked at something); events come in revision order, each in
+//   the end looked at something), head as of that read; events come in revision order, each in
 //   (since, next_since] (so a record is never split between pages),
 //   matching the filter; a put has a value, a delete or an expiry none,
 //   an expiry no writer; every view lies in one of the page's keep
@@ -39,7 +44,8 @@
 //   the records; when it is past them, the read that runs into their
 //   end fails whole with a Corruption naming a segment, after pages that
 //   stay within them;
-// - reading the first page again (segments now cached) gives the same;
+// - reading the first page again (segments now cached) gives the same
+//   (but for a growing log, whose first page may now reach further);
 // - ChangesOfRecord gives 1 change for a put or tombstone, op_count for a
 //   commit.
 #include <algorithm>
@@ -155,7 +161,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(fs.CreateDirs("/fz/wal").ok());
   std::vector<wal::SegmentInfo> infos;
   std::vector<wal::Record> records;  // all of them, oldest first: the oracle
-  std::vector<const wal::BatchAt*> batches;
+  std::vector<std::pair<size_t, const wal::BatchAt*>> batches;  // (segment, batch)
   for (size_t i = 0; i < segs.size(); ++i) {
     Segment& s = segs[i];
     if (mode & 1) fuzz::FixSegmentChecksums(&s.bytes, (mode & 4) != 0);
@@ -163,11 +169,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     s.first_lsn = !s.records.empty() ? s.records.front().lsn
                   : records.empty()  ? 1
                                      : records.back().lsn + 1;
+    if ((mode & 32) && i + 1 == segs.size()) --s.first_lsn;
     s.path = "/fz/wal/" + wal::FormatSegmentName(i + 1, s.first_lsn);
     fs.WriteFile(s.path, s.bytes);
     infos.push_back({i + 1, s.first_lsn, s.path});
     records.insert(records.end(), s.records.begin(), s.records.end());
-    for (const wal::BatchAt& b : s.batches) batches.push_back(&b);
+    for (const wal::BatchAt& b : s.batches) batches.emplace_back(i, &b);
   }
 
   std::vector<ChangeEvent> all;
@@ -179,7 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // (An older segment with no record is named 1: its lsns may not reach
   // the newer one's.)
   bool consecutive = !records.empty() && records.front().lsn == first_lsn && first_lsn >= 1 &&
-                     records.back().lsn < kLargeHead;
+                     records.back().lsn < kLargeHead && !(mode & 32);
   for (size_t i = 1; consecutive && i < records.size(); ++i)
     consecutive = records[i].lsn == records[0].lsn + i;
   const uint64_t last_lsn = records.empty() ? 0 : records.back().lsn;
@@ -189,29 +196,45 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ho.memory_bytes = (mode & 16) ? 512 : 4096;
   ho.segments = [&] { return infos; };
   ChangeHistory history(ho);
-  uint64_t head = (mode & 2) || records.empty() ? kLargeHead : last_lsn;
-  if ((mode & 16) && !batches.empty()) {
-    // After a restart at the end of the first batch, the log commits the
-    // following ones (they are on disk too, as in the segment being written).
-    const wal::BatchAt& b0 = *batches.front();
-    head = b0.header.first_lsn + b0.records.size() - 1;
-    history.Reset(head);
-    for (size_t i = 1; i < batches.size(); ++i) {
-      const wal::BatchAt& b = *batches[i];
-      if (b.header.first_lsn != head + 1 || b.records.empty()) break;
-      const uint64_t last = b.header.first_lsn + b.records.size() - 1;
-      if (last < b.header.first_lsn || last >= kLargeHead) break;
-      // The segment the batch is in: its bytes hold the records.
-      const Segment& s = segs[i < segs.front().batches.size() ? 0 : segs.size() - 1];
-      std::string bytes;
-      for (const wal::RecordAt& r : b.records) bytes.append(s.bytes, r.offset, r.size);
-      history.Append(bytes, b.header.first_lsn, last);
-      head = last;
+  // A growing log (mode bit 4): each file holds its bytes through
+  // `shown` (then zeros); batches[appended] is the next one to commit.
+  const bool growing = (mode & 16) && !batches.empty();
+  size_t appended = 0;
+  auto show = [&](size_t seg, uint64_t upto) {
+    const Segment& sg = segs[seg];
+    upto = std::min<uint64_t>(upto, sg.bytes.size());
+    fs.WriteFile(sg.path, sg.bytes.substr(0, upto) + std::string(sg.bytes.size() - upto, '\0'));
+  };
+  // Commits the next batch if it continues the lsns: written, then appended.
+  auto commit_next = [&]() -> bool {
+    if (appended >= batches.size()) return false;
+    const auto [seg, b] = batches[appended];
+    const uint64_t last = b->header.first_lsn + b->records.size() - 1;
+    if (b->header.first_lsn != history.head() + 1 || last < b->header.first_lsn ||
+        last >= kLargeHead) {
+      appended = batches.size();  // the log would not have written it
+      return false;
     }
-  } else {
-    history.Reset(head);
+    show(seg, b->offset + b->size);
+    std::string bytes;
+    for (const wal::RecordAt& r : b->records) bytes.append(segs[seg].bytes, r.offset, r.size);
+    history.Append(bytes, b->header.first_lsn, last);
+    ++appended;
+    return true;
+  };
+  uint64_t head = (mode & 2) || records.empty() ? kLargeHead : last_lsn;
+  if (growing) {
+    // A restart at the end of the first batch: the files hold no more.
+    const auto [seg0, b0] = batches.front();
+    for (size_t i = 0; i < segs.size(); ++i) {
+      show(i, i < seg0 ? segs[i].bytes.size() : i == seg0 ? b0->offset + b0->size
+                                                            : wal::kSegmentHeaderSize);
+    }
+    head = b0->header.first_lsn + b0->records.size() - 1;
+    appended = 1;
   }
-  FUZZ_CHECK(history.head() == head);
+  history.Reset(head);
+  const size_t per_page = size_t{1} << ((query >> 6) & 3);
 
   ChangeHistory::Query q;
   q.filter = FilterFor(query);
@@ -224,7 +247,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (query & 32) q.until = first_lsn + 2;
   const uint64_t start = q.since;
-  const uint64_t stop = std::min(q.until, head);  // where the reading ends
 
   std::vector<Owned> got;
   Status last;
@@ -232,8 +254,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<Owned> first_events;
   uint64_t first_next = 0;
   size_t pages = 0;
+  uint64_t stop = 0;  // min(until, head) as of the last read
   for (;; ++pages) {
     FUZZ_CHECK(pages < kMaxPages);
+    bool grew = false;
+    for (size_t i = 0; growing && i < per_page; ++i) grew |= commit_next();
+    if (growing) head = history.head();
+    FUZZ_CHECK(history.head() == head);
+    stop = std::min(q.until, head);
     ChangeHistory::Page page;
     last = history.Read(q, &page);
     if (pages == 0) {
@@ -267,11 +295,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       got.push_back(Copy(e));
       if (pages == 0) first_events.push_back(got.back());
     }
-    if (q.since >= stop) break;
     // Short of the end, an OK page looked at something.
-    FUZZ_CHECK(page.next_since > q.since);
+    if (q.since < stop) FUZZ_CHECK(page.next_since > q.since);
     q.since = page.next_since;
-    if (q.since >= stop) break;
+    if (q.since >= stop && !grew) break;
   }
 
   if (consecutive) {
@@ -298,8 +325,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   again.since = start;
   ChangeHistory::Page page;
   const Status s = history.Read(again, &page);
-  FUZZ_CHECK(s.code() == first_status.code());
-  if (s.ok()) {
+  FUZZ_CHECK(s.code() == first_status.code() || growing);
+  if (s.ok() && !growing) {
     FUZZ_CHECK(page.next_since == first_next && page.events.size() == first_events.size());
     for (size_t i = 0; i < page.events.size(); ++i)
       FUZZ_CHECK(Copy(page.events[i]) == first_events[i]);

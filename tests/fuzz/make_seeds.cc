@@ -170,9 +170,9 @@ int HistorySeeds(const std::filesystem::path& corpus) {
     const std::string zeros(wal::kBatchHeaderSize, '\0');
     const std::string two = seg.substr(0, mid.offset) + zeros + wal::EncodeSegmentHeader(2) +
                             seg.substr(mid.offset, last.offset + last.size - mid.offset) + zeros;
-    // A mode byte (fix-up, head past the end, two segments, memory tail),
-    // then a query byte (filter, max_events, tight limits, until): see
-    // fuzz_history.cc.
+    // A mode byte (fix-up, head past the end, two segments, a growing log,
+    // a misnamed segment), then a query byte (filter, max_events, tight
+    // limits, until, batches per page): see fuzz_history.cc.
     const std::string s = "gen-seg" + std::to_string(segments++);
     const auto seed = [&](const std::string& suffix, char mode, char query, const std::string& b) {
       Write(corpus / "history", s + suffix, mode, std::string(1, query) + b);
@@ -186,10 +186,12 @@ int HistorySeeds(const std::filesystem::path& corpus) {
     seed("-past-end", 0x02, 0x00, seg);
     seed("-torn", 0x02, 0x04, torn);
     seed("-v1", 0x01, 0x0c, v1);
-    seed("-memory", 0x10, 0x00, seg);
-    seed("-memory-prefix-tight", 0x10, 0x16, seg);
+    seed("-grow", 0x10, 0x00, seg);
+    seed("-grow-8", 0x10, static_cast<char>(0xc0), seg);
+    seed("-grow-prefix-tight-4", 0x10, static_cast<char>(0x96), seg);
     seed("-two", 0x08, 0x00, two);
-    seed("-two-memory", 0x18, 0x04, two);
+    seed("-two-grow-2", 0x18, 0x44, two);
+    seed("-two-misnamed", 0x28, 0x00, two);
     seed("-two-past-end", 0x0a, 0x01, two);
   }
   return segments;
