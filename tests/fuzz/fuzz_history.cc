@@ -18,7 +18,9 @@
 // 512 bytes, so older chunks are trimmed and read back from a segment
 // the history may have cached shorter (bit 1 is then ignored: head is
 // the last appended lsn); 5 the last segment is named for one lsn before
-// its first record (a name that claims a record it lacks).
+// its first record (a name that claims a record it lacks); 6 (with 4)
+// each batch is written with the first half of the next one after it (a
+// write in flight: a torn end to a reader of the file).
 // Query bits: 0-1 the filter: every change, workspace "w", keys starting
 // "k" (any workspace), key "k" of workspace "w" exactly; 2-3 max_events
 // 1, 2, 3, 1000; 4 tight limits (max_bytes 32, max_scan 2) instead of the
@@ -215,7 +217,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       appended = batches.size();  // the log would not have written it
       return false;
     }
-    show(seg, b->offset + b->size);
+    // Mode bit 6: the log is already writing the next batch (half of it
+    // is in the file: a torn end to whoever reads the file now).
+    uint64_t upto = b->offset + b->size;
+    if ((mode & 64) && appended + 1 < batches.size() && batches[appended + 1].first == seg)
+      upto += batches[appended + 1].second->size / 2;
+    show(seg, upto);
     std::string bytes;
     for (const wal::RecordAt& r : b->records) bytes.append(segs[seg].bytes, r.offset, r.size);
     history.Append(bytes, b->header.first_lsn, last);

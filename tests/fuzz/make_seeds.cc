@@ -171,7 +171,7 @@ int HistorySeeds(const std::filesystem::path& corpus) {
     const std::string two = seg.substr(0, mid.offset) + zeros + wal::EncodeSegmentHeader(2) +
                             seg.substr(mid.offset, last.offset + last.size - mid.offset) + zeros;
     // A mode byte (fix-up, head past the end, two segments, a growing log,
-    // a misnamed segment), then a query byte (filter, max_events, tight
+    // a misnamed segment, a write in flight), then a query byte (filter, max_events, tight
     // limits, until, batches per page): see fuzz_history.cc.
     const std::string s = "gen-seg" + std::to_string(segments++);
     const auto seed = [&](const std::string& suffix, char mode, char query, const std::string& b) {
@@ -189,8 +189,10 @@ int HistorySeeds(const std::filesystem::path& corpus) {
     seed("-grow", 0x10, 0x00, seg);
     seed("-grow-8", 0x10, static_cast<char>(0xc0), seg);
     seed("-grow-prefix-tight-4", 0x10, static_cast<char>(0x96), seg);
+    seed("-grow-inflight-8", 0x50, static_cast<char>(0xc0), seg);
     seed("-two", 0x08, 0x00, two);
     seed("-two-grow-2", 0x18, 0x44, two);
+    seed("-two-grow-inflight-2", 0x58, 0x40, two);
     seed("-two-misnamed", 0x28, 0x00, two);
     seed("-two-past-end", 0x0a, 0x01, two);
   }
