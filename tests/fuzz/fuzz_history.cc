@@ -199,7 +199,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ho.segments = [&] { return infos; };
   ChangeHistory history(ho);
   // A growing log (mode bit 4): each file holds its bytes through
-  // `shown` (then zeros); batches[appended] is the next one to commit.
+  // the end show() last gave it (then zeros); batches[appended] is the
+  // next one to commit.
   const bool growing = (mode & 16) && !batches.empty();
   size_t appended = 0;
   auto show = [&](size_t seg, uint64_t upto) {
