@@ -144,6 +144,8 @@ class Handler {
   HandlerResult Changes(const std::string& ws, const Target& t, const HttpRequest& req);
   HandlerResult BlockingGet(const std::string& ws, const std::string& key, const Target& t,
                             const HttpRequest& req);
+  // The 400 for a `since` above the newest revision, if it is.
+  std::optional<HttpResponse> FutureRevision(uint64_t since) const;
   HandlerResult Delete(const std::string& ws, const std::string& key, const Target& t,
                        const HttpRequest& req, const WriteHeaders& h);
   HandlerResult Patch(const std::string& ws, const std::string& key, const Target& t,

@@ -19,8 +19,8 @@ HandlerResult MethodNotAllowed(const char* allow);
 
 enum class WriteKind { kPut, kDelete, kPatch };
 
-// A `wait` of the change feed's requests (watch_handlers.cc): seconds
-// ("10", "0.5") or with a unit ("250ms", "10s", "5m"), at most 300 s.
+// A `wait` of the change feed's requests (watch_handlers.cc): a duration
+// (duration.h); longer than 300 s is served as 300 s.
 std::optional<std::chrono::milliseconds> ParseWait(std::string_view text);
 
 // The guard of a PATCH or DELETE of one key: `?if_match_version=V` and/or

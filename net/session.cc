@@ -167,7 +167,7 @@ class Session : public std::enable_shared_from_this<Session> {
       std::lock_guard lk(srv_->sessions_mu);
       srv_->sessions.erase(this);
     }
-    srv_->active.fetch_sub(1);
+    if (counted_) srv_->active.fetch_sub(1);
   }
 
   void Start() {
@@ -558,24 +558,39 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  // While a request waits, nothing is read (pipelined requests stay in
-  // the socket), but the client's close must still be seen: readable
-  // with no byte to read is its EOF (or a reset). It is answered then
-  // with the state now, like a held 409: a client that half-closed still
-  // reads. Bytes to read (a pipelined request) end the watching; they
-  // are read after the answer.
+  // While a request waits, no request is parsed, but the client's close
+  // must still be seen (or a client gone would hold its connection and
+  // its wait until the deadline). The socket is waited on for readability
+  // (no read is pending, so the buffer stays the parser's); what arrives
+  // meanwhile is read into the buffer, where the next parse finds it
+  // (pipelined requests keep their order), up to the buffer's bound.
+  // Readable with nothing to read is EOF: answered at once with the state
+  // now, like a held 409 (a client that half-closed still reads). An
+  // error closes. With `Connection: close` WatchForClose does this job.
   void WatchParkedClose() {
-    if (watching_parked_ || closed_ || buffer_.size() > 0) return;
+    if (watching_parked_ || reading_ || closing_ || closed_ || peer_eof_) return;
+    if (buffer_.size() + kReadSize > kBufferLimit) return;  // pipelined that much: stop looking
     watching_parked_ = true;
     socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
       self->watching_parked_ = false;
-      if (self->closed_ || !self->deferred_) return;
-      int available = 0;
-      if (!ec && ::ioctl(self->socket_.native_handle(), FIONREAD, &available) == 0 && available > 0) return;
-      self->peer_eof_ = !ec;
-      self->closing_ = true;
-      self->WakeAllParked();
-      if (self->queue_.empty() && !self->writing_) self->Close();
+      // Woken meanwhile: the parser reads again (or will), not this.
+      if (self->closed_ || !self->deferred_ || self->reading_ || self->closing_) return;
+      beast::error_code rec;
+      const size_t available = ec ? 0 : self->socket_.available(rec);
+      if (ec || rec) return self->Close();
+      if (available == 0) {
+        self->peer_eof_ = true;
+        self->closing_ = true;
+        self->WakeAllParked();
+        if (self->queue_.empty() && !self->writing_) self->Close();
+        return;
+      }
+      // Does not block: the bytes are there.
+      const size_t n = self->socket_.read_some(
+          self->buffer_.prepare(std::min(available, kReadSize)), rec);
+      if (rec) return self->Close();
+      self->buffer_.commit(n);
+      self->WatchParkedClose();
     });
   }
 
@@ -776,6 +791,7 @@ class Session : public std::enable_shared_from_this<Session> {
     WithdrawHeld(false);
     if (srv_->turns) srv_->turns->Leave(holder_, Clock::now());
     timer_.cancel();
+    counted_ = false;  // the stream counts the connection from here on
     StartWatchStream(std::move(socket_), srv_, std::move(start));
   }
 
@@ -798,6 +814,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec == asio::error::eof) {
         self->peer_eof_ = true;
         self->AnswerHeldNow();
+        self->WakeAllParked();
         if (self->queue_.empty() && !self->writing_) self->Close();
         return;
       }
@@ -885,6 +902,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool handing_off_ = false;  // a watch request was read: the socket goes to its stream
   bool watching_parked_ = false;  // WatchParkedClose's wait is pending
   uint64_t park_generation_ = 0;
+  bool counted_ = true;  // in srv_->active (a watch's stream takes the count over)
   const ConflictTurns::Holder holder_ = NextHolder();
   bool closed_ = false;
 };

@@ -6,6 +6,7 @@
 // is up, so each run answers from the state at that moment.
 #include "engine/names.h"
 #include "net/change_json.h"
+#include "net/duration.h"
 #include "net/handler.h"
 #include "net/handler_internal.h"
 #include "net/json_body.h"
@@ -25,6 +26,9 @@ constexpr std::chrono::milliseconds kMaxWait{300'000};
 // least one whole record).
 constexpr size_t kChangesMaxBytes = 8u << 20;
 
+constexpr const char* kBadWait =
+    "wait must be a duration: an integer with a unit, ms, s, m or h (\"250ms\", \"10s\"), or of seconds";
+
 // A revision (`since`, Last-Event-ID) or a version.
 std::optional<uint64_t> ParseCount(const std::string* text) {
   if (text == nullptr) return std::nullopt;
@@ -40,40 +44,21 @@ SteadyClock::time_point DeadlineOf(const HttpRequest& req, std::chrono::millisec
 }  // namespace
 
 std::optional<std::chrono::milliseconds> ParseWait(std::string_view text) {
-  // A number of seconds (fractions allowed: "0.5") or one with a unit:
-  // "250ms", "10s", "2m" (Consul's form).
-  int64_t scale_ms = 1000;
-  if (text.ends_with("ms")) {
-    scale_ms = 1;
-    text.remove_suffix(2);
-  } else if (text.ends_with("s")) {
-    text.remove_suffix(1);
-  } else if (text.ends_with("m")) {
-    scale_ms = 60'000;
-    text.remove_suffix(1);
-  }
-  if (text.empty() || text.size() > 12) return std::nullopt;
-  int64_t whole = 0, frac = 0, frac_scale = 1;
-  bool dot = false;
-  for (char c : text) {
-    if (c == '.' && !dot) {
-      dot = true;
-      continue;
-    }
-    if (c < '0' || c > '9') return std::nullopt;
-    if (dot) {
-      if (frac_scale < 1'000'000) {
-        frac = frac * 10 + (c - '0');
-        frac_scale *= 10;
-      }
-    } else {
-      whole = whole * 10 + (c - '0');
-    }
-  }
-  if (text == "." || text.front() == '.' || text.back() == '.') return std::nullopt;
-  const int64_t ms = whole * scale_ms + frac * scale_ms / frac_scale;
-  if (ms > kMaxWait.count()) return std::nullopt;
-  return std::chrono::milliseconds(ms);
+  std::chrono::milliseconds d;
+  if (!ParseDuration(text, &d)) return std::nullopt;
+  return std::min(d, kMaxWait);  // longer asks are served as the longest (Consul's cap)
+}
+
+std::optional<HttpResponse> Handler::FutureRevision(uint64_t since) const {
+  // No revision above the newest was ever handed out (a client gets one
+  // only from a reply, a listing or an event), so such a `since` is not
+  // from this server's history: a data directory replaced, or changes lost
+  // (--fsync batch or never, after a power loss). Waiting for it would
+  // skip every change up to it silently; the client must list again.
+  const uint64_t head = store_->revision();
+  if (since <= head) return std::nullopt;
+  return Error(400, "since " + std::to_string(since) + " is ahead of this server's newest revision " +
+                        std::to_string(head) + ": list again and watch from the listing's Casmem-Revision");
 }
 
 HandlerResult Handler::Watch(const std::string& ws, const Target& t, const HttpRequest& req) {
@@ -89,6 +74,9 @@ HandlerResult Handler::Watch(const std::string& ws, const Target& t, const HttpR
     if (!since) return ResultOf(Error(400, "Last-Event-ID must be a revision (an unsigned integer)"));
   }
   if (prefix != nullptr && !ValidUtf8(*prefix)) return ResultOf(Error(400, "prefix is not valid UTF-8"));
+  if (since) {
+    if (auto future = FutureRevision(*since)) return ResultOf(std::move(*future));
+  }
   HandlerResult r;
   r.watch = WatchStart{ChangeFilter{ws, prefix ? *prefix : "", false},
                        // Without a resume point: the changes after it opened.
@@ -112,10 +100,11 @@ HandlerResult Handler::Changes(const std::string& ws, const Target& t, const Htt
   std::chrono::milliseconds wait{0};
   if (wait_text != nullptr) {
     auto w = ParseWait(*wait_text);
-    if (!w) return ResultOf(Error(400, "wait must be a duration up to 300 s: seconds (\"10\", \"0.5\") or with a unit (\"250ms\", \"10s\", \"5m\")"));
+    if (!w) return ResultOf(Error(400, kBadWait));
     wait = *w;
   }
   if (prefix != nullptr && !ValidUtf8(*prefix)) return ResultOf(Error(400, "prefix is not valid UTF-8"));
+  if (auto future = FutureRevision(*since)) return ResultOf(std::move(*future));
   const auto deadline = DeadlineOf(req, wait);
 
   ChangeHistory::Query q;
@@ -151,7 +140,7 @@ HandlerResult Handler::BlockingGet(const std::string& ws, const std::string& key
   std::chrono::milliseconds wait = kMaxWait;
   if (const std::string* wait_text = QueryParam(t, "wait")) {
     auto w = ParseWait(*wait_text);
-    if (!w) return ResultOf(Error(400, "wait must be a duration up to 300 s: seconds (\"10\", \"0.5\") or with a unit (\"250ms\", \"10s\", \"5m\")"));
+    if (!w) return ResultOf(Error(400, kBadWait));
     wait = *w;
   }
   const auto deadline = DeadlineOf(req, wait);

@@ -100,6 +100,12 @@ class WatchStream::Outbox : public ChangeFeed::Sink {
     pending_.append(bytes);
   }
 
+  // `n` more bytes of the write in flight were taken by the socket.
+  void Sent(size_t n) {
+    std::lock_guard lk(mu_);
+    in_flight_ -= std::min<uint64_t>(n, in_flight_);
+  }
+
   // After a write completed: whether a catching-up subscription may have
   // been waiting for room (the feed is then kicked).
   bool WriteDone() {
@@ -138,7 +144,8 @@ class WatchStream::Outbox : public ChangeFeed::Sink {
 
 WatchStream::WatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start)
     : socket_(std::move(socket)), timer_(socket_.get_executor()), srv_(srv), start_(std::move(start)) {
-  srv_->active.fetch_add(1);
+  // The connection stays counted in srv_->active: the session that
+  // handed it over stopped counting it, this stream's destructor uncounts it.
   srv_->metrics->WatcherOpened();
 }
 
@@ -216,6 +223,7 @@ void WatchStream::WriteSome() {
                            [self = shared_from_this()](beast::error_code ec, size_t n) {
                              if (ec) return self->Close();
                              self->sent_ += n;
+                             self->outbox_->Sent(n);  // unsent = what the socket has not taken
                              if (self->sent_ < self->writing_buf_.size()) return self->WriteSome();
                              self->writing_ = false;
                              self->last_write_ = Clock::now();

@@ -12,7 +12,8 @@ namespace casmem::net {
 
 class WatchStream : public std::enable_shared_from_this<WatchStream> {
  public:
-  // Counts toward --max-connections (Server::Impl::active) while it lives.
+  // Counts toward --max-connections (Server::Impl::active) while it lives:
+  // it takes over the count of the session it comes from.
   WatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start);
   ~WatchStream();
   WatchStream(const WatchStream&) = delete;

@@ -195,6 +195,24 @@ TEST_F(WaitTest, PipelinedRequestsWaitBehindABlockingRead) {
   EXPECT_EQ(r.body, R"({"status":"ok"})");
 }
 
+TEST_F(WaitTest, AClientGoneWithRequestsPipelinedBehindAWaitFreesItAtOnce) {
+  Start();
+  auto c = Client();
+  Put(*c, "k", "1");
+  for (int i = 0; i < 4; ++i) {
+    auto p = Client();
+    ASSERT_TRUE(p->SendRaw(RawRequest("GET", "/workspaces/w/memory/k?wait_version=1&wait=60s") +
+                           RawRequest("GET", "/healthz")));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }  // each client closes here, its second request unread
+  for (int i = 0; i < 200; ++i) {
+    auto m = c->Request("GET", "/metrics");
+    if (m.body.find("casmem_waiting_requests 0\n") != std::string::npos) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "waiting requests of clients that left are still held";
+}
+
 TEST_F(WaitTest, WaitingRequestsAreAnsweredAtShutdownAndOnHalfClose) {
   Start();
   auto c = Client();
@@ -210,7 +228,7 @@ TEST_F(WaitTest, WaitingRequestsAreAnsweredAtShutdownAndOnHalfClose) {
   auto m = c->Request("GET", "/metrics");
   EXPECT_NE(m.body.find("casmem_waiting_requests 0"), std::string::npos);
   // SIGTERM answers the waiting ones with the state now.
-  auto pending = Async("/workspaces/w/changes?since=999999&wait=60s");
+  auto pending = Async("/workspaces/w/changes?since=" + std::to_string(Put(*c, "k", "2")) + "&wait=60s");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const auto start = Clock::now();
   EXPECT_EQ(server->Terminate(), 0);

@@ -200,13 +200,15 @@ TEST_F(WatchTest, BadParametersAreJsonErrors) {
   EXPECT_EQ(r.Header("allow"), "GET");
   r = c->Request("GET", "/workspaces/bad%20ws/watch");
   EXPECT_EQ(r.status, 400);
-  r = c->Request("GET", "/workspaces/w/changes?wait=301");
+  r = c->Request("GET", "/workspaces/w/changes?wait=x");
+  EXPECT_EQ(r.status, 400);
+  r = c->Request("GET", "/workspaces/w/changes?since=99");  // no revision 99 yet
   EXPECT_EQ(r.status, 400);
   r = c->Request("GET", "/workspaces/w/changes?limit=0");
   EXPECT_EQ(r.status, 400);
   r = c->Request("GET", "/workspaces/w/memory/k?wait_version=x");
   EXPECT_EQ(r.status, 400);
-  r = c->Request("GET", "/workspaces/w/memory/k?wait_version=1&wait=1h");
+  r = c->Request("GET", "/workspaces/w/memory/k?wait_version=1&wait=0.5");
   EXPECT_EQ(r.status, 400);
 }
 
@@ -461,6 +463,21 @@ TEST_F(WatchTest, WatchesCountTowardMaxConnections) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ADD_FAILURE() << "the closed watch never freed its connection slot";
+}
+
+TEST_F(WatchTest, ManyWatchesOpenedAtOnceAllFitTheConnectionLimit) {
+  // A watch is one connection, also while its session hands it over.
+  Start({"--max-connections", "24"});
+  std::vector<std::unique_ptr<SseClient>> streams(24);
+  std::vector<std::thread> openers;
+  for (int i = 0; i < 24; ++i) {
+    openers.emplace_back([&, i] { streams[i] = SseClient::Open(server->port(), "/workspaces/w/watch"); });
+  }
+  for (auto& t : openers) t.join();
+  for (auto& s : streams) {
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->status(), 200) << s->body();
+  }
 }
 
 TEST_F(WatchTest, EventSourceStyleClientReconnectsByItself) {

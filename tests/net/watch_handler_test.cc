@@ -10,17 +10,17 @@ namespace {
 
 using std::chrono::milliseconds;
 
-TEST(ParseWaitTest, SecondsAndUnits) {
+TEST(ParseWaitTest, DurationsCappedAtTheLongestWait) {
   EXPECT_EQ(ParseWait("10"), milliseconds(10'000));
-  EXPECT_EQ(ParseWait("0.5"), milliseconds(500));
   EXPECT_EQ(ParseWait("0"), milliseconds(0));
   EXPECT_EQ(ParseWait("250ms"), milliseconds(250));
   EXPECT_EQ(ParseWait("10s"), milliseconds(10'000));
   EXPECT_EQ(ParseWait("5m"), milliseconds(300'000));
-  EXPECT_EQ(ParseWait("1.25s"), milliseconds(1250));
   EXPECT_EQ(ParseWait("300"), milliseconds(300'000));
-  for (const char* bad : {"", "s", "ms", "-1", "1h", "301", "6m", ".5", "5.", "1..2", "1e3", "x", " 1",
-                          "99999999999999"}) {
+  // Longer asks are served as the longest wait (Consul's cap).
+  EXPECT_EQ(ParseWait("301"), milliseconds(300'000));
+  EXPECT_EQ(ParseWait("1h"), milliseconds(300'000));
+  for (const char* bad : {"", "s", "ms", "-1", "0.5", "5.", "1e3", "x", " 1", "10d", "99999999999999"}) {
     EXPECT_FALSE(ParseWait(bad)) << bad;
   }
 }
@@ -52,9 +52,9 @@ TEST_F(WatchHandlerTest, WatchStartsAfterTheCurrentRevisionOrItsResumePoint) {
   r = Raw("/workspaces/w/watch?since=1");
   ASSERT_TRUE(r.watch);
   EXPECT_EQ(r.watch->since, 1u);
-  r = Raw("/workspaces/w/watch?since=1", "7");
+  r = Raw("/workspaces/w/watch?since=1", "2");
   ASSERT_TRUE(r.watch);
-  EXPECT_EQ(r.watch->since, 7u);  // Last-Event-ID wins
+  EXPECT_EQ(r.watch->since, 2u);  // Last-Event-ID wins
   r = Raw("/watch");
   ASSERT_TRUE(r.watch);
   EXPECT_EQ(r.watch->filter.workspace, "default");
@@ -65,6 +65,15 @@ TEST_F(WatchHandlerTest, WatchStartsAfterTheCurrentRevisionOrItsResumePoint) {
   EXPECT_EQ(r.response.status, 400);
   r = Raw("/workspaces/w/watch?since=1&since=2");
   EXPECT_EQ(r.response.status, 400);
+  // A since above the newest revision is not from this server's history.
+  r = Raw("/workspaces/w/watch?since=" + std::to_string(head + 1));
+  EXPECT_FALSE(r.watch);
+  EXPECT_EQ(r.response.status, 400);
+  EXPECT_NE(r.response.body.find("ahead"), std::string::npos);
+  r = Raw("/workspaces/w/watch", std::to_string(head + 1));
+  EXPECT_EQ(r.response.status, 400);
+  EXPECT_EQ(Call("GET", "/workspaces/w/changes?since=" + std::to_string(head + 1)).status, 400);
+  EXPECT_TRUE(Raw("/workspaces/w/watch?since=" + std::to_string(head)).watch);
 }
 
 TEST_F(WatchHandlerTest, ChangesAnswersFromTheHistoryOrWaits) {
