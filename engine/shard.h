@@ -91,7 +91,7 @@ class alignas(64) Shard {
   // What a listing of keys >= `start` with `prefix` may reveal the absence
   // of, while the log has acknowledged `acked_lsn`: lsn is the newest
   // record that took a key of this workspace out of its tree (a delete, or
-  // the put whose TTL ran out), and every such key not yet known
+  // the sweep's expire record), and every such key not yet known
   // acknowledged is >= `lo`. lsn 0: every removal that could fall in that
   // range is acknowledged. `lo` stays valid until the lock is released.
   struct Removals {

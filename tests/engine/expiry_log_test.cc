@@ -203,7 +203,7 @@ TEST(ExpiryLog, ACrashAndASnapshotRecoverTheSameState) {
     // The next sweep logs t3 only, once; versions continue.
     store->Sweep();
     store->Sweep();
-    EXPECT_EQ(store->revision(), revision + 1);
+    ASSERT_EQ(store->revision(), revision + 1);
     ASSERT_TRUE(store->WaitVisible(store->revision()).ok());
     const std::vector<Logged> expired = ExpireRecords(fs);
     ASSERT_FALSE(expired.empty());
@@ -280,7 +280,7 @@ TEST(ExpiryLog, ARefusedExpiryIsRetriedByALaterSweep) {
     ASSERT_TRUE(store->WaitVisible(last).ok());
   }
   store->Sweep();
-  EXPECT_EQ(store->revision(), last + 1);
+  ASSERT_EQ(store->revision(), last + 1);
   ASSERT_TRUE(store->WaitVisible(last + 1).ok());
   const std::vector<Logged> expired = ExpireRecords(fs);
   ASSERT_EQ(expired.size(), 1u);
@@ -321,7 +321,7 @@ TEST(ExpiryLog, AFailedLogLeavesTheKeyExpiredForReadsUntilARestart) {
   store = MustOpen(o);
   EXPECT_EQ(store->revision(), put.revision);
   store->Sweep();
-  EXPECT_EQ(store->revision(), put.revision + 1);
+  ASSERT_EQ(store->revision(), put.revision + 1);
   ASSERT_TRUE(store->WaitVisible(store->revision()).ok());
   const std::vector<Logged> expired = ExpireRecords(fs);
   ASSERT_EQ(expired.size(), 1u);
@@ -354,7 +354,7 @@ TEST(ExpiryLog, AnUnacknowledgedExpiryIsLoggedAgainAfterAPowerLoss) {
   EXPECT_EQ(store->revision(), put.revision) << "the expire record was lost";
   EXPECT_EQ(store->Get("ws", "k").outcome, Outcome::kNotFound) << "still expired by its TTL";
   store->Sweep();
-  EXPECT_EQ(store->revision(), put.revision + 1);
+  ASSERT_EQ(store->revision(), put.revision + 1);
   ASSERT_TRUE(store->WaitVisible(store->revision()).ok());
   ASSERT_EQ(ExpireRecords(fs).size(), 1u);
 }
