@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -42,7 +43,16 @@ struct Server::Impl {
         ioc(control), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {
     for (auto& c : contexts) waiters.push_back(std::make_unique<ResponseWaiters>(*c, s));
     if (o.conflict_turn.count() > 0) turns = std::make_unique<ConflictTurns>(o.conflict_turn);
-    feed = std::make_unique<ChangeFeed>(s->history(), ChangeDataJson);
+    feed = std::make_unique<ChangeFeed>(s->history(), ChangeDataJson, FeedOptions(o));
+  }
+  // A stream catching up takes at most an eighth of --watch-buffer of
+  // values per round (WatchStream's Room) and this many changes, whose SSE
+  // framing (about 150 bytes each beyond key and value) must fit the rest:
+  // a stream catching up is never cut as lagged.
+  static ChangeFeed::Options FeedOptions(const ServerOptions& o) {
+    ChangeFeed::Options f;
+    f.catch_up_events = std::clamp<size_t>(o.watch_buffer_bytes / 1024, 1, 1000);
+    return f;
   }
   static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
     std::vector<std::unique_ptr<asio::io_context>> v;

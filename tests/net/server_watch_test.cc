@@ -425,6 +425,21 @@ TEST_F(WatchTest, SlowWatcherIsCutWithLaggedWhileOthersAndWritersGoOn) {
   EXPECT_NE(m.body.find("casmem_watch_lagged_total 1"), std::string::npos) << m.body;
 }
 
+TEST_F(WatchTest, AStreamCatchingUpIsNeverCutAsLaggedEvenWithASmallBuffer) {
+  // Many small changes: their SSE framing outweighs their values.
+  Start({"--watch-buffer", "64K", "--watch-memory", "0"});
+  auto c = Client();
+  std::string ops;
+  for (int i = 0; i < 100; ++i) ops += std::string(i ? "," : "") + R"({"op":"set","key":"k)" + std::to_string(i) + R"(","value":1})";
+  for (int t = 0; t < 15; ++t) ASSERT_EQ(c->Request("POST", "/workspaces/w/txn", "{\"ops\":[" + ops + "]}").status, 200);
+  auto s = Watch("?since=0");
+  for (int i = 0; i < 1500; ++i) {
+    SseEvent e;
+    ASSERT_TRUE(s->Next(&e, 10'000)) << i;
+    ASSERT_EQ(e.event, "put") << i << ": " << e.data;
+  }
+}
+
 TEST_F(WatchTest, HeartbeatsWhileIdle) {
   Start({"--watch-heartbeat", "50ms"});
   auto s = Watch("");
