@@ -10,24 +10,22 @@ using json::Raw;
 using json::Str;
 using json::Writer;
 
-// The data members of a change, inside an object the caller opened.
+// The data members of a change, inside an object the caller opened: a
+// put's are the entry's; a delete's or an expire's the tombstone's key,
+// version, revision and time, and the delete's writer.
 void ChangeMembers(Writer& w, const ChangeEvent& e) {
+  if (e.kind == ChangeKind::kPut) {
+    return json::EntryMembers(w, e.key, e.value, e.version, e.revision, e.updated_at_ms,
+                              e.expires_at_ms, e.writer);
+  }
   w.Key("key");
   Str(w, e.key);
-  if (e.kind == ChangeKind::kPut) {
-    w.Key("value");
-    Raw(w, e.value);
-  }
   w.Key("version");
   w.Uint64(e.version);
   w.Key("revision");
   w.Uint64(e.revision);
   w.Key("updated_at");
   Str(w, FormatTimestamp(e.updated_at_ms));
-  if (e.kind == ChangeKind::kPut && e.expires_at_ms != 0) {
-    w.Key("expires_at");
-    Str(w, FormatTimestamp(e.expires_at_ms));
-  }
   if (!e.writer.empty()) {
     w.Key("writer");
     Str(w, e.writer);

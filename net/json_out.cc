@@ -35,27 +35,34 @@ void CurrentState(Writer& w, const std::optional<uint64_t>& current_version,
 
 void WriteEntry(Writer& w, const Entry& e) {
   w.StartObject();
-  w.Key("key");
-  Str(w, e.key);
-  w.Key("value");
-  Raw(w, e.value);
-  w.Key("version");
-  w.Uint64(e.version);
-  w.Key("revision");
-  w.Uint64(e.revision);
-  w.Key("updated_at");
-  Str(w, FormatTimestamp(e.updated_at_ms));
-  if (e.expires_at_ms != 0) {
-    w.Key("expires_at");
-    Str(w, FormatTimestamp(e.expires_at_ms));
-  }
-  if (!e.writer.empty()) {
-    w.Key("writer");
-    Str(w, e.writer);
-  }
+  json::EntryMembers(w, e.key, e.value, e.version, e.revision, e.updated_at_ms, e.expires_at_ms,
+                     e.writer);
   w.EndObject();
 }
 }  // namespace
+
+void json::EntryMembers(Writer& w, std::string_view key, std::string_view value, uint64_t version,
+                        uint64_t revision, int64_t updated_at_ms, int64_t expires_at_ms,
+                        std::string_view writer) {
+  w.Key("key");
+  Str(w, key);
+  w.Key("value");
+  Raw(w, value);
+  w.Key("version");
+  w.Uint64(version);
+  w.Key("revision");
+  w.Uint64(revision);
+  w.Key("updated_at");
+  Str(w, FormatTimestamp(updated_at_ms));
+  if (expires_at_ms != 0) {
+    w.Key("expires_at");
+    Str(w, FormatTimestamp(expires_at_ms));
+  }
+  if (!writer.empty()) {
+    w.Key("writer");
+    Str(w, writer);
+  }
+}
 
 // By hand rather than gmtime_r + snprintf (a visible share of a GET's CPU
 // time): the civil date of the day number (std::chrono's calendar), then

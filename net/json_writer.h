@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,12 @@ inline void Raw(Writer& w, std::string_view json) {
   w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
 }
 inline std::string Done(const rapidjson::StringBuffer& sb) { return {sb.GetString(), sb.GetSize()}; }
+
+// The members of an entry (memory-api.md §1), inside an object the caller
+// opened: key, value, version, revision, updated_at, expires_at when
+// `expires_at_ms` != 0, writer when not empty (json_out.cc).
+void EntryMembers(Writer& w, std::string_view key, std::string_view value, uint64_t version,
+                  uint64_t revision, int64_t updated_at_ms, int64_t expires_at_ms,
+                  std::string_view writer);
 
 }  // namespace casmem::net::json

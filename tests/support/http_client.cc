@@ -21,9 +21,9 @@
 
 namespace casmem::testing {
 
-std::unique_ptr<HttpClient> HttpClient::Connect(int port, int rcvbuf) {
+int ConnectLoopback(int port, int rcvbuf) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return nullptr;
+  if (fd < 0) return -1;
   if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   timeval send_timeout{30, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
@@ -33,10 +33,16 @@ std::unique_ptr<HttpClient> HttpClient::Connect(int port, int rcvbuf) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    return nullptr;
+    return -1;
   }
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+std::unique_ptr<HttpClient> HttpClient::Connect(int port, int rcvbuf) {
+  const int fd = ConnectLoopback(port, rcvbuf);
+  if (fd < 0) return nullptr;
   return std::unique_ptr<HttpClient>(new HttpClient(fd));
 }
 

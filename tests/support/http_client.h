@@ -65,6 +65,10 @@ class HttpClient {
   int last_errno_ = 0;
 };
 
+// A TCP connection to 127.0.0.1:port (TCP_NODELAY; `rcvbuf` > 0 fixes the
+// receive buffer; a send blocked for 30 s fails): its fd, or -1.
+int ConnectLoopback(int port, int rcvbuf = 0);
+
 // Builds the bytes of one request (Content-Length set when body is given).
 std::string RawRequest(const std::string& method, const std::string& target,
                        const std::string& body = "", const std::string& extra_headers = "");

@@ -4,6 +4,8 @@
 // dropped); a blank line dispatches the event if it has data.
 #include "tests/support/sse_client.h"
 
+#include "tests/support/http_client.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,17 +20,8 @@ namespace casmem::testing {
 
 std::unique_ptr<SseClient> SseClient::Open(int port, const std::string& target,
                                            const std::string& extra_headers, int rcvbuf) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ConnectLoopback(port, rcvbuf);
   if (fd < 0) return nullptr;
-  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return nullptr;
-  }
   std::unique_ptr<SseClient> c(new SseClient(fd));
   const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
                           extra_headers + "\r\n";
