@@ -228,6 +228,7 @@ void ChangeFeed::Dispatch() {
     if (page.next_since > dispatched_.load()) {
       dispatched_.store(page.next_since, std::memory_order_release);
     }
+    if (page.next_since <= q.since) break;  // no progress (cannot happen below head)
     q.since = std::max(page.next_since, dispatched_.load());
     if (live_.empty()) {
       dispatched_.store(std::max(dispatched_.load(), head), std::memory_order_release);

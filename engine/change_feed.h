@@ -84,12 +84,15 @@ class ChangeFeed {
   void Stop();
 
   // Subscribes `sink` to the changes matching `filter` with revision >
-  // `since`. Returns the subscription's id (never 0). Thread-safe.
+  // `since` (a watch "from now" passes history->head()). Returns the
+  // subscription's id (never 0). Thread-safe; the sink is first called on
+  // the feed thread (Compacted too, when `since` is too old).
   uint64_t Subscribe(ChangeFilter filter, uint64_t since, std::shared_ptr<Sink> sink);
   // Ends a subscription: after Cancel returns, its sink is never called
   // again (Cancel waits for a Deliver in progress) and the feed's
   // reference to it is dropped. Unknown or ended ids are ignored. Must not
-  // be called from a Sink method.
+  // be called from a Sink method, nor while holding a lock that a Sink
+  // method takes (sinks are called under the feed's mutex).
   void Cancel(uint64_t id);
   // A sink's Room() grew (its client read): catching-up subscriptions are
   // looked at again.

@@ -293,10 +293,11 @@ Status ChangeHistory::Read(const Query& q, Page* page) const {
     }
     const std::string_view bytes(*chunk->bytes);
     for (uint64_t lsn = next; lsn <= chunk->last_lsn && !scan.stop; ++lsn) {
-      const size_t off = chunk->offsets[lsn - chunk->first_lsn];
       wal::Record r;
       size_t used = 0;
-      if (wal::DecodeRecord(bytes.substr(off), &r, &used) != wal::DecodeStatus::kOk ||
+      if (lsn - chunk->first_lsn >= chunk->offsets.size() ||
+          wal::DecodeRecord(bytes.substr(chunk->offsets[lsn - chunk->first_lsn]), &r, &used) !=
+              wal::DecodeStatus::kOk ||
           r.lsn != lsn) {
         return Status::Corruption("change history: record " + std::to_string(lsn) +
                                   " in memory does not decode");

@@ -98,8 +98,11 @@ class ChangeHistory {
   // listener. Cost: one copy of the batch.
   void Append(std::string_view records, uint64_t first_lsn, uint64_t last_lsn);
 
-  // Called (on the appending thread, no lock held) after each Append with
-  // the new head. Must be quick: the change feed only wakes its thread.
+  // Called (on the appending thread, no history lock held) after each
+  // Append with the new head. Must be quick: the change feed only wakes
+  // its thread. One listener (the feed); after set_listener returns, the
+  // previous one is never called again (it waits for a call in progress),
+  // so the listener must not call set_listener.
   void set_listener(std::function<void(uint64_t head)> listener);
 
   // The newest revision in the history: every record <= it is acknowledged.
