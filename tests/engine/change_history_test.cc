@@ -442,6 +442,24 @@ TEST(ChangeHistory, ASegmentDeletedDuringTheReadIsCompactedNotAnError) {
   EXPECT_NE(s.message().find("/wal/gone.wal"), std::string::npos) << s.ToString();
 }
 
+TEST(ChangeHistory, ARecordWhoseSyncFailedNeverEntersTheHistory) {
+  testing::MemFs fs;
+  ManualClock clock{kNow};
+  StoreOptions o = MemoryStoreOptions(&clock);
+  o.data_dir = "/data";
+  o.fs = &fs;
+  o.fsync = wal::FsyncMode::kAlways;
+  auto store = OpenStore(o);
+  Writer w{*store, {}};
+  const uint64_t stable = w.Put("stable", "1");
+  fs.FailSyncsAfter(1, ".wal");
+  WriteResult doomed = store->Put(PutRequest{"w", "doomed", "2", std::nullopt, 0, {}, nullptr});
+  ASSERT_EQ(doomed.outcome, Outcome::kOk);  // logged, not yet durable
+  EXPECT_FALSE(store->WaitVisible(doomed.visible_lsn).ok());
+  EXPECT_EQ(store->history()->head(), stable);
+  EXPECT_EQ(ReadAll(*store->history(), Filter("w"), 0), w.expected);
+}
+
 TEST(ChangeHistory, EveryAcknowledgedWriteIsInTheHistoryWhenItsAckRuns) {
   TempDataDir dir("history-acked");
   StoreOptions o = DiskStoreOptions(SystemClock(), dir.path());
