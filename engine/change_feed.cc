@@ -107,7 +107,7 @@ void ChangeFeed::Cancel(uint64_t id) {
   std::lock_guard lk(mu_);
   auto it = subs_.find(id);
   if (it == subs_.end()) return;
-  Remove(it->second);
+  Remove(it->second);  // by value: Remove erases the map's copy
 }
 
 void ChangeFeed::JoinLive(const SubPtr& sub) {
@@ -116,7 +116,7 @@ void ChangeFeed::JoinLive(const SubPtr& sub) {
   live_[sub->filter.workspace].push_back(sub);
 }
 
-void ChangeFeed::Remove(const SubPtr& sub) {
+void ChangeFeed::Remove(SubPtr sub) {
   if (sub->ended) return;
   sub->ended = true;
   subs_.erase(sub->id);

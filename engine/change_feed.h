@@ -124,7 +124,9 @@ class ChangeFeed {
                  std::vector<std::string>* formatted, std::vector<bool>* done);
   // REQUIRES mu_.
   void JoinLive(const SubPtr& sub);
-  void Remove(const SubPtr& sub);
+  // Ends `sub` (taken by value: callers pass references into the indexes
+  // it erases from).
+  void Remove(SubPtr sub);
 
   ChangeHistory* const history_;
   const Formatter format_;
