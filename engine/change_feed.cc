@@ -156,7 +156,8 @@ void ChangeFeed::Loop() {
 bool ChangeFeed::DeliverTo(Subscription& sub, std::span<const ChangeEvent> changes,
                            std::vector<std::string>* formatted, std::vector<bool>* done) {
   if (changes.empty() || changes.front().revision <= sub.cursor) return true;
-  std::vector<FeedEvent> out;
+  std::vector<FeedEvent>& out = scratch_;
+  out.clear();
   for (size_t i = 0; i < changes.size(); ++i) {
     if (!sub.filter.Matches(changes[i])) continue;
     if (!(*done)[i]) {
@@ -193,10 +194,10 @@ void ChangeFeed::Dispatch() {
   std::vector<SubPtr> dropped;
   while (q.since < head) {
     Status s = history_->Read(q, &page);
-    std::lock_guard lk(mu_);
     if (!s.ok() || page.compacted) {
       // The history is gone under the live subscriptions (a memory-only
       // store that outran the feed) or unreadable: they all end.
+      std::lock_guard lk(mu_);
       std::vector<SubPtr> all;
       for (auto& [ws, subs] : live_) all.insert(all.end(), subs.begin(), subs.end());
       for (const SubPtr& sub : all) {
@@ -212,8 +213,10 @@ void ChangeFeed::Dispatch() {
       while (j < events.size() && events[j].revision == events[i].revision) ++j;
       const std::span<const ChangeEvent> rec = events.subspan(i, j - i);
       i = j;
+      // One record at a time under mu_: Subscribe and Cancel get in between.
+      std::lock_guard lk(mu_);
       if (rec.front().revision <= dispatched_.load()) continue;
-      auto it = live_.find(std::string(rec.front().workspace));
+      auto it = live_.find(rec.front().workspace);
       if (it != live_.end()) {
         formatted.assign(rec.size(), std::string());
         done.assign(rec.size(), false);
@@ -225,6 +228,7 @@ void ChangeFeed::Dispatch() {
       }
       dispatched_.store(rec.front().revision, std::memory_order_release);
     }
+    std::lock_guard lk(mu_);
     if (page.next_since > dispatched_.load()) {
       dispatched_.store(page.next_since, std::memory_order_release);
     }

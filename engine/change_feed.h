@@ -26,6 +26,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -137,8 +138,13 @@ class ChangeFeed {
   std::mutex mu_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, SubPtr> subs_;
-  // workspace -> live subscriptions of it
-  std::unordered_map<std::string, std::vector<SubPtr>> live_;
+  // workspace -> live subscriptions of it (looked up by string_view)
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, std::vector<SubPtr>, NameHash, std::equal_to<>> live_;
+  std::vector<FeedEvent> scratch_;  // DeliverTo's, under mu_
   std::vector<SubPtr> catching_up_;
 
   std::mutex wake_mu_;  // wake_, stop_, started_; never held with mu_ while waiting
