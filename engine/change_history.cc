@@ -76,11 +76,18 @@ bool ChangeFilter::Matches(const ChangeEvent& e) const {
 
 // One committed batch, immutable once appended.
 struct ChangeHistory::Chunk {
-  std::shared_ptr<const std::string> bytes;  // the encoded records, back to back
+  std::string bytes;  // the encoded records, back to back
   uint64_t first_lsn = 0;
   uint64_t last_lsn = 0;
-  std::vector<uint32_t> offsets;  // offsets[i]: where record first_lsn + i starts
-  uint64_t Cost() const { return bytes->size() + offsets.size() * sizeof(uint32_t) + 128; }
+  // offsets[i]: where record first_lsn + i starts; empty for a single record.
+  std::vector<uint32_t> offsets;
+  uint64_t Cost() const { return bytes.size() + offsets.size() * sizeof(uint32_t) + 128; }
+  // Where record `lsn` starts, or SIZE_MAX if the chunk does not hold it.
+  size_t OffsetOf(uint64_t lsn) const {
+    if (lsn < first_lsn || lsn > last_lsn) return SIZE_MAX;
+    if (offsets.empty()) return lsn == first_lsn ? 0 : SIZE_MAX;
+    return lsn - first_lsn < offsets.size() ? offsets[lsn - first_lsn] : SIZE_MAX;
+  }
 };
 
 // A segment file read back whole, with where each of its batches starts
@@ -196,13 +203,15 @@ void ChangeHistory::Reset(uint64_t head) {
 void ChangeHistory::Append(std::string_view records, uint64_t first_lsn, uint64_t last_lsn) {
   if (records.empty() || last_lsn < first_lsn) return;
   auto chunk = std::make_shared<Chunk>();
-  chunk->bytes = std::make_shared<const std::string>(records);
+  chunk->bytes.assign(records);
   chunk->first_lsn = first_lsn;
   chunk->last_lsn = last_lsn;
-  chunk->offsets.reserve(last_lsn - first_lsn + 1);
-  for (size_t pos = 0; pos + wal::kRecordHeaderSize <= records.size();
-       pos += RecordSizeAt(records, pos)) {
-    chunk->offsets.push_back(static_cast<uint32_t>(pos));
+  if (last_lsn > first_lsn) {
+    chunk->offsets.reserve(last_lsn - first_lsn + 1);
+    for (size_t pos = 0; pos + wal::kRecordHeaderSize <= records.size();
+         pos += RecordSizeAt(records, pos)) {
+      chunk->offsets.push_back(static_cast<uint32_t>(pos));
+    }
   }
   {
     std::lock_guard lk(mu_);
@@ -291,18 +300,20 @@ Status ChangeHistory::Read(const Query& q, Page* page) const {
       if (!s.ok()) return s;
       continue;
     }
-    const std::string_view bytes(*chunk->bytes);
+    const std::string_view bytes(chunk->bytes);
+    // The page keeps the chunk alive through its bytes (aliasing pointer).
+    const std::shared_ptr<const std::string> keep(chunk, &chunk->bytes);
     for (uint64_t lsn = next; lsn <= chunk->last_lsn && !scan.stop; ++lsn) {
       wal::Record r;
       size_t used = 0;
-      if (lsn - chunk->first_lsn >= chunk->offsets.size() ||
-          wal::DecodeRecord(bytes.substr(chunk->offsets[lsn - chunk->first_lsn]), &r, &used) !=
-              wal::DecodeStatus::kOk ||
+      const size_t off = chunk->OffsetOf(lsn);
+      if (off >= bytes.size() ||
+          wal::DecodeRecord(bytes.substr(off), &r, &used) != wal::DecodeStatus::kOk ||
           r.lsn != lsn) {
         return Status::Corruption("change history: record " + std::to_string(lsn) +
                                   " in memory does not decode");
       }
-      scan.Take(r, chunk->bytes);
+      scan.Take(r, keep);
     }
   }
   return Status::OK();
