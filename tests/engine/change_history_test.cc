@@ -310,6 +310,21 @@ TEST(ChangeHistory, TrimmedMemoryFallsBackToTheSegmentsWithIdenticalResults) {
   EXPECT_EQ(ReadAll(*store2->history(), Filter("w"), 0), ReadAll(*h, Filter("w"), 0));
 }
 
+TEST(ChangeHistory, ADiskReadSeesRecordsWrittenAfterItsSegmentWasCached) {
+  ManualClock clock{kNow};
+  TempDataDir dir("history-stale");
+  StoreOptions o = DiskStoreOptions(&clock, dir.path());
+  o.wal_segment_bytes = 4 << 20;  // one segment, being written all along
+  o.watch_memory_bytes = 0;
+  auto store = OpenStore(o);
+  Writer w{*store, {}};
+  for (int i = 0; i < 10; ++i) w.Put("a" + std::to_string(i), "1");
+  EXPECT_EQ(ReadAll(*store->history(), Filter("w"), 0), w.expected);  // caches the segment
+  for (int i = 0; i < 10; ++i) w.Put("b" + std::to_string(i), "2");
+  EXPECT_EQ(ReadAll(*store->history(), Filter("w"), 0), w.expected);
+  EXPECT_EQ(ReadAll(*store->history(), Filter("w"), 12), std::vector<std::string>(w.expected.begin() + 12, w.expected.end()));
+}
+
 TEST(ChangeHistory, ReadsAcrossACloseAndReopenComeFromTheLog) {
   ManualClock clock{kNow};
   TempDataDir dir("history-reopen");
