@@ -268,12 +268,21 @@ std::shared_ptr<const ChangeHistory::Chunk> ChangeHistory::ChunkHolding(uint64_t
 Status ChangeHistory::Read(const Query& q, Page* page) const {
   *page = Page{};
   page->next_since = q.since;
-  const uint64_t until = std::min(q.until, head());
-  const uint64_t compact = compact_revision();
-  if (q.since < compact) {
-    page->compacted = true;
-    page->compact_revision = compact;
-    return Status::OK();
+  uint64_t until, mem_first;
+  {
+    std::lock_guard lk(mu_);
+    until = std::min(q.until, head_);
+    mem_first = chunks_.empty() ? reset_head_ + 1 : chunks_.front()->first_lsn;
+  }
+  // compact_revision() <= mem_first - 1: a read from memory needs no
+  // look at the segments.
+  if (q.since + 1 < mem_first) {
+    const uint64_t compact = compact_revision();
+    if (q.since < compact) {
+      page->compacted = true;
+      page->compact_revision = compact;
+      return Status::OK();
+    }
   }
   if (q.since >= until) return Status::OK();
   Scan scan(q, until, page);
