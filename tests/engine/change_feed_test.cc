@@ -405,6 +405,33 @@ TEST(ChangeFeed, ASinceOlderThanTheHistoryIsCompacted) {
   EXPECT_EQ(feed.subscriptions(), 1u);
 }
 
+TEST(ChangeFeed, AfterARestartASubscriptionCatchesUpFromTheLog) {
+  ManualClock clock{kNow};
+  TempDataDir dir("feed-restart");
+  StoreOptions o = DiskStoreOptions(&clock, dir.path());
+  o.wal_segment_bytes = 4 << 20;  // one segment: the snapshot at close deletes none
+  std::atomic<int> done{0};
+  {
+    auto store = OpenStore(o);
+    WriterMix(*store, 0, 80, &done);
+    ASSERT_TRUE(store->Close().ok());
+  }
+  auto store = OpenStore(o);
+  std::atomic<int> formats{0};
+  ChangeFeed feed(store->history(), CountingFormatter(&formats));
+  feed.Start();
+  auto sink = std::make_shared<TestSink>();
+  sink->room_ = 100;  // a few records a round
+  feed.Subscribe(Filter("w", "p0/"), 0, sink);
+  WriterMix(*store, 0, 20, &done);
+  const std::string end = PutVisible(*store, "w", "p0/end", "1");
+  ASSERT_TRUE(sink->WaitForEvent(end));
+  const auto expected = ReadAll(*store->history(), Filter("w", "p0/"), 0);
+  EXPECT_GT(expected.size(), 60u);
+  EXPECT_EQ(sink->got(), expected);
+  EXPECT_EQ(sink->problems(), std::vector<std::string>());
+}
+
 TEST(ChangeFeed, NoSinkIsCalledAfterStop) {
   ManualClock clock{kNow};
   auto store = OpenStore(MemoryStoreOptions(&clock));

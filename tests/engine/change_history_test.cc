@@ -475,10 +475,16 @@ TEST(ChangeHistory, ARecordWhoseSyncFailedNeverEntersTheHistory) {
   EXPECT_EQ(ReadAll(*store->history(), Filter("w"), 0), w.expected);
 }
 
-TEST(ChangeHistory, EveryAcknowledgedWriteIsInTheHistoryWhenItsAckRuns) {
+class AckedModes : public ::testing::TestWithParam<wal::FsyncMode> {};
+INSTANTIATE_TEST_SUITE_P(FsyncModes, AckedModes,
+                         ::testing::Values(wal::FsyncMode::kAlways, wal::FsyncMode::kBatch,
+                                           wal::FsyncMode::kNever),
+                         [](const auto& info) { return wal::FsyncModeName(info.param); });
+
+TEST_P(AckedModes, EveryAcknowledgedWriteIsInTheHistoryWhenItsAckRuns) {
   TempDataDir dir("history-acked");
   StoreOptions o = DiskStoreOptions(SystemClock(), dir.path());
-  o.fsync = wal::FsyncMode::kAlways;
+  o.fsync = GetParam();
   auto store = OpenStore(o);
   std::atomic<int> missing{0};
   std::vector<std::thread> threads;
