@@ -288,17 +288,23 @@ Status ChangeHistory::Read(const Query& q, Page* page) const {
   Scan scan(q, until, page);
   while (!scan.stop && page->next_since < until) {
     const uint64_t next = page->next_since + 1;
-    uint64_t mem_first = 0;
-    std::shared_ptr<const Chunk> chunk = ChunkHolding(next, &mem_first);
+    uint64_t first_in_memory = 0;
+    std::shared_ptr<const Chunk> chunk = ChunkHolding(next, &first_in_memory);
     if (chunk == nullptr) {
-      if (next >= mem_first) {
+      if (next >= first_in_memory) {
         return Status::Corruption("change history: revision " + std::to_string(next) +
                                   " is neither in memory nor before it");
       }
-      Status s = options_.segments ? ReadDisk(std::min(until, mem_first - 1), &scan)
+      Status s = options_.segments ? ReadDisk(std::min(until, first_in_memory - 1), &scan)
                                    : Status::OK();
       if (!options_.segments || page->compacted) {
-        // Memory was trimmed past `next` while this read went on.
+        // Memory was trimmed, or a snapshot deleted segments, past `next`
+        // while this read went on. What was read stands (the next read
+        // finds the rest compacted).
+        if (page->next_since > q.since) {
+          page->compacted = false;
+          return Status::OK();
+        }
         const uint64_t now = compact_revision();
         *page = Page{};
         page->next_since = q.since;
