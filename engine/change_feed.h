@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -117,12 +118,15 @@ class ChangeFeed {
   // One catch-up round over the catching-up subscriptions; true when one
   // of them advanced (another round may be due).
   bool CatchUp();
-  // Delivers one record's matching changes (one revision) to `sub`
-  // (changes <= its cursor excluded), formatting each change at most once
-  // into `formatted` (indexed like `changes`). False: the subscription
-  // ended. REQUIRES mu_.
+  // Delivers to `sub` the changes `hits` (indexes into `changes`, one
+  // record's, in op order) unless the record is <= its cursor, formatting
+  // each change at most once into `formatted` (indexed like `changes`).
+  // False: the subscription ended. REQUIRES mu_.
   bool DeliverTo(Subscription& sub, std::span<const ChangeEvent> changes,
-                 std::vector<std::string>* formatted, std::vector<bool>* done);
+                 std::span<const uint32_t> hits, std::vector<std::string>* formatted,
+                 std::vector<bool>* done);
+  // Live delivery of one record (its changes, one workspace). REQUIRES mu_.
+  void DispatchRecord(std::span<const ChangeEvent> rec);
   // REQUIRES mu_.
   void JoinLive(const SubPtr& sub);
   // Ends `sub` (taken by value: callers pass references into the indexes
@@ -138,13 +142,24 @@ class ChangeFeed {
   std::mutex mu_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, SubPtr> subs_;
-  // workspace -> live subscriptions of it (looked up by string_view)
+  // The live subscriptions, indexed so that a change costs a lookup per
+  // distinct prefix length of its workspace's watches, not one check per
+  // watch: workspace -> prefix -> subscriptions (and key -> exact-key ones).
   struct NameHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
-  std::unordered_map<std::string, std::vector<SubPtr>, NameHash, std::equal_to<>> live_;
-  std::vector<FeedEvent> scratch_;  // DeliverTo's, under mu_
+  template <class V>
+  using NameMap = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
+  struct LiveIndex {
+    NameMap<std::vector<SubPtr>> by_prefix;
+    NameMap<std::vector<SubPtr>> by_key;
+    std::map<size_t, size_t> lengths;  // prefix length -> by_prefix keys of that length
+  };
+  NameMap<LiveIndex> live_;
+  // Scratch of the feed thread (under mu_).
+  std::vector<FeedEvent> scratch_;
+  std::vector<Subscription*> touched_;
   std::vector<SubPtr> catching_up_;
 
   std::mutex wake_mu_;  // wake_, stop_, started_; never held with mu_ while waiting

@@ -274,6 +274,65 @@ TEST_P(FeedStores, LiveChangesAreFormattedOnceForEverySink) {
   EXPECT_EQ(feed.changes_delivered(), 3 * expected.size());
 }
 
+TEST(ChangeFeed, LiveSubscriptionsOfManyPrefixesGetExactlyTheirChangesAcrossCancels) {
+  ManualClock clock{kNow};
+  auto store = OpenStore(MemoryStoreOptions(&clock));
+  std::atomic<int> formats{0};
+  ChangeFeed feed(store->history(), CountingFormatter(&formats));
+  feed.Start();
+  const std::vector<ChangeFilter> filters = {
+      Filter("w"),          Filter("w", "a"),       Filter("w", "a/"),      Filter("w", "a/b"),
+      Filter("w", "a/b", true), Filter("w", "a/b", true), Filter("w", "b/"), Filter("w", "a/"),
+      Filter("x", "a/"),    Filter("w", "a/bc"),    Filter("w", "zzzz")};
+  std::vector<std::shared_ptr<TestSink>> sinks;
+  std::vector<uint64_t> ids;
+  for (const auto& f : filters) {
+    sinks.push_back(std::make_shared<TestSink>());
+    ids.push_back(feed.Subscribe(f, 0, sinks.back()));
+  }
+  const std::vector<std::string> keys = {"a", "a/b", "a/bc", "a/b/c", "b/1", "ab", "c", "a/"};
+  auto write_all = [&](const std::string& value) {
+    for (const auto& k : keys) PutVisible(*store, "w", k, value);
+    PutVisible(*store, "x", "a/1", value);
+    // A transaction touching several prefixes: one call per sink, op order.
+    const std::string k0 = "b/t", k1 = "a/b", k2 = "a/t";
+    std::vector<TxnOp> ops(3);
+    ops[0].key = k0;
+    ops[0].value = value;
+    ops[1].key = k1;
+    ops[1].value = value;
+    ops[2].key = k2;
+    ops[2].value = value;
+    TxnRequest req;
+    req.workspace = "w";
+    req.ops = &ops;
+    TxnResult r = store->Txn(req);
+    ASSERT_EQ(r.outcome, Outcome::kOk);
+    ASSERT_TRUE(store->WaitVisible(r.visible_lsn).ok());
+  };
+  write_all("1");
+  // Once the catch-all watch saw this, every watch had round 1.
+  const std::string mark = PutVisible(*store, "w", "zzzz", "\"mark\"");
+  ASSERT_TRUE(sinks[0]->WaitForEvent(mark));
+  const uint64_t cut = store->history()->head();
+  // Cancel one of two equal exact-key watches and one of two "a/" watches.
+  feed.Cancel(ids[5]);
+  feed.Cancel(ids[7]);
+  write_all("2");
+  const std::string end = PutVisible(*store, "x", "a/end", "\"end\"");
+  ASSERT_TRUE(sinks[8]->WaitForEvent(end));  // the last record: all were dispatched
+  for (size_t i = 0; i < filters.size(); ++i) {
+    SCOPED_TRACE("filter " + std::to_string(i) + " " + filters[i].workspace + " " +
+                 filters[i].prefix + (filters[i].exact_key ? " exact" : ""));
+    const bool cancelled = i == 5 || i == 7;
+    const auto expected = ReadAll(*store->history(), filters[i], 0, cancelled ? cut : UINT64_MAX);
+    EXPECT_FALSE(expected.empty());
+    EXPECT_EQ(sinks[i]->got(), expected);
+    EXPECT_EQ(sinks[i]->problems(), std::vector<std::string>());
+  }
+  EXPECT_EQ(feed.subscriptions(), filters.size() - 2);
+}
+
 TEST(ChangeFeed, ASinkWithoutRoomWaitsWithoutStallingOthersAndResumesOnKick) {
   ManualClock clock{kNow};
   auto store = OpenStore(MemoryStoreOptions(&clock));
