@@ -116,7 +116,9 @@ size_t RecordSizeAt(std::string_view buf, size_t pos) {
                              ~uint64_t{wal::kRecordAlign - 1});
 }
 
-size_t EventBytes(const ChangeEvent& e) { return e.key.size() + e.value.size() + e.writer.size(); }
+size_t EventBytes(const ChangeEvent& e) {
+  return e.key.size() + e.value.size() + e.writer.size() + kChangeOverheadBytes;
+}
 
 }  // namespace
 
