@@ -86,7 +86,8 @@ class ChangeFeed {
   void Stop();
 
   // Subscribes `sink` to the changes matching `filter` with revision >
-  // `since` (a watch "from now" passes history->head()). Returns the
+  // `since` (a watch "from now" passes history->head()); filter.workspace
+  // must name a workspace (an empty one matches nothing live). Returns the
   // subscription's id (never 0). Thread-safe; the sink is first called on
   // the feed thread (Compacted too, when `since` is too old).
   uint64_t Subscribe(ChangeFilter filter, uint64_t since, std::shared_ptr<Sink> sink);
