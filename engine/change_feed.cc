@@ -22,6 +22,7 @@ struct ChangeFeed::Subscription {
   std::shared_ptr<Sink> sink;
   bool live = false;
   bool ended = false;
+  std::vector<uint32_t> hits;  // live dispatch: the current record's matching changes
 };
 
 ChangeFeed::ChangeFeed(ChangeHistory* history, Formatter format, Options options)
@@ -107,25 +108,43 @@ void ChangeFeed::Cancel(uint64_t id) {
   std::lock_guard lk(mu_);
   auto it = subs_.find(id);
   if (it == subs_.end()) return;
-  const SubPtr sub = it->second;  // Remove erases the map's copy
-  Remove(sub);
+  Remove(it->second);  // by value: Remove erases the map's copy
 }
 
 void ChangeFeed::JoinLive(const SubPtr& sub) {
   std::erase(catching_up_, sub);
   sub->live = true;
-  live_[sub->filter.workspace].push_back(sub);
+  LiveIndex& index = live_[sub->filter.workspace];
+  if (sub->filter.exact_key) {
+    index.by_key[sub->filter.prefix].push_back(sub);
+    return;
+  }
+  auto [it, added] = index.by_prefix.try_emplace(sub->filter.prefix);
+  if (added) ++index.lengths[sub->filter.prefix.size()];
+  it->second.push_back(sub);
 }
 
-void ChangeFeed::Remove(const SubPtr& sub) {
+void ChangeFeed::Remove(SubPtr sub) {
   if (sub->ended) return;
   sub->ended = true;
   subs_.erase(sub->id);
   if (sub->live) {
-    auto it = live_.find(sub->filter.workspace);
-    if (it != live_.end()) {
-      std::erase(it->second, sub);
-      if (it->second.empty()) live_.erase(it);
+    auto ws = live_.find(sub->filter.workspace);
+    if (ws != live_.end()) {
+      LiveIndex& index = ws->second;
+      auto& map = sub->filter.exact_key ? index.by_key : index.by_prefix;
+      auto it = map.find(sub->filter.prefix);
+      if (it != map.end()) {
+        std::erase(it->second, sub);
+        if (it->second.empty()) {
+          map.erase(it);
+          if (!sub->filter.exact_key) {
+            auto len = index.lengths.find(sub->filter.prefix.size());
+            if (len != index.lengths.end() && --len->second == 0) index.lengths.erase(len);
+          }
+        }
+      }
+      if (index.by_key.empty() && index.by_prefix.empty()) live_.erase(ws);
     }
   } else {
     std::erase(catching_up_, sub);
@@ -155,11 +174,12 @@ void ChangeFeed::Loop() {
 }
 
 bool ChangeFeed::DeliverTo(Subscription& sub, std::span<const ChangeEvent> changes,
-                           std::vector<std::string>* formatted, std::vector<bool>* done) {
+                           std::span<const uint32_t> hits, std::vector<std::string>* formatted,
+                           std::vector<bool>* done) {
   if (changes.empty() || changes.front().revision <= sub.cursor) return true;
-  std::vector<FeedEvent> out;
-  for (size_t i = 0; i < changes.size(); ++i) {
-    if (!sub.filter.Matches(changes[i])) continue;
+  std::vector<FeedEvent>& out = scratch_;
+  out.clear();
+  for (const uint32_t i : hits) {
     if (!(*done)[i]) {
       (*formatted)[i] = format_(changes[i]);
       (*done)[i] = true;
@@ -189,17 +209,17 @@ void ChangeFeed::Dispatch() {
     }
   }
   ChangeHistory::Page page;
-  std::vector<std::string> formatted;
-  std::vector<bool> done;
-  std::vector<SubPtr> dropped;
   while (q.since < head) {
     Status s = history_->Read(q, &page);
-    std::lock_guard lk(mu_);
     if (!s.ok() || page.compacted) {
       // The history is gone under the live subscriptions (a memory-only
       // store that outran the feed) or unreadable: they all end.
+      std::lock_guard lk(mu_);
       std::vector<SubPtr> all;
-      for (auto& [ws, subs] : live_) all.insert(all.end(), subs.begin(), subs.end());
+      for (auto& [ws, index] : live_) {
+        for (auto& [p, subs] : index.by_prefix) all.insert(all.end(), subs.begin(), subs.end());
+        for (auto& [k, subs] : index.by_key) all.insert(all.end(), subs.begin(), subs.end());
+      }
       for (const SubPtr& sub : all) {
         sub->sink->Compacted(s.ok() ? page.compact_revision : 0, s);
         Remove(sub);
@@ -213,28 +233,58 @@ void ChangeFeed::Dispatch() {
       while (j < events.size() && events[j].revision == events[i].revision) ++j;
       const std::span<const ChangeEvent> rec = events.subspan(i, j - i);
       i = j;
+      // One record at a time under mu_: Subscribe and Cancel get in between.
+      std::lock_guard lk(mu_);
       if (rec.front().revision <= dispatched_.load()) continue;
-      auto it = live_.find(std::string(rec.front().workspace));
-      if (it != live_.end()) {
-        formatted.assign(rec.size(), std::string());
-        done.assign(rec.size(), false);
-        dropped.clear();
-        for (const SubPtr& sub : it->second) {
-          if (!DeliverTo(*sub, rec, &formatted, &done)) dropped.push_back(sub);
-        }
-        for (const SubPtr& sub : dropped) Remove(sub);
-      }
+      DispatchRecord(rec);
       dispatched_.store(rec.front().revision, std::memory_order_release);
     }
+    std::lock_guard lk(mu_);
     if (page.next_since > dispatched_.load()) {
       dispatched_.store(page.next_since, std::memory_order_release);
     }
+    if (page.next_since <= q.since) break;  // no progress (cannot happen below head)
     q.since = std::max(page.next_since, dispatched_.load());
     if (live_.empty()) {
       dispatched_.store(std::max(dispatched_.load(), head), std::memory_order_release);
       return;
     }
   }
+}
+
+void ChangeFeed::DispatchRecord(std::span<const ChangeEvent> rec) {
+  auto ws = live_.find(rec.front().workspace);
+  if (ws == live_.end()) return;
+  const LiveIndex& index = ws->second;
+  // Which subscriptions match which changes, in op order.
+  touched_.clear();
+  const auto hit = [&](const std::vector<SubPtr>& subs, uint32_t i) {
+    for (const SubPtr& sub : subs) {
+      if (sub->hits.empty()) touched_.push_back(sub.get());
+      sub->hits.push_back(i);
+    }
+  };
+  for (uint32_t i = 0; i < rec.size(); ++i) {
+    const std::string_view key = rec[i].key;
+    for (const auto& [len, count] : index.lengths) {
+      if (len > key.size()) break;
+      auto it = index.by_prefix.find(key.substr(0, len));
+      if (it != index.by_prefix.end()) hit(it->second, i);
+    }
+    if (!index.by_key.empty()) {
+      auto it = index.by_key.find(key);
+      if (it != index.by_key.end()) hit(it->second, i);
+    }
+  }
+  if (touched_.empty()) return;
+  std::vector<std::string> formatted(rec.size());
+  std::vector<bool> done(rec.size(), false);
+  std::vector<SubPtr> dropped;
+  for (Subscription* sub : touched_) {
+    if (!DeliverTo(*sub, rec, sub->hits, &formatted, &done)) dropped.push_back(subs_.at(sub->id));
+    sub->hits.clear();
+  }
+  for (const SubPtr& sub : dropped) Remove(sub);
 }
 
 bool ChangeFeed::CatchUp() {
@@ -247,6 +297,7 @@ bool ChangeFeed::CatchUp() {
   ChangeHistory::Page page;
   std::vector<std::string> formatted;
   std::vector<bool> done;
+  std::vector<uint32_t> all;
   for (const SubPtr& sub : round) {
     ChangeHistory::Query q;
     q.filter = sub->filter;
@@ -279,7 +330,9 @@ bool ChangeFeed::CatchUp() {
       while (j < events.size() && events[j].revision == events[i].revision) ++j;
       formatted.assign(j - i, std::string());
       done.assign(j - i, false);
-      alive = DeliverTo(*sub, events.subspan(i, j - i), &formatted, &done);
+      all.resize(j - i);
+      for (uint32_t k = 0; k < all.size(); ++k) all[k] = k;  // the page holds matches only
+      alive = DeliverTo(*sub, events.subspan(i, j - i), all, &formatted, &done);
       i = j;
     }
     if (!alive) {

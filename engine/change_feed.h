@@ -22,10 +22,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -84,12 +86,16 @@ class ChangeFeed {
   void Stop();
 
   // Subscribes `sink` to the changes matching `filter` with revision >
-  // `since`. Returns the subscription's id (never 0). Thread-safe.
+  // `since` (a watch "from now" passes history->head()); filter.workspace
+  // must name a workspace (an empty one matches nothing live). Returns the
+  // subscription's id (never 0). Thread-safe; the sink is first called on
+  // the feed thread (Compacted too, when `since` is too old).
   uint64_t Subscribe(ChangeFilter filter, uint64_t since, std::shared_ptr<Sink> sink);
   // Ends a subscription: after Cancel returns, its sink is never called
   // again (Cancel waits for a Deliver in progress) and the feed's
   // reference to it is dropped. Unknown or ended ids are ignored. Must not
-  // be called from a Sink method.
+  // be called from a Sink method, nor while holding a lock that a Sink
+  // method takes (sinks are called under the feed's mutex).
   void Cancel(uint64_t id);
   // A sink's Room() grew (its client read): catching-up subscriptions are
   // looked at again.
@@ -113,15 +119,20 @@ class ChangeFeed {
   // One catch-up round over the catching-up subscriptions; true when one
   // of them advanced (another round may be due).
   bool CatchUp();
-  // Delivers one record's matching changes (one revision) to `sub`
-  // (changes <= its cursor excluded), formatting each change at most once
-  // into `formatted` (indexed like `changes`). False: the subscription
-  // ended. REQUIRES mu_.
+  // Delivers to `sub` the changes `hits` (indexes into `changes`, one
+  // record's, in op order) unless the record is <= its cursor, formatting
+  // each change at most once into `formatted` (indexed like `changes`).
+  // False: the subscription ended. REQUIRES mu_.
   bool DeliverTo(Subscription& sub, std::span<const ChangeEvent> changes,
-                 std::vector<std::string>* formatted, std::vector<bool>* done);
+                 std::span<const uint32_t> hits, std::vector<std::string>* formatted,
+                 std::vector<bool>* done);
+  // Live delivery of one record (its changes, one workspace). REQUIRES mu_.
+  void DispatchRecord(std::span<const ChangeEvent> rec);
   // REQUIRES mu_.
   void JoinLive(const SubPtr& sub);
-  void Remove(const SubPtr& sub);
+  // Ends `sub` (taken by value: callers pass references into the indexes
+  // it erases from).
+  void Remove(SubPtr sub);
 
   ChangeHistory* const history_;
   const Formatter format_;
@@ -132,8 +143,24 @@ class ChangeFeed {
   std::mutex mu_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, SubPtr> subs_;
-  // workspace -> live subscriptions of it
-  std::unordered_map<std::string, std::vector<SubPtr>> live_;
+  // The live subscriptions, indexed so that a change costs a lookup per
+  // distinct prefix length of its workspace's watches, not one check per
+  // watch: workspace -> prefix -> subscriptions (and key -> exact-key ones).
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  template <class V>
+  using NameMap = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
+  struct LiveIndex {
+    NameMap<std::vector<SubPtr>> by_prefix;
+    NameMap<std::vector<SubPtr>> by_key;
+    std::map<size_t, size_t> lengths;  // prefix length -> by_prefix keys of that length
+  };
+  NameMap<LiveIndex> live_;
+  // Scratch of the feed thread (under mu_).
+  std::vector<FeedEvent> scratch_;
+  std::vector<Subscription*> touched_;
   std::vector<SubPtr> catching_up_;
 
   std::mutex wake_mu_;  // wake_, stop_, started_; never held with mu_ while waiting

@@ -76,11 +76,18 @@ bool ChangeFilter::Matches(const ChangeEvent& e) const {
 
 // One committed batch, immutable once appended.
 struct ChangeHistory::Chunk {
-  std::shared_ptr<const std::string> bytes;  // the encoded records, back to back
+  std::string bytes;  // the encoded records, back to back
   uint64_t first_lsn = 0;
   uint64_t last_lsn = 0;
-  std::vector<uint32_t> offsets;  // offsets[i]: where record first_lsn + i starts
-  uint64_t Cost() const { return bytes->size() + offsets.size() * sizeof(uint32_t) + 128; }
+  // offsets[i]: where record first_lsn + i starts; empty for a single record.
+  std::vector<uint32_t> offsets;
+  uint64_t Cost() const { return bytes.size() + offsets.size() * sizeof(uint32_t) + 128; }
+  // Where record `lsn` starts, or SIZE_MAX if the chunk does not hold it.
+  size_t OffsetOf(uint64_t lsn) const {
+    if (lsn < first_lsn || lsn > last_lsn) return SIZE_MAX;
+    if (offsets.empty()) return lsn == first_lsn ? 0 : SIZE_MAX;
+    return lsn - first_lsn < offsets.size() ? offsets[lsn - first_lsn] : SIZE_MAX;
+  }
 };
 
 // A segment file read back whole, with where each of its batches starts
@@ -109,7 +116,9 @@ size_t RecordSizeAt(std::string_view buf, size_t pos) {
                              ~uint64_t{wal::kRecordAlign - 1});
 }
 
-size_t EventBytes(const ChangeEvent& e) { return e.key.size() + e.value.size() + e.writer.size(); }
+size_t EventBytes(const ChangeEvent& e) {
+  return e.key.size() + e.value.size() + e.writer.size() + kChangeOverheadBytes;
+}
 
 }  // namespace
 
@@ -196,13 +205,15 @@ void ChangeHistory::Reset(uint64_t head) {
 void ChangeHistory::Append(std::string_view records, uint64_t first_lsn, uint64_t last_lsn) {
   if (records.empty() || last_lsn < first_lsn) return;
   auto chunk = std::make_shared<Chunk>();
-  chunk->bytes = std::make_shared<const std::string>(records);
+  chunk->bytes.assign(records);
   chunk->first_lsn = first_lsn;
   chunk->last_lsn = last_lsn;
-  chunk->offsets.reserve(last_lsn - first_lsn + 1);
-  for (size_t pos = 0; pos + wal::kRecordHeaderSize <= records.size();
-       pos += RecordSizeAt(records, pos)) {
-    chunk->offsets.push_back(static_cast<uint32_t>(pos));
+  if (last_lsn > first_lsn) {
+    chunk->offsets.reserve(last_lsn - first_lsn + 1);
+    for (size_t pos = 0; pos + wal::kRecordHeaderSize <= records.size();
+         pos += RecordSizeAt(records, pos)) {
+      chunk->offsets.push_back(static_cast<uint32_t>(pos));
+    }
   }
   {
     std::lock_guard lk(mu_);
@@ -259,28 +270,43 @@ std::shared_ptr<const ChangeHistory::Chunk> ChangeHistory::ChunkHolding(uint64_t
 Status ChangeHistory::Read(const Query& q, Page* page) const {
   *page = Page{};
   page->next_since = q.since;
-  const uint64_t until = std::min(q.until, head());
-  const uint64_t compact = compact_revision();
-  if (q.since < compact) {
-    page->compacted = true;
-    page->compact_revision = compact;
-    return Status::OK();
+  uint64_t until, mem_first;
+  {
+    std::lock_guard lk(mu_);
+    until = std::min(q.until, head_);
+    mem_first = chunks_.empty() ? reset_head_ + 1 : chunks_.front()->first_lsn;
+  }
+  // compact_revision() <= mem_first - 1: a read from memory needs no
+  // look at the segments.
+  if (q.since + 1 < mem_first) {
+    const uint64_t compact = compact_revision();
+    if (q.since < compact) {
+      page->compacted = true;
+      page->compact_revision = compact;
+      return Status::OK();
+    }
   }
   if (q.since >= until) return Status::OK();
   Scan scan(q, until, page);
   while (!scan.stop && page->next_since < until) {
     const uint64_t next = page->next_since + 1;
-    uint64_t mem_first = 0;
-    std::shared_ptr<const Chunk> chunk = ChunkHolding(next, &mem_first);
+    uint64_t first_in_memory = 0;
+    std::shared_ptr<const Chunk> chunk = ChunkHolding(next, &first_in_memory);
     if (chunk == nullptr) {
-      if (next >= mem_first) {
+      if (next >= first_in_memory) {
         return Status::Corruption("change history: revision " + std::to_string(next) +
                                   " is neither in memory nor before it");
       }
-      Status s = options_.segments ? ReadDisk(std::min(until, mem_first - 1), &scan)
+      Status s = options_.segments ? ReadDisk(std::min(until, first_in_memory - 1), &scan)
                                    : Status::OK();
       if (!options_.segments || page->compacted) {
-        // Memory was trimmed past `next` while this read went on.
+        // Memory was trimmed, or a snapshot deleted segments, past `next`
+        // while this read went on. What was read stands (the next read
+        // finds the rest compacted).
+        if (page->next_since > q.since) {
+          page->compacted = false;
+          return Status::OK();
+        }
         const uint64_t now = compact_revision();
         *page = Page{};
         page->next_since = q.since;
@@ -291,17 +317,20 @@ Status ChangeHistory::Read(const Query& q, Page* page) const {
       if (!s.ok()) return s;
       continue;
     }
-    const std::string_view bytes(*chunk->bytes);
+    const std::string_view bytes(chunk->bytes);
+    // The page keeps the chunk alive through its bytes (aliasing pointer).
+    const std::shared_ptr<const std::string> keep(chunk, &chunk->bytes);
     for (uint64_t lsn = next; lsn <= chunk->last_lsn && !scan.stop; ++lsn) {
-      const size_t off = chunk->offsets[lsn - chunk->first_lsn];
       wal::Record r;
       size_t used = 0;
-      if (wal::DecodeRecord(bytes.substr(off), &r, &used) != wal::DecodeStatus::kOk ||
+      const size_t off = chunk->OffsetOf(lsn);
+      if (off >= bytes.size() ||
+          wal::DecodeRecord(bytes.substr(off), &r, &used) != wal::DecodeStatus::kOk ||
           r.lsn != lsn) {
         return Status::Corruption("change history: record " + std::to_string(lsn) +
                                   " in memory does not decode");
       }
-      scan.Take(r, chunk->bytes);
+      scan.Take(r, keep);
     }
   }
   return Status::OK();

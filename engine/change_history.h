@@ -62,6 +62,10 @@ struct ChangeEvent {
 // record's buffer.
 size_t ChangesOfRecord(const wal::Record& r, std::vector<ChangeEvent>* out);
 
+// What a change counts toward Query::max_bytes beyond its key, value and
+// writer (the JSON/SSE framing around them, roughly).
+inline constexpr size_t kChangeOverheadBytes = 128;
+
 // Which changes a reader wants.
 struct ChangeFilter {
   std::string workspace;   // "" = every workspace (the feed's own dispatch; no name is empty)
@@ -98,8 +102,11 @@ class ChangeHistory {
   // listener. Cost: one copy of the batch.
   void Append(std::string_view records, uint64_t first_lsn, uint64_t last_lsn);
 
-  // Called (on the appending thread, no lock held) after each Append with
-  // the new head. Must be quick: the change feed only wakes its thread.
+  // Called (on the appending thread, no history lock held) after each
+  // Append with the new head. Must be quick: the change feed only wakes
+  // its thread. One listener (the feed); after set_listener returns, the
+  // previous one is never called again (it waits for a call in progress),
+  // so the listener must not call set_listener.
   void set_listener(std::function<void(uint64_t head)> listener);
 
   // The newest revision in the history: every record <= it is acknowledged.
@@ -113,7 +120,9 @@ class ChangeHistory {
     uint64_t since = 0;             // changes with revision > since
     uint64_t until = UINT64_MAX;    // ... and <= until (capped at head())
     size_t max_events = 1000;       // stop before a record that would pass this
-    size_t max_bytes = 4ULL << 20;  // ... or these bytes of matching values
+    // ... or these bytes of matching changes (key, value and writer bytes
+    // plus kChangeOverheadBytes each: about their formatted size)
+    size_t max_bytes = 4ULL << 20;
     // Records looked at (matching or not) before returning a page that
     // stops short: bounds the work of one call on a busy log.
     size_t max_scan = 100'000;
