@@ -1,7 +1,7 @@
 // ChangeHistory implementation: the memory chunks (one committed batch
 // each), the scan that turns records into filtered pages, and the read
-// back from log segments (with a small cache of whole segment files and
-// their batch index) for what memory no longer holds.
+// back from log segments (SegmentReader: sparse batch indexes, positioned
+// reads) for what memory no longer holds.
 #include "engine/change_history.h"
 
 #include <algorithm>
@@ -90,24 +90,6 @@ struct ChangeHistory::Chunk {
   }
 };
 
-// A segment file read back whole, with where each of its batches starts
-// (built by one verifying pass; later reads decode from the batch they need).
-struct ChangeHistory::SegmentFile {
-  std::string path;
-  std::shared_ptr<const std::string> bytes;
-  uint32_t format = wal::kSegmentFormat;
-  std::vector<std::pair<uint64_t, uint64_t>> batches;  // (first lsn, offset), ascending
-  uint64_t last_lsn = 0;     // of its last whole batch; 0 = none
-  uint64_t end_offset = 0;   // end of its last whole batch
-  std::string damage;        // why the bytes at end_offset are unusable; empty: clean end
-};
-
-struct ChangeHistory::SegmentCache {
-  std::mutex mu;
-  std::vector<std::shared_ptr<const ChangeHistory::SegmentFile>> files;  // at most kFiles, newest last
-  static constexpr size_t kFiles = 2;
-};
-
 namespace {
 
 size_t RecordSizeAt(std::string_view buf, size_t pos) {
@@ -121,31 +103,6 @@ size_t EventBytes(const ChangeEvent& e) {
 }
 
 }  // namespace
-
-// Reads a segment file whole and indexes its batches.
-Status ChangeHistory::LoadSegment(wal::FileSystem* fs, const std::string& path,
-                                  std::shared_ptr<const ChangeHistory::SegmentFile>* out) {
-  auto file = std::make_shared<SegmentFile>();
-  file->path = path;
-  auto bytes = std::make_shared<std::string>();
-  Status s = wal::ReadWholeFile(fs, path, bytes.get());
-  if (!s.ok()) return s;
-  file->bytes = bytes;
-  wal::SegmentEnd end;
-  s = wal::ReadSegment(*bytes, path,
-                       [&](const wal::BatchAt& b) {
-                         file->batches.emplace_back(b.header.first_lsn, b.offset);
-                         file->last_lsn = b.header.first_lsn + b.header.count - 1;
-                         return Status::OK();
-                       },
-                       &end);
-  if (!s.ok()) return s;
-  file->format = end.format;
-  file->end_offset = end.offset;
-  file->damage = end.damage;
-  *out = std::move(file);
-  return Status::OK();
-}
 
 // The state of one Read: applies the filter and the limits record by record.
 struct ChangeHistory::Scan {
@@ -191,7 +148,7 @@ struct ChangeHistory::Scan {
 };
 
 ChangeHistory::ChangeHistory(HistoryOptions options)
-    : options_(std::move(options)), cache_(std::make_unique<SegmentCache>()) {}
+    : options_(std::move(options)), reader_(std::make_unique<SegmentReader>(options_.fs)) {}
 
 ChangeHistory::~ChangeHistory() = default;
 
@@ -336,33 +293,14 @@ Status ChangeHistory::Read(const Query& q, Page* page) const {
   return Status::OK();
 }
 
-std::shared_ptr<const ChangeHistory::SegmentFile> ChangeHistory::CachedSegment(
-    const std::string& path, const std::vector<wal::SegmentInfo>& segs) const {
-  std::lock_guard lk(cache_->mu);
-  // Forget files the log no longer lists (a snapshot deleted them).
-  std::erase_if(cache_->files, [&](const std::shared_ptr<const ChangeHistory::SegmentFile>& f) {
-    return std::none_of(segs.begin(), segs.end(),
-                        [&](const wal::SegmentInfo& s) { return s.path == f->path; });
-  });
-  for (const auto& f : cache_->files) {
-    if (f->path == path) return f;
-  }
-  return nullptr;
-}
-
-void ChangeHistory::CacheSegment(std::shared_ptr<const ChangeHistory::SegmentFile> file) const {
-  std::lock_guard lk(cache_->mu);
-  std::erase_if(cache_->files,
-                [&](const std::shared_ptr<const ChangeHistory::SegmentFile>& f) { return f->path == file->path; });
-  cache_->files.push_back(std::move(file));
-  if (cache_->files.size() > SegmentCache::kFiles) cache_->files.erase(cache_->files.begin());
-}
-
 Status ChangeHistory::ReadDisk(uint64_t to, Scan* scan) const {
   Page* page = scan->page;
   while (!scan->stop && page->next_since < to) {
     const uint64_t next = page->next_since + 1;
     const std::vector<wal::SegmentInfo> segs = options_.segments();
+    std::vector<std::string> paths;
+    for (const auto& seg : segs) paths.push_back(seg.path);
+    reader_->Retain(paths);
     if (segs.empty() || next < segs.front().first_lsn) {
       page->compacted = true;
       return Status::OK();
@@ -370,64 +308,24 @@ Status ChangeHistory::ReadDisk(uint64_t to, Scan* scan) const {
     size_t i = 0;
     while (i + 1 < segs.size() && segs[i + 1].first_lsn <= next) ++i;
     const std::string& path = segs[i].path;
-    std::shared_ptr<const ChangeHistory::SegmentFile> file = CachedSegment(path, segs);
-    if (file == nullptr || file->last_lsn < next) {
-      // Not cached, or cached before `next` was written (the segment
-      // being written): read it now.
-      Status s = LoadSegment(options_.fs, path, &file);
-      if (!s.ok()) {
-        // A snapshot may have deleted it since the list was taken.
-        if (next <= compact_revision()) {
-          page->compacted = true;
-          return Status::OK();
-        }
-        return s;
+    uint64_t last = 0;
+    Status s = reader_->Read(
+        path, next, to,
+        [&](const wal::Record& r, const std::shared_ptr<const std::string>& keep) {
+          return scan->Take(r, keep) && page->next_since < to;
+        },
+        &last);
+    if (!s.ok()) {
+      // A snapshot may have deleted it since the list was taken.
+      if (next <= compact_revision()) {
+        page->compacted = true;
+        return Status::OK();
       }
-      CacheSegment(file);
+      return s;
     }
-    if (file->last_lsn < next) {
-      return Status::Corruption(
-          path + ": the log's records end at revision " + std::to_string(file->last_lsn) +
-          " (offset " + std::to_string(file->end_offset) + (file->damage.empty() ? "" : ": ") +
-          file->damage + ") but revision " + std::to_string(next) + " was committed");
-    }
-    // The batch holding `next`: the last one starting at or before it.
-    auto it = std::upper_bound(
-        file->batches.begin(), file->batches.end(), next,
-        [](uint64_t l, const std::pair<uint64_t, uint64_t>& b) { return l < b.first; });
-    if (it == file->batches.begin()) {
-      return Status::Corruption(path + ": its first record is after revision " +
-                                std::to_string(next) + ", which its name says it holds");
-    }
-    --it;
-    const std::string_view bytes(*file->bytes);
-    std::vector<wal::RecordAt> records;
-    for (; it != file->batches.end() && !scan->stop && page->next_since < to; ++it) {
-      const uint64_t off = it->second;
-      if (file->format == wal::kSegmentFormatV1) {
-        wal::RecordAt r;
-        size_t used = 0;
-        if (wal::DecodeRecord(bytes.substr(off), &r.record, &used) != wal::DecodeStatus::kOk) {
-          return Status::Corruption(path + " offset " + std::to_string(off) +
-                                    ": record does not decode");
-        }
-        records.assign(1, r);
-      } else {
-        wal::BatchHeader h;
-        size_t used = 0;
-        if (wal::DecodeBatch(bytes.substr(off), &h, &records, &used) != wal::BatchStatus::kOk) {
-          return Status::Corruption(path + " offset " + std::to_string(off) +
-                                    ": batch does not decode");
-        }
-      }
-      for (const wal::RecordAt& r : records) {
-        if (r.record.lsn <= page->next_since) continue;
-        if (r.record.lsn != page->next_since + 1) {
-          return Status::Corruption(path + ": revision " + std::to_string(r.record.lsn) +
-                                    " follows " + std::to_string(page->next_since));
-        }
-        if (!scan->Take(r.record, file->bytes) || page->next_since >= to) break;
-      }
+    if (last < next) {
+      return Status::Corruption(path + ": the log's records there end before revision " +
+                                std::to_string(next) + ", which was committed");
     }
   }
   return Status::OK();

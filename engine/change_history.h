@@ -32,6 +32,7 @@
 
 #include "common/status.h"
 #include "wal/file_ops.h"
+#include "engine/segment_reader.h"
 #include "wal/log_reader.h"
 
 namespace casmem {
@@ -146,19 +147,12 @@ class ChangeHistory {
  private:
   struct Chunk;
   struct Scan;
-  struct SegmentFile;
   // The chunk holding `lsn`, or null; *mem_first: the first lsn in memory
   // (head + 1 when memory is empty).
   std::shared_ptr<const Chunk> ChunkHolding(uint64_t lsn, uint64_t* mem_first) const;
   // Scans records from scan->page->next_since + 1 through `to` from the
   // segments; sets page->compacted when they are gone.
   Status ReadDisk(uint64_t to, Scan* scan) const;
-  static Status LoadSegment(wal::FileSystem* fs, const std::string& path,
-                            std::shared_ptr<const SegmentFile>* out);
-  std::shared_ptr<const SegmentFile> CachedSegment(const std::string& path,
-                                                   const std::vector<wal::SegmentInfo>& segs) const;
-  void CacheSegment(std::shared_ptr<const SegmentFile> file) const;
-
   const HistoryOptions options_;
   mutable std::mutex mu_;  // chunks_, memory_used_, head_, reset_head_
   std::deque<std::shared_ptr<const Chunk>> chunks_;
@@ -169,10 +163,9 @@ class ChangeHistory {
   // listener is never called again.
   std::mutex listener_mu_;
   std::function<void(uint64_t)> listener_;
-  // Segments read back from disk, shared by the readers that resume from
-  // them (after a restart, every watcher reads the same few files).
-  struct SegmentCache;
-  std::unique_ptr<SegmentCache> cache_;
+  // Reads the segments back (indexes shared by every reader: after a
+  // restart, every watcher resumes from the same few files).
+  std::unique_ptr<SegmentReader> reader_;
 };
 
 }  // namespace casmem
