@@ -99,7 +99,7 @@ class StreamConn {
   boost::beast::http::request<boost::beast::http::string_body> req_;
   boost::beast::flat_buffer buf_;
   boost::beast::http::response_parser<boost::beast::http::buffer_body> parser_;
-  char chunk_[64 * 1024];
+  char chunk_[16 * 1024];
   bool ended_ = false, stopping_ = false;
 };
 
