@@ -99,31 +99,54 @@ class ChangeFeed {
   size_t subscriptions() const { return subscription_count_.load(std::memory_order_relaxed); }
   uint64_t dispatched() const { return dispatched_.load(std::memory_order_acquire); }
   uint64_t changes_delivered() const { return delivered_.load(std::memory_order_relaxed); }
+  // Times the feed thread was woken by a commit, a Subscribe or a Kick
+  // (tests: no subscription, no wake-up).
+  uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 
  private:
   struct Subscription;
+  using SubPtr = std::shared_ptr<Subscription>;
   void Loop();
   void Wake();
-  // Live: the records (dispatched, head]; then catch-up rounds.
-  void DispatchTo(uint64_t head, std::unique_lock<std::mutex>& lk);
-  void CatchUp(std::unique_lock<std::mutex>& lk);
+  // Live: delivers the records (dispatched, head] to the live subscriptions.
+  void Dispatch();
+  // One catch-up round over the catching-up subscriptions; true when one
+  // of them advanced (another round may be due).
+  bool CatchUp();
+  // Delivers one record's matching changes (one revision) to `sub`
+  // (changes <= its cursor excluded), formatting each change at most once
+  // into `formatted` (indexed like `changes`). False: the subscription
+  // ended. REQUIRES mu_.
+  bool DeliverTo(Subscription& sub, std::span<const ChangeEvent> changes,
+                 std::vector<std::string>* formatted, std::vector<bool>* done);
+  // REQUIRES mu_.
+  void JoinLive(const SubPtr& sub);
+  void Remove(const SubPtr& sub);
 
   ChangeHistory* const history_;
   const Formatter format_;
   const Options options_;
 
-  std::mutex mu_;  // subscriptions and their index; held while delivering
-  std::condition_variable cv_;
+  // Subscriptions, their index, their cursors and dispatched_ (written
+  // under it); held while a sink is called (so Cancel waits for it).
+  std::mutex mu_;
   uint64_t next_id_ = 1;
-  std::unordered_map<uint64_t, std::shared_ptr<Subscription>> subs_;
+  std::unordered_map<uint64_t, SubPtr> subs_;
   // workspace -> live subscriptions of it
-  std::unordered_map<std::string, std::vector<std::shared_ptr<Subscription>>> live_;
-  std::vector<std::shared_ptr<Subscription>> catching_up_;
+  std::unordered_map<std::string, std::vector<SubPtr>> live_;
+  std::vector<SubPtr> catching_up_;
+
+  std::mutex wake_mu_;  // wake_, stop_, started_; never held with mu_ while waiting
+  std::condition_variable cv_;
   bool wake_ = false;
   bool stop_ = false;
+  bool started_ = false;
+  std::mutex stop_mu_;  // one Stop joins
+
   std::atomic<size_t> subscription_count_{0};
   std::atomic<uint64_t> dispatched_{0};
   std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> wakeups_{0};
   std::thread thread_;
 };
 

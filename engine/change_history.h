@@ -64,7 +64,7 @@ size_t ChangesOfRecord(const wal::Record& r, std::vector<ChangeEvent>* out);
 
 // Which changes a reader wants.
 struct ChangeFilter {
-  std::string workspace;
+  std::string workspace;   // "" = every workspace (the feed's own dispatch; no name is empty)
   std::string prefix;      // keys starting with it ("" = all)
   bool exact_key = false;  // only the key equal to `prefix` (a blocking read)
   bool Matches(const ChangeEvent& e) const;
@@ -136,13 +136,29 @@ class ChangeHistory {
 
  private:
   struct Chunk;
-  Status ReadDisk(const Query& q, uint64_t until, Page* page) const;
+  struct Scan;
+  struct SegmentFile;
+  // The chunk holding `lsn`, or null; *mem_first: the first lsn in memory
+  // (head + 1 when memory is empty).
+  std::shared_ptr<const Chunk> ChunkHolding(uint64_t lsn, uint64_t* mem_first) const;
+  // Scans records from scan->page->next_since + 1 through `to` from the
+  // segments; sets page->compacted when they are gone.
+  Status ReadDisk(uint64_t to, Scan* scan) const;
+  static Status LoadSegment(wal::FileSystem* fs, const std::string& path,
+                            std::shared_ptr<const SegmentFile>* out);
+  std::shared_ptr<const SegmentFile> CachedSegment(const std::string& path,
+                                                   const std::vector<wal::SegmentInfo>& segs) const;
+  void CacheSegment(std::shared_ptr<const SegmentFile> file) const;
+
   const HistoryOptions options_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // chunks_, memory_used_, head_, reset_head_
   std::deque<std::shared_ptr<const Chunk>> chunks_;
   uint64_t memory_used_ = 0;
   uint64_t head_ = 0;
   uint64_t reset_head_ = 0;
+  // Held while the listener runs: after set_listener returns, the old
+  // listener is never called again.
+  std::mutex listener_mu_;
   std::function<void(uint64_t)> listener_;
   // Segments read back from disk, shared by the readers that resume from
   // them (after a restart, every watcher reads the same few files).

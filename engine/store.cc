@@ -123,9 +123,18 @@ uint64_t Store::Log(wal::Record* r, Outcome* outcome, std::string* error,
                                             static_cast<uint16_t>(rendered.status), rendered.body};
   };
   uint64_t lsn;
-  if (!wal_) {  // memory-only: revisions from a counter, no log
-    lsn = r->lsn = mem_lsn_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!wal_) {
+    // Memory-only: revisions from a counter, no log; the encoded record
+    // still goes to the change history, in lsn order (hence one mutex for
+    // both).
+    std::lock_guard lk(mem_log_mu_);
+    lsn = r->lsn = mem_lsn_.load(std::memory_order_relaxed) + 1;
     if (answer != nullptr) fill(r);
+    mem_log_buf_.clear();
+    wal::AppendRecord(*r, &mem_log_buf_);
+    mem_lsn_.store(lsn, std::memory_order_relaxed);
+    history_->Append(mem_log_buf_, lsn, lsn);
+    if (mem_log_buf_.capacity() > (1u << 20)) std::string().swap(mem_log_buf_);
   } else {
     Status why;
     lsn = answer != nullptr ? wal_->Append(r, &why, fill) : wal_->Append(r, &why);

@@ -377,8 +377,11 @@ class Store {
   std::atomic<uint64_t> sweep_scans_{0};
   IdempotencyTable idempotency_{options_.idempotency_retention.count(),
                                 options_.idempotency_max_bytes};
-  // A memory-only store's revisions (no log hands out lsns).
+  // A memory-only store's revisions (no log hands out lsns), assigned and
+  // appended to the history under mem_log_mu_ (mem_log_buf_: the encoding).
   std::atomic<uint64_t> mem_lsn_{0};
+  std::mutex mem_log_mu_;
+  std::string mem_log_buf_;
 
   // Workspace name -> number of shards where it is registered; lock order:
   // a shard's mu, then ws_names_mu_. Only first writes of a workspace to a

@@ -94,7 +94,18 @@ void Store::ApplyRecovered(const wal::Record& r) {
 }
 
 Status Store::Recover() {
-  if (options_.data_dir.empty()) return Status::OK();
+  HistoryOptions ho;
+  ho.fs = options_.fs;
+  ho.memory_bytes = options_.watch_memory_bytes;
+  if (options_.data_dir.empty()) {
+    // Memory-only: the history is memory alone (Store::Log appends to it).
+    history_ = std::make_unique<ChangeHistory>(std::move(ho));
+    history_->Reset(0);
+    return Status::OK();
+  }
+  // wal_ is set below, before anyone can read the history.
+  ho.segments = [this] { return wal_ ? wal_->segments() : std::vector<wal::SegmentInfo>(); };
+  history_ = std::make_unique<ChangeHistory>(std::move(ho));
   const auto started = std::chrono::steady_clock::now();
   wal::FileSystem* fs = options_.fs;
   Status s = fs->CreateDirs(options_.data_dir);
@@ -144,10 +155,15 @@ Status Store::Recover() {
   wo.fsync = options_.fsync;
   wo.fsync_interval = options_.fsync_interval;
   wo.inline_commit = options_.wal_inline_commit;
+  wo.on_committed = [h = history_.get()](std::string_view records, uint64_t first, uint64_t last) {
+    h->Append(records, first, last);
+  };
   wal::ScanResult scan;
   s = wal::Wal::Open(wo, recovery_.snapshot_lsn, [this](const wal::Record& r) { ApplyRecovered(r); },
                      &wal_, &scan);
   if (!s.ok()) return s;
+  // Every recovered record is on disk; the history serves them from there.
+  history_->Reset(wal_->last_lsn());
   idempotency_.SortRestored();
   idempotency_.Expire(options_.clock->NowMs(), wal_->acked_lsn());
   recovery_.log_records = scan.records_replayed;

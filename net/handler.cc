@@ -42,12 +42,34 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
   if (!target) return ResultOf(Error(400, error));
   // A parameter the API reads, given twice, is ambiguous (which guard?):
   // refused like a repeated header rather than resolved silently.
-  for (const char* name : {"if_match_version", "ttl_seconds", "prefix", "after", "limit"}) {
+  for (const char* name : {"if_match_version", "ttl_seconds", "prefix", "after", "limit", "since",
+                           "wait", "wait_version"}) {
     int count = 0;
     for (const auto& [k, v] : target->query) count += k == name;
     if (count > 1) return ResultOf(Error(400, std::string("query parameter ") + name + " given twice"));
   }
   const auto& seg = target->segments;
+  // The change feed (memory-api.md §8): /workspaces/{ws}/watch and
+  // /workspaces/{ws}/changes; /watch and /changes are the default
+  // workspace's, as /memory is.
+  const bool feed_ws = seg.size() == 3 && seg[0] == "workspaces" && (seg[2] == "watch" || seg[2] == "changes");
+  const bool feed_default = seg.size() == 1 && (seg[0] == "watch" || seg[0] == "changes");
+  if (feed_ws || feed_default) {
+    const std::string feed_ws_name = feed_ws ? seg[1] : "default";
+    const bool watch = seg.back() == "watch";
+    HandlerResult r;
+    if (const char* problem = WorkspaceProblem(feed_ws_name)) {
+      r = ResultOf(Error(400, problem));
+    } else if (req.method != "GET") {
+      r = MethodNotAllowed("GET");
+    } else if (!req.repeated_header.empty()) {
+      r = ResultOf(Error(400, std::string(req.repeated_header) + " given more than once"));
+    } else {
+      r = watch ? Watch(feed_ws_name, *target, req) : Changes(feed_ws_name, *target, req);
+    }
+    r.route = watch ? Route::kWatch : Route::kChanges;
+    return r;
+  }
   // /memory... is /workspaces/default/memory..., /txn is /workspaces/default/txn.
   std::string ws;
   size_t rest = 0;  // index of "memory" or "txn"
@@ -96,7 +118,13 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
   } else if (key_problem != nullptr) {
     r = ResultOf(Error(400, key_problem));
   } else if (req.method == "GET") {
-    r = extra == 0 ? List(ws, *target) : Get(ws, seg[rest + 1]);
+    if (extra == 0) {
+      r = List(ws, *target);
+    } else if (QueryParam(*target, "wait_version") != nullptr) {
+      r = BlockingGet(ws, seg[rest + 1], *target, req);
+    } else {
+      r = Get(ws, seg[rest + 1]);
+    }
   } else if (auto headers = ParseWriteHeaders(req, &error); !headers) {
     r = ResultOf(Error(400, error));
   } else if (txn) {

@@ -5,6 +5,7 @@
 // fires OK (and sends ServiceUnavailable() if it fires with an error).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/change_history.h"
 #include "engine/store.h"
 #include "net/metrics.h"
 #include "net/url.h"
@@ -34,7 +36,12 @@ struct HttpRequest {
   std::optional<std::string_view> if_match;
   std::optional<std::string_view> idempotency_key;
   std::optional<std::string_view> writer;  // Casmem-Writer
+  std::optional<std::string_view> last_event_id;  // Last-Event-ID (a watch's resume point)
   std::string_view repeated_header;
+  // Set by the session when it runs a waiting request (HandlerResult::wait)
+  // again: the deadline its first run computed. At or past it, the request
+  // is answered with the state now (a shutdown sets it to now).
+  std::optional<std::chrono::steady_clock::time_point> wait_deadline;
 };
 
 struct WriteHeaders;
@@ -50,15 +57,20 @@ struct HttpResponse {
 // chunks, each released only when its own visible_lsn is acknowledged.
 class ListStream {
  public:
-  ListStream(Store* store, std::string workspace, std::string prefix, std::string after);
+  // `revision`: the store's revision read before the listing began (its
+  // Casmem-Revision header).
+  ListStream(Store* store, std::string workspace, std::string prefix, std::string after,
+             uint64_t revision);
   // The next piece of the JSON array. Returns false once the closing "]"
   // has been produced (by an earlier call).
   bool Next(std::string* chunk, uint64_t* visible_lsn);
+  uint64_t revision() const { return revision_; }
 
  private:
   Store* store_;
   const std::string workspace_, prefix_;
   std::string after_;
+  const uint64_t revision_;
   bool started_ = false;
   bool done_ = false;
 };
@@ -68,6 +80,25 @@ enum class KeyEvent {
   kNone,
   kCommitted,      // the key changed
   kStaleConflict,  // a guard older than the key's current version lost
+};
+
+// GET …/watch accepted: the session hands the connection to a watch stream
+// (SSE) of the changes matching `filter` after `since`.
+struct WatchStart {
+  ChangeFilter filter;
+  uint64_t since = 0;
+};
+
+// A blocking read or long-poll with nothing to answer yet: the session
+// keeps the request and runs it again (HttpRequest::wait_deadline =
+// deadline) once the change feed dispatches a change matching `filter`
+// after `since`, or at `wake_at` (the deadline, or sooner: when the key's
+// TTL runs out), or at shutdown.
+struct WaitFor {
+  ChangeFilter filter;
+  uint64_t since = 0;
+  std::chrono::steady_clock::time_point deadline;
+  std::chrono::steady_clock::time_point wake_at;
 };
 
 struct HandlerResult {
@@ -80,6 +111,8 @@ struct HandlerResult {
   std::string workspace, key;  // set with key_event
   uint64_t guard = 0;          // kStaleConflict: the if_match_version that lost
   uint64_t current_version = 0;  // kStaleConflict: the key's version the 409 reports
+  std::optional<WatchStart> watch;  // set: no response; serve the watch
+  std::optional<WaitFor> wait;      // set: no response yet; wait, then run again
 };
 
 class Handler {
@@ -103,6 +136,14 @@ class Handler {
   HandlerResult List(const std::string& ws, const Target& t);
   HandlerResult Write(const std::string& ws, const HttpRequest& req, const WriteHeaders& h);
   HandlerResult Get(const std::string& ws, const std::string& key);
+  // The GET answer from a read already made (`g`).
+  HandlerResult Get(const std::string& ws, const std::string& key, const GetResult& g);
+  // watch_handlers.cc: GET …/watch, GET …/changes and the blocking read
+  // (GET …/memory/{key}?wait_version=V&wait=D, memory-api.md §8).
+  HandlerResult Watch(const std::string& ws, const Target& t, const HttpRequest& req);
+  HandlerResult Changes(const std::string& ws, const Target& t, const HttpRequest& req);
+  HandlerResult BlockingGet(const std::string& ws, const std::string& key, const Target& t,
+                            const HttpRequest& req);
   HandlerResult Delete(const std::string& ws, const std::string& key, const Target& t,
                        const HttpRequest& req, const WriteHeaders& h);
   HandlerResult Patch(const std::string& ws, const std::string& key, const Target& t,

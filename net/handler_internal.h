@@ -2,6 +2,7 @@
 // response builders and the one renderer of every write's reply.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,10 @@ HttpResponse Json(int status, std::string body);
 HandlerResult MethodNotAllowed(const char* allow);
 
 enum class WriteKind { kPut, kDelete, kPatch };
+
+// A `wait` of the change feed's requests (watch_handlers.cc): seconds
+// ("10", "0.5") or with a unit ("250ms", "10s", "5m"), at most 300 s.
+std::optional<std::chrono::milliseconds> ParseWait(std::string_view text);
 
 // The guard of a PATCH or DELETE of one key: `?if_match_version=V` and/or
 // `If-Match: "V"` (the ETag of GET; both given and different is an

@@ -1,24 +1,21 @@
 // Response JSON builders.
 #include "net/json_out.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <chrono>
+
+#include "net/json_writer.h"
 
 namespace casmem::net {
 namespace {
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using json::Done;
+using json::Raw;
+using json::Str;
+using json::Writer;
 
-void Str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
-void Raw(Writer& w, std::string_view json) {
-  w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
-}
 void OptUint(Writer& w, const std::optional<uint64_t>& v) {
   if (v) w.Uint64(*v);
   else w.Null();
 }
-std::string Done(const rapidjson::StringBuffer& sb) { return {sb.GetString(), sb.GetSize()}; }
 
 // The members every 409 shares after its own: the key's current state.
 void CurrentState(Writer& w, const std::optional<uint64_t>& current_version,

@@ -109,13 +109,18 @@ HandlerResult Handler::List(const std::string& ws, const Target& t) {
   }
   const std::string p = prefix ? *prefix : "";
   const std::string a = after ? *after : "";
+  // Casmem-Revision (list-then-watch, memory-api.md §8): read before the
+  // listing, so every write with a revision up to it is in the listing (it
+  // was applied under its shard's lock before that revision was handed
+  // out) and a watch from it misses nothing; later writes may show in both.
+  const uint64_t revision = store_->revision();
   const ListResult page = store_->List(ws, p, a, limit ? limit : kStreamPage);
   HandlerResult r;
   r.visible_lsn = page.visible_lsn;
   if (limit == 0 && page.more) {
     // Too large for one page: stream it; the first page is fetched again
     // by the stream so the response is built in one place.
-    r.stream = std::make_unique<ListStream>(store_, ws, p, a);
+    r.stream = std::make_unique<ListStream>(store_, ws, p, a, revision);
     return r;
   }
   std::string body = "[";
@@ -125,6 +130,7 @@ HandlerResult Handler::List(const std::string& ws, const Target& t) {
   }
   body += ']';
   r.response = Json(200, std::move(body));
+  r.response.headers.emplace_back("Casmem-Revision", std::to_string(revision));
   if (limit != 0 && page.more) {
     std::string link = "</workspaces/" + ws + "/memory?after=" +
                        PercentEncode(page.entries.back().key) + "&limit=" + std::to_string(limit);
@@ -188,7 +194,10 @@ HandlerResult Handler::ConflictNow(const std::string& ws, const std::string& key
 }
 
 HandlerResult Handler::Get(const std::string& ws, const std::string& key) {
-  const GetResult g = store_->Get(ws, key);
+  return Get(ws, key, store_->Get(ws, key));
+}
+
+HandlerResult Handler::Get(const std::string&, const std::string&, const GetResult& g) {
   HandlerResult r;
   r.visible_lsn = g.visible_lsn;
   if (g.outcome != Outcome::kOk) {
@@ -217,11 +226,12 @@ HandlerResult Handler::Delete(const std::string& ws, const std::string& key, con
 }
 
 ListStream::ListStream(Store* store, std::string workspace, std::string prefix,
-                       std::string after)
+                       std::string after, uint64_t revision)
     : store_(store),
       workspace_(std::move(workspace)),
       prefix_(std::move(prefix)),
-      after_(std::move(after)) {}
+      after_(std::move(after)),
+      revision_(revision) {}
 
 bool ListStream::Next(std::string* chunk, uint64_t* visible_lsn) {
   chunk->clear();

@@ -11,6 +11,8 @@ const char* RouteLabel(Route r) {
     case Route::kItem: return "memory_item";
     case Route::kPatch: return "memory_patch";
     case Route::kTxn: return "txn";
+    case Route::kWatch: return "watch";
+    case Route::kChanges: return "changes";
     case Route::kHealth: return "healthz";
     case Route::kMetrics: return "metrics";
     default: return "unknown";
@@ -100,6 +102,22 @@ std::string Metrics::Render(const Store& store) const {
                 "# HELP casmem_writes_deferred_total Guarded writes deferred behind another client's turn on their key (--conflict-turn).\n"
                 "# TYPE casmem_writes_deferred_total counter\ncasmem_writes_deferred_total %llu\n",
                 static_cast<unsigned long long>(writes_deferred_.load()));
+  out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP casmem_watchers Watch streams (SSE) open now.\n"
+                "# TYPE casmem_watchers gauge\ncasmem_watchers %lld\n"
+                "# HELP casmem_watch_events_total Changes sent to watch streams.\n"
+                "# TYPE casmem_watch_events_total counter\ncasmem_watch_events_total %llu\n"
+                "# HELP casmem_watch_lagged_total Watch streams cut for falling more than --watch-buffer behind.\n"
+                "# TYPE casmem_watch_lagged_total counter\ncasmem_watch_lagged_total %llu\n"
+                "# HELP casmem_watch_compacted_total Watches and long-polls whose since was older than the kept history.\n"
+                "# TYPE casmem_watch_compacted_total counter\ncasmem_watch_compacted_total %llu\n"
+                "# HELP casmem_waiting_requests Blocking reads and long-polls waiting now.\n"
+                "# TYPE casmem_waiting_requests gauge\ncasmem_waiting_requests %lld\n",
+                static_cast<long long>(watchers_.load()), static_cast<unsigned long long>(watch_events_.load()),
+                static_cast<unsigned long long>(watch_lagged_.load()),
+                static_cast<unsigned long long>(watch_compacted_.load()),
+                static_cast<long long>(waiting_.load()));
   out += line;
   write_latency_.Render("casmem_write_latency_seconds",
                         "Time from a parsed write request to its durable response.", &out);

@@ -12,7 +12,7 @@
 
 namespace casmem::net {
 
-enum class Route { kCollection, kItem, kPatch, kTxn, kHealth, kMetrics, kUnknown, kCount };
+enum class Route { kCollection, kItem, kPatch, kTxn, kWatch, kChanges, kHealth, kMetrics, kUnknown, kCount };
 const char* RouteLabel(Route r);
 
 // Cumulative histogram with fixed upper bounds.
@@ -40,13 +40,24 @@ class Metrics {
   void CountWriteDeferred() { writes_deferred_.fetch_add(1, std::memory_order_relaxed); }
   // A write answered from its Idempotency-Key's remembered answer.
   void CountReplay() { replays_.fetch_add(1, std::memory_order_relaxed); }
+  // Watches (memory-api.md §8): streams open now, changes sent to them,
+  // streams cut for falling behind (lagged), `since` older than the
+  // history (an SSE compacted event or a 410), requests waiting now
+  // (blocking reads and long-polls).
+  void WatcherOpened() { watchers_.fetch_add(1, std::memory_order_relaxed); }
+  void WatcherClosed() { watchers_.fetch_sub(1, std::memory_order_relaxed); }
+  void CountWatchEvents(uint64_t n) { watch_events_.fetch_add(n, std::memory_order_relaxed); }
+  void CountLagged() { watch_lagged_.fetch_add(1, std::memory_order_relaxed); }
+  void CountCompacted() { watch_compacted_.fetch_add(1, std::memory_order_relaxed); }
+  void WaitBegan() { waiting_.fetch_add(1, std::memory_order_relaxed); }
+  void WaitEnded() { waiting_.fetch_sub(1, std::memory_order_relaxed); }
   void ObserveWriteSeconds(double s) { write_latency_.Observe(s); }
   void ObserveFsyncSeconds(double s) { fsync_latency_.Observe(s); }
   void ObserveBatchRecords(uint64_t n) { batch_records_.Observe(static_cast<double>(n)); }
   std::string Render(const Store& store) const;
 
  private:
-  static constexpr std::array<int, 13> kStatuses = {200, 400, 404, 405, 409, 413, 415, 422, 431, 500, 501, 503, 0};
+  static constexpr std::array<int, 14> kStatuses = {200, 400, 404, 405, 409, 410, 413, 415, 422, 431, 500, 501, 503, 0};
   static size_t StatusIndex(int status);
   std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
              static_cast<size_t>(Route::kCount)> requests_{};
@@ -54,6 +65,11 @@ class Metrics {
   std::atomic<uint64_t> conflicts_held_{0};
   std::atomic<uint64_t> writes_deferred_{0};
   std::atomic<uint64_t> replays_{0};
+  std::atomic<int64_t> watchers_{0};
+  std::atomic<uint64_t> watch_events_{0};
+  std::atomic<uint64_t> watch_lagged_{0};
+  std::atomic<uint64_t> watch_compacted_{0};
+  std::atomic<int64_t> waiting_{0};
   Histogram write_latency_;
   Histogram fsync_latency_;
   Histogram batch_records_;

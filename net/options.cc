@@ -198,6 +198,29 @@ std::vector<Option> Table() {
        "and every 409 is answered at once)",
        Ms(d.server.conflict_turn),
        duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.conflict_turn; })},
+      {"--watch-history", "SIZE",
+       "changes kept for watches to resume from, across restarts: snapshots keep the newest log "
+       "segments holding this much (a since older than what is kept is told `compacted`)",
+       SizeText(d.store.watch_history_bytes),
+       size([](DaemonOptions* o) -> uint64_t& { return o->store.watch_history_bytes; })},
+      {"--watch-memory", "SIZE",
+       "of that history, the newest changes kept in memory too (older ones are read from the log "
+       "segments)",
+       SizeText(d.store.watch_memory_bytes),
+       size([](DaemonOptions* o) -> uint64_t& { return o->store.watch_memory_bytes; })},
+      {"--watch-buffer", "SIZE",
+       "a watch stream more than this far behind (bytes not yet taken by its client) is sent "
+       "`lagged` and closed; writers never wait for watchers",
+       SizeText(d.server.watch_buffer_bytes),
+       [](const std::string& v, DaemonOptions* o) {
+         uint64_t n;
+         if (!ParseSize(v, &n) || n < 4096) return false;
+         o->server.watch_buffer_bytes = n;
+         return true;
+       }},
+      {"--watch-heartbeat", "DURATION", "an idle watch stream gets a comment line this often",
+       Ms(d.server.watch_heartbeat),
+       duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.watch_heartbeat; }, 10)},
       {"--log-level", "LEVEL", "debug, info, warn or error", LogLevelName(d.log_level),
        [](const std::string& v, DaemonOptions* o) { return ParseLogLevel(v, &o->log_level); }},
   };

@@ -13,6 +13,7 @@
 
 #include "common/logger.h"
 #include "net/server_impl.h"
+#include "net/watch_stream.h"
 
 namespace casmem::net {
 
@@ -120,8 +121,17 @@ void Server::Impl::BeginStop() {
     for (auto& [ptr, weak] : sessions)
       if (auto s = weak.lock()) live.push_back(std::move(s));
   }
+  std::vector<std::shared_ptr<WatchStream>> watches;
+  {
+    std::lock_guard lk(sessions_mu);
+    for (auto& [ptr, weak] : streams)
+      if (auto w = weak.lock()) watches.push_back(std::move(w));
+  }
   for (auto& s : live) ShutdownSession(s);
   live.clear();
+  // Watch streams end once what they have queued is sent.
+  for (auto& w : watches) ShutdownWatchStream(w);
+  watches.clear();
   // Held 409s are answered now; no more are held from here on.
   if (turns) turns->ReleaseAll();
   Drain(std::chrono::steady_clock::now() + opts.shutdown_grace);
@@ -181,6 +191,7 @@ std::string Server::bound_address() const { return impl_->bound; }
 
 void Server::Run() {
   Impl* impl = impl_.get();
+  impl->feed->Start();
   impl->signals.async_wait([impl](beast::error_code ec, int) {
     if (!ec) impl->BeginStop();
   });
@@ -195,6 +206,8 @@ void Server::Run() {
   }
   impl->control.run();  // this thread: accepting, signals, timers
   for (auto& t : threads) t.join();
+  // No sink may post to a context from here on.
+  impl->feed->Stop();
 }
 
 void Server::Stop() {

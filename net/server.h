@@ -40,6 +40,11 @@ struct ServerOptions {
   // key's turn this long at most; later losers wait for their turn. 0 =
   // every 409 is answered as soon as it is visible.
   std::chrono::milliseconds conflict_turn{10};
+  // Watch streams (memory-api.md §8): past this many bytes unsent, a
+  // stream is sent `lagged` and closed; an idle one gets a comment line
+  // every watch_heartbeat.
+  uint64_t watch_buffer_bytes = 4ULL << 20;
+  std::chrono::milliseconds watch_heartbeat{15'000};
 };
 
 class Server {

@@ -14,6 +14,8 @@
 #include <optional>
 #include <unordered_map>
 
+#include "engine/change_feed.h"
+#include "net/change_json.h"
 #include "net/conflict_turns.h"
 #include "net/handler.h"
 #include "net/response_waiters.h"
@@ -32,6 +34,7 @@ inline constexpr size_t kLingerBytes = 8 << 20;
 inline constexpr std::chrono::seconds kLingerTime{5};
 
 class Session;
+class WatchStream;
 
 struct Server::Impl {
   Impl(Store* s, Metrics* m, const ServerOptions& o)
@@ -39,6 +42,7 @@ struct Server::Impl {
         ioc(control), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {
     for (auto& c : contexts) waiters.push_back(std::make_unique<ResponseWaiters>(*c, s));
     if (o.conflict_turn.count() > 0) turns = std::make_unique<ConflictTurns>(o.conflict_turn);
+    feed = std::make_unique<ChangeFeed>(s->history(), ChangeDataJson);
   }
   static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
     std::vector<std::unique_ptr<asio::io_context>> v;
@@ -73,6 +77,7 @@ struct Server::Impl {
   std::string bound;
   std::mutex sessions_mu;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<WatchStream*, std::weak_ptr<WatchStream>> streams;  // under sessions_mu
   // One io_context per I/O thread (concurrency hint 1): a connection is
   // served by one thread only, so it needs no strand, and threads never
   // wake each other to hand over work.
@@ -99,6 +104,11 @@ struct Server::Impl {
   std::unique_ptr<ConflictTurns> turns;
   asio::steady_timer turn_timer{ioc};
   std::atomic<bool> turn_timer_armed{false};
+  // Fans the store's change history out to watch streams and waiting
+  // requests (memory-api.md §8). Runs from Run() until the I/O threads
+  // have stopped; declared last so it is destroyed first (its sinks post
+  // to the contexts).
+  std::unique_ptr<ChangeFeed> feed;
 };
 
 // session.cc: serves an accepted connection until it closes.

@@ -18,6 +18,7 @@
 #include "net/response_format.h"
 #include "net/response_waiters.h"
 #include "net/server_impl.h"
+#include "net/watch_stream.h"
 
 namespace casmem::net {
 
@@ -45,6 +46,7 @@ HttpRequest ToHttpRequest(const http::request<http::string_body>& req) {
   take("If-Match", &out.if_match);
   take("Idempotency-Key", &out.idempotency_key);
   take("Casmem-Writer", &out.writer);
+  take("Last-Event-ID", &out.last_event_id);
   return out;
 }
 
@@ -84,6 +86,33 @@ struct HeldTurn {
   std::unique_ptr<http::request<http::string_body>> request;  // a deferred write
 };
 
+// A blocking read or long-poll waiting for a change (HandlerResult::wait):
+// run again when the change feed wakes it, at its wake time, when its
+// client half-closes, or at shutdown.
+struct ParkedRequest {
+  std::unique_ptr<http::request<http::string_body>> request;
+  std::chrono::steady_clock::time_point start, deadline;
+  uint64_t subscription = 0;
+  std::optional<asio::steady_timer> timer;
+  uint64_t generation = 0;  // tells a stale wake-up from the current one
+};
+
+// The change feed's side of a parked request: wakes it on the first
+// matching change (or if its `since` is compacted) and ends.
+class WakeSink : public ChangeFeed::Sink {
+ public:
+  explicit WakeSink(std::function<void()> wake) : wake_(std::move(wake)) {}
+  bool Deliver(std::span<const FeedEvent>) override {
+    wake_();
+    return false;
+  }
+  size_t Room() override { return 1; }  // one record is enough to wake
+  void Compacted(uint64_t, const Status&) override { wake_(); }
+
+ private:
+  std::function<void()> wake_;
+};
+
 // A response slot of a Session, in request order. `ready` once it may be
 // sent. Shared with the thread's ResponseWaiters while it waits for its
 // lsn to be acknowledged.
@@ -94,6 +123,8 @@ struct PendingResponse {
   HttpResponse response;
   std::unique_ptr<ListStream> stream;
   std::unique_ptr<HeldTurn> held;  // set while waiting for a conflict turn
+  std::unique_ptr<ParkedRequest> parked;  // set while waiting for a change
+  std::optional<WatchStart> watch;        // a watch: the connection becomes its stream
   // Set while waiting for visibility: what the release counts in the metrics.
   Route route = Route::kUnknown;
   bool is_write = false;
@@ -155,6 +186,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Shutdown() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->closing_ = true;
+      self->WakeAllParked();  // answered with the state now
       if (self->lingering_ || (self->queue_.empty() && !self->writing_)) self->Close();
     });
   }
@@ -230,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // ---- reading ----
 
   void DoRead() {
+    if (handing_off_) return;  // the watch stream reads the socket
     if (closing_) return WatchForClose();
     // While a write is deferred, the requests behind it wait unread: a
     // pipelined request must not run before the one sent ahead of it. (Nor
@@ -407,15 +440,29 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Runs request `req` of slot `p`, and tells ConflictTurns what it did.
   void Run(const std::shared_ptr<Pending>& p, const http::request<http::string_body>& req,
-           Clock::time_point start) {
+           Clock::time_point start,
+           std::optional<Clock::time_point> wait_deadline = std::nullopt) {
     HandlerResult hr;
     {
       // What the request appends waits for this thread's LeadCommit,
       // posted when its response waits (ResponseWaiters), instead of
       // waking the log's writer thread to race it.
       wal::Wal::LeaderToCome leader(srv_->store->wal());
-      hr = srv_->handler.Handle(ToHttpRequest(req));
+      HttpRequest hreq = ToHttpRequest(req);
+      hreq.wait_deadline = wait_deadline;
+      hr = srv_->handler.Handle(hreq);
     }
+    if (hr.watch) {
+      // The connection becomes the watch's stream once the responses
+      // ahead of it are sent (MaybeWrite); nothing more is read as requests.
+      p->watch = std::move(hr.watch);
+      closing_ = true;
+      handing_off_ = true;
+      p->ready = true;
+      srv_->metrics->CountRequest(hr.route, 200);
+      return MaybeWrite();
+    }
+    if (hr.wait) return Park(p, req, start, *hr.wait);
     if (hr.stream) {
       p->stream = std::move(hr.stream);
       // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): the body is sent
@@ -446,6 +493,90 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     Deliver(p, std::move(hr), start);
+  }
+
+  // Keeps request `req` of slot `p` until a change may have answered it
+  // (the feed), its wake time, the client's EOF or shutdown; then runs it
+  // again with its deadline. The requests behind it wait unread, as
+  // behind a deferred write.
+  void Park(const std::shared_ptr<Pending>& p, const http::request<http::string_body>& req,
+            Clock::time_point start, const WaitFor& wait) {
+    auto parked = std::make_unique<ParkedRequest>();
+    parked->request = std::make_unique<http::request<http::string_body>>(req);
+    parked->start = start;
+    parked->deadline = wait.deadline;
+    parked->generation = ++park_generation_;
+    const uint64_t gen = parked->generation;
+    if (srv_->stopping.load()) {
+      // Shutdown: answer with the state now.
+      p->parked = std::move(parked);
+      deferred_ = true;
+      srv_->metrics->WaitBegan();
+      return WakeParked(p, gen, true);
+    }
+    auto sink = std::make_shared<WakeSink>([weak = weak_from_this(), p, gen] {
+      if (auto self = weak.lock()) {
+        asio::post(self->socket_.get_executor(), [self, p, gen] { self->WakeParked(p, gen, false); });
+      }
+    });
+    parked->subscription = srv_->feed->Subscribe(wait.filter, wait.since, std::move(sink));
+    parked->timer.emplace(socket_.get_executor());
+    parked->timer->expires_at(wait.wake_at);
+    parked->timer->async_wait([self = shared_from_this(), p, gen](beast::error_code ec) {
+      if (!ec) self->WakeParked(p, gen, false);
+    });
+    p->parked = std::move(parked);
+    deferred_ = true;
+    srv_->metrics->WaitBegan();
+    WatchParkedClose();
+  }
+
+  // Ends `p`'s wait (if `gen` is still its current one) and runs its
+  // request again; `now`: with its deadline passed (shutdown, EOF).
+  void WakeParked(const std::shared_ptr<Pending>& p, uint64_t gen, bool now) {
+    if (closed_ || !p->parked || p->parked->generation != gen) return;
+    std::unique_ptr<ParkedRequest> parked = std::move(p->parked);
+    Unpark(*parked);
+    deferred_ = false;
+    const auto deadline = now ? std::min(parked->deadline, Clock::now()) : parked->deadline;
+    Run(p, *parked->request, parked->start, deadline);
+    DoRead();
+  }
+
+  void Unpark(ParkedRequest& parked) {
+    if (parked.subscription != 0) srv_->feed->Cancel(parked.subscription);
+    parked.subscription = 0;
+    if (parked.timer) parked.timer->cancel();
+    srv_->metrics->WaitEnded();
+  }
+
+  // Every parked request is answered now (shutdown, the client's EOF).
+  void WakeAllParked() {
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      auto p = queue_[i];
+      if (p->parked) WakeParked(p, p->parked->generation, true);
+    }
+  }
+
+  // While a request waits, nothing is read (pipelined requests stay in
+  // the socket), but the client's close must still be seen: readable
+  // with no byte to read is its EOF (or a reset). It is answered then
+  // with the state now, like a held 409: a client that half-closed still
+  // reads. Bytes to read (a pipelined request) end the watching; they
+  // are read after the answer.
+  void WatchParkedClose() {
+    if (watching_parked_ || closed_ || buffer_.size() > 0) return;
+    watching_parked_ = true;
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      self->watching_parked_ = false;
+      if (self->closed_ || !self->deferred_) return;
+      int available = 0;
+      if (!ec && ::ioctl(self->socket_.native_handle(), FIONREAD, &available) == 0 && available > 0) return;
+      self->peer_eof_ = !ec;
+      self->closing_ = true;
+      self->WakeAllParked();
+      if (self->queue_.empty() && !self->writing_) self->Close();
+    });
   }
 
   // What a queued stale loser runs when its turn comes (on any thread; the
@@ -528,8 +659,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void MaybeWrite() {
     if (writing_ || closed_ || queue_.empty() || !queue_.front()->ready) return;
-    writing_ = true;
     auto p = queue_.front();
+    if (p->watch) return HandOff(std::move(*p->watch));
+    writing_ = true;
     const bool keep_alive = p->keep_alive && !srv_->stopping.load();
     if (p->stream) return WriteStream(p, keep_alive);
     FormatResponseHead(p->response, p->version, keep_alive, &head_);
@@ -575,6 +707,7 @@ class Session : public std::enable_shared_from_this<Session> {
     st->res.version(p->version);
     st->res.set(http::field::server, "casmemd");
     st->res.set(http::field::content_type, "application/json");
+    st->res.set("Casmem-Revision", std::to_string(p->stream->revision()));
     // An HTTP/1.0 stream is unframed: its end is the close (Handle made it
     // not keep-alive), after a lingering one so that what the client still
     // sends cannot turn the close into a reset that loses the body's tail.
@@ -631,6 +764,19 @@ class Session : public std::enable_shared_from_this<Session> {
         }
       });
     });
+  }
+
+  // The watch request is at the front: every response before it is sent.
+  // The socket goes to a WatchStream (which counts as a connection while
+  // it lives); this session ends without closing it. Whatever the client
+  // sent after the watch request is dropped.
+  void HandOff(WatchStart start) {
+    queue_.pop_front();
+    closed_ = true;
+    WithdrawHeld(false);
+    if (srv_->turns) srv_->turns->Leave(holder_, Clock::now());
+    timer_.cancel();
+    StartWatchStream(std::move(socket_), srv_, std::move(start));
   }
 
   // ---- closing ----
@@ -699,6 +845,12 @@ class Session : public std::enable_shared_from_this<Session> {
     WithdrawHeld(false);  // the turns skip this connection's held 409s
     // ...and a turn it holds passes at once.
     if (srv_->turns) srv_->turns->Leave(holder_, Clock::now());
+    for (auto& p : queue_) {
+      if (p->parked) {
+        Unpark(*p->parked);
+        p->parked.reset();
+      }
+    }
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     socket_.close(ec);
@@ -729,7 +881,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool lingering_ = false;
   bool watching_ = false;  // WatchForClose's read is pending
   bool peer_eof_ = false;  // the client sent EOF
-  bool deferred_ = false;  // a write of this connection waits for its key's turn
+  bool deferred_ = false;  // a write waits for its key's turn, or a request for a change
+  bool handing_off_ = false;  // a watch request was read: the socket goes to its stream
+  bool watching_parked_ = false;  // WatchParkedClose's wait is pending
+  uint64_t park_generation_ = 0;
   const ConflictTurns::Holder holder_ = NextHolder();
   bool closed_ = false;
 };

@@ -166,6 +166,11 @@ size_t Wal::segment_count() const {
   return segments_.size();
 }
 
+std::vector<SegmentInfo> Wal::segments() const {
+  std::lock_guard lk(segments_mu_);
+  return segments_;
+}
+
 bool Wal::WriterHasWork() const {
   return !pending_.empty() || closing_ ||
          (sync_target_ > durable_lsn_.load() && !failed_.load());
@@ -267,10 +272,17 @@ bool Wal::LeadCommit() {
 void Wal::CommitBatch(uint64_t batch_last, bool closing, bool sync_requested, bool leader) {
   if (failed_.load()) return;
   Status s;
+  // The change history takes the batch once it is acknowledgeable: written
+  // (mode batch, never) or synced (mode always), and before Acknowledge.
+  bool wrote = false;
+  const auto committed = [&] {
+    if (options_.on_committed) options_.on_committed(taken_, LsnAt(taken_, 0), batch_last);
+  };
   if (!taken_.empty()) {
     uint64_t records = 0;
     s = WriteBatch(taken_, &records);
     if (s.ok()) {
+      wrote = true;
       written_lsn_ = batch_last;
       stats_.records_written.fetch_add(records, std::memory_order_relaxed);
       stats_.bytes_written.fetch_add(taken_.size(), std::memory_order_relaxed);
@@ -278,7 +290,10 @@ void Wal::CommitBatch(uint64_t batch_last, bool closing, bool sync_requested, bo
       if (leader) stats_.batches_led.fetch_add(1, std::memory_order_relaxed);
       if (observer_.on_batch) observer_.on_batch(records, taken_.size());
       // `batch` and `never` acknowledge once the kernel has the bytes.
-      if (options_.fsync != FsyncMode::kAlways) Acknowledge(written_lsn_);
+      if (options_.fsync != FsyncMode::kAlways) {
+        committed();
+        Acknowledge(written_lsn_);
+      }
     }
   }
   if (s.ok() && written_lsn_ > durable_lsn_.load()) {
@@ -307,6 +322,7 @@ void Wal::CommitBatch(uint64_t batch_last, bool closing, bool sync_requested, bo
   if (!s.ok()) {
     Fail(s);
   } else {
+    if (wrote && options_.fsync == FsyncMode::kAlways) committed();
     Acknowledge(options_.fsync == FsyncMode::kAlways ? durable_lsn_.load() : written_lsn_);
   }
 }

@@ -1,0 +1,293 @@
+// WatchStream: one watch connection of casmemd (GET …/watch, memory-api.md
+// §8) once the session has accepted the request: the SSE response, fed by
+// the ChangeFeed through an Outbox, heartbeats while idle, the `lagged`
+// cut of a client that falls more than --watch-buffer behind, the
+// `compacted` end, and the clean end at shutdown.
+//
+// The feed thread never touches the socket: it appends a record's SSE
+// events to the Outbox (under the Outbox's mutex) and posts one flush to
+// the connection's thread when none is posted. The connection's thread
+// takes the whole outbox per write. Unsent = outbox + the write in
+// flight; past the buffer the feed's Deliver drops what is unsent and
+// ends the subscription, and the client, which has every event up to its
+// last `id:`, resumes from there.
+#include "net/watch_stream.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include <mutex>
+
+#include "net/change_json.h"
+
+namespace casmem::net {
+
+using Clock = std::chrono::steady_clock;
+
+// The subscription's end of a stream, shared with the feed.
+class WatchStream::Outbox : public ChangeFeed::Sink {
+ public:
+  Outbox(std::weak_ptr<WatchStream> owner, asio::any_io_executor executor, uint64_t limit,
+         Metrics* metrics)
+      : owner_(std::move(owner)), executor_(std::move(executor)), limit_(limit), metrics_(metrics) {}
+
+  bool Deliver(std::span<const FeedEvent> changes) override {
+    std::lock_guard lk(mu_);
+    if (closed_) return false;
+    AppendSseRecord(changes, &pending_);
+    if (pending_.size() + in_flight_ > limit_) {
+      // Lagged: what is unsent is dropped (the client resumes from its
+      // last id), and the stream ends with `event: lagged`.
+      pending_.clear();
+      closed_ = true;
+      Post(&WatchStream::OnLagged);
+      return false;
+    }
+    metrics_->CountWatchEvents(changes.size());
+    if (!flush_posted_) {
+      flush_posted_ = true;
+      Post(&WatchStream::Flush);
+    }
+    return true;
+  }
+
+  size_t Room() override {
+    std::lock_guard lk(mu_);
+    const uint64_t unsent = pending_.size() + in_flight_;
+    if (closed_ || unsent >= limit_) {
+      kick_wanted_ = true;
+      return 0;
+    }
+    if (unsent > limit_ / 2) kick_wanted_ = true;
+    return limit_ - unsent;
+  }
+
+  void Compacted(uint64_t compact_revision, const Status& error) override {
+    std::lock_guard lk(mu_);
+    if (closed_) return;
+    closed_ = true;
+    auto owner = owner_;
+    asio::post(executor_, [owner, compact_revision, error] {
+      if (auto s = owner.lock()) s->OnCompacted(compact_revision, error);
+    });
+  }
+
+  // The connection's thread: takes everything pending into *out for one
+  // write. False when nothing is pending (then no flush is posted: the
+  // next Deliver posts one).
+  bool Take(std::string* out) {
+    std::lock_guard lk(mu_);
+    out->clear();
+    if (pending_.empty()) {
+      flush_posted_ = false;
+      in_flight_ = 0;
+      return false;
+    }
+    out->swap(pending_);
+    in_flight_ = out->size();
+    return true;
+  }
+
+  // Queues bytes of the stream itself (the head, a heartbeat).
+  void Append(std::string_view bytes) {
+    std::lock_guard lk(mu_);
+    pending_.append(bytes);
+  }
+
+  // After a write completed: whether a catching-up subscription may have
+  // been waiting for room (the feed is then kicked).
+  bool WriteDone() {
+    std::lock_guard lk(mu_);
+    in_flight_ = 0;
+    const bool kick = kick_wanted_;
+    kick_wanted_ = false;
+    return kick;
+  }
+
+  void Close() {
+    std::lock_guard lk(mu_);
+    closed_ = true;
+    pending_.clear();
+  }
+
+ private:
+  void Post(void (WatchStream::*fn)()) {
+    auto owner = owner_;
+    asio::post(executor_, [owner, fn] {
+      if (auto s = owner.lock()) ((*s).*fn)();
+    });
+  }
+
+  const std::weak_ptr<WatchStream> owner_;
+  const asio::any_io_executor executor_;
+  const uint64_t limit_;
+  Metrics* const metrics_;
+  std::mutex mu_;
+  std::string pending_;
+  uint64_t in_flight_ = 0;
+  bool flush_posted_ = false;
+  bool kick_wanted_ = false;
+  bool closed_ = false;
+};
+
+WatchStream::WatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start)
+    : socket_(std::move(socket)), timer_(socket_.get_executor()), srv_(srv), start_(std::move(start)) {
+  srv_->active.fetch_add(1);
+  srv_->metrics->WatcherOpened();
+}
+
+WatchStream::~WatchStream() {
+  {
+    std::lock_guard lk(srv_->sessions_mu);
+    srv_->streams.erase(this);
+  }
+  srv_->metrics->WatcherClosed();
+  srv_->active.fetch_sub(1);
+}
+
+void WatchStream::Start() {
+  {
+    std::lock_guard lk(srv_->sessions_mu);
+    srv_->streams.emplace(this, weak_from_this());
+  }
+  outbox_ = std::make_shared<Outbox>(weak_from_this(), socket_.get_executor(),
+                                     srv_->opts.watch_buffer_bytes, srv_->metrics);
+  // Unframed (no length, no chunking): the stream ends with the connection,
+  // which is not reused. `X-Accel-Buffering: no` asks a proxy in front
+  // (nginx) not to hold events back.
+  outbox_->Append(
+      "HTTP/1.1 200 OK\r\nServer: casmemd\r\nContent-Type: text/event-stream\r\n"
+      "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\n"
+      // Reconnect after 1 s (EventSource's default is about 3 s).
+      "retry: 1000\n\n");
+  Flush();
+  if (srv_->stopping.load()) return Shutdown();
+  subscription_ = srv_->feed->Subscribe(start_.filter, start_.since, outbox_);
+  last_write_ = Clock::now();
+  ArmTimer();
+  ReadUntilClose();
+}
+
+void WatchStream::Shutdown() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->closed_) return;
+    // No more changes; what is queued goes out, then the stream ends.
+    self->EndSubscription();
+    self->ending_ = true;
+    if (!self->writing_) self->Flush();
+  });
+}
+
+void WatchStream::EndSubscription() {
+  if (subscription_ != 0) {
+    srv_->feed->Cancel(subscription_);
+    subscription_ = 0;
+  }
+}
+
+void WatchStream::Flush() {
+  if (closed_ || writing_) return;
+  if (!outbox_->Take(&writing_buf_)) {
+    if (!final_.empty()) {
+      writing_buf_.swap(final_);
+      final_.clear();
+      ending_ = true;
+    } else {
+      if (ending_) End();
+      return;
+    }
+  }
+  writing_ = true;
+  sent_ = 0;
+  WriteSome();
+}
+
+// One write_some per step, so that every bit of progress is seen by the
+// timer (a client that stops reading is cut after --read-timeout).
+void WatchStream::WriteSome() {
+  last_progress_ = Clock::now();
+  socket_.async_write_some(asio::buffer(writing_buf_) + sent_,
+                           [self = shared_from_this()](beast::error_code ec, size_t n) {
+                             if (ec) return self->Close();
+                             self->sent_ += n;
+                             if (self->sent_ < self->writing_buf_.size()) return self->WriteSome();
+                             self->writing_ = false;
+                             self->last_write_ = Clock::now();
+                             if (self->outbox_->WriteDone()) self->srv_->feed->Kick();
+                             self->Flush();
+                           });
+}
+
+void WatchStream::OnLagged() {
+  if (closed_) return;
+  srv_->metrics->CountLagged();
+  EndSubscription();
+  final_ = SseLagged(srv_->opts.watch_buffer_bytes);
+  if (!writing_) Flush();
+}
+
+void WatchStream::OnCompacted(uint64_t compact_revision, const Status& error) {
+  if (closed_) return;
+  EndSubscription();
+  if (error.ok()) {
+    srv_->metrics->CountCompacted();
+    final_ = SseCompacted(compact_revision);
+  } else {
+    final_ = "event: error\ndata: {\"error\":\"change history unreadable\"}\n\n";
+  }
+  if (!writing_) Flush();
+}
+
+void WatchStream::ArmTimer() {
+  // Wakes when the stream has been idle for a heartbeat, or when a write
+  // in flight would have gone --read-timeout without progress.
+  auto at = last_write_ + srv_->opts.watch_heartbeat;
+  if (writing_) at = std::min(at, last_progress_ + srv_->opts.read_timeout);
+  timer_.expires_at(std::max(at, Clock::now() + std::chrono::milliseconds(1)));
+  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || self->closed_) return;
+    const auto now = Clock::now();
+    if (self->writing_) {
+      if (now - self->last_progress_ >= self->srv_->opts.read_timeout) return self->Close();
+    } else if (!self->ending_ && now - self->last_write_ >= self->srv_->opts.watch_heartbeat) {
+      self->outbox_->Append(": heartbeat\n\n");
+      self->last_write_ = now;
+      self->Flush();
+    }
+    self->ArmTimer();
+  });
+}
+
+// What the client sends after its request is read and dropped; its close
+// (or a reset) ends the stream and the subscription at once.
+void WatchStream::ReadUntilClose() {
+  socket_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this()](beast::error_code ec, size_t) {
+    if (self->closed_) return;
+    if (ec) return self->Close();
+    self->ReadUntilClose();
+  });
+}
+
+void WatchStream::End() {
+  beast::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  Close();
+}
+
+void WatchStream::Close() {
+  if (closed_) return;
+  closed_ = true;
+  outbox_->Close();
+  EndSubscription();
+  beast::error_code ec;
+  socket_.close(ec);
+  timer_.cancel();
+}
+
+void StartWatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start) {
+  std::make_shared<WatchStream>(std::move(socket), srv, std::move(start))->Start();
+}
+
+void ShutdownWatchStream(const std::shared_ptr<WatchStream>& stream) { stream->Shutdown(); }
+
+}  // namespace casmem::net

@@ -1,0 +1,60 @@
+// WatchStream: a watch connection (SSE) handed over by its session; see
+// watch_stream.cc. Internal to net/ (Asio inside).
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "net/server_impl.h"
+
+namespace casmem::net {
+
+class WatchStream : public std::enable_shared_from_this<WatchStream> {
+ public:
+  // Counts toward --max-connections (Server::Impl::active) while it lives.
+  WatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start);
+  ~WatchStream();
+  WatchStream(const WatchStream&) = delete;
+  WatchStream& operator=(const WatchStream&) = delete;
+
+  // Sends the response head and subscribes to the change feed.
+  void Start();
+  // Server shutdown, from any thread: no more changes; what is queued is
+  // sent, then the stream ends (the client resumes elsewhere or later).
+  void Shutdown();
+
+ private:
+  class Outbox;
+  void Flush();
+  void WriteSome();
+  void OnLagged();
+  void OnCompacted(uint64_t compact_revision, const Status& error);
+  void EndSubscription();
+  void ArmTimer();
+  void ReadUntilClose();
+  void End();    // half-close after the last byte, then Close
+  void Close();  // at once
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  Server::Impl* const srv_;
+  const WatchStart start_;
+  std::shared_ptr<Outbox> outbox_;
+  uint64_t subscription_ = 0;
+  std::string writing_buf_;  // the write in flight
+  size_t sent_ = 0;
+  std::string final_;        // the event that ends the stream (lagged, compacted)
+  std::array<char, 4096> read_buf_;
+  std::chrono::steady_clock::time_point last_write_{};     // heartbeats count from it
+  std::chrono::steady_clock::time_point last_progress_{};  // of the write in flight
+  bool writing_ = false;
+  bool ending_ = false;  // end once what is queued is sent
+  bool closed_ = false;
+};
+
+// Called by the session that read the watch request, on the socket's thread.
+void StartWatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start);
+void ShutdownWatchStream(const std::shared_ptr<WatchStream>& stream);
+
+}  // namespace casmem::net
