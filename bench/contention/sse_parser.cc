@@ -1,6 +1,7 @@
 // SseParser: line splitting (LF, CRLF, CR across feeds) and fields.
 #include "bench/contention/sse_parser.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace casmem::bench {
@@ -19,6 +20,13 @@ void SseParser::Feed(const char* data, size_t n) {
       return;  // all of it so far could still be a BOM
     }
   }
+  // The next LF and CR at or after data + i (nullptr: none left). Kept
+  // across lines: searching the rest of the buffer for a CR at every line
+  // would cost O(lines x bytes) on a stream that never sends one (and the
+  // same for LF on a CR-only stream).
+  const char* next_lf = nullptr;
+  const char* next_cr = nullptr;
+  bool known = false;
   while (i < n) {
     if (after_cr_) {
       after_cr_ = false;
@@ -30,11 +38,14 @@ void SseParser::Feed(const char* data, size_t n) {
     // Find the next line end in what is left.
     const char* start = data + i;
     const size_t left = n - i;
-    const void* lf = std::memchr(start, '\n', left);
-    const void* cr = std::memchr(start, '\r', left);
-    const char* end = nullptr;
-    if (lf && cr) end = static_cast<const char*>(lf < cr ? lf : cr);
-    else end = static_cast<const char*>(lf ? lf : cr);
+    if (!known || (next_lf != nullptr && next_lf < start)) {
+      next_lf = static_cast<const char*>(std::memchr(start, '\n', left));
+    }
+    if (!known || (next_cr != nullptr && next_cr < start)) {
+      next_cr = static_cast<const char*>(std::memchr(start, '\r', left));
+    }
+    known = true;
+    const char* end = next_lf && next_cr ? std::min(next_lf, next_cr) : next_lf ? next_lf : next_cr;
     if (!end) {
       line_.append(start, left);
       return;
