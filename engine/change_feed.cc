@@ -107,7 +107,8 @@ void ChangeFeed::Cancel(uint64_t id) {
   std::lock_guard lk(mu_);
   auto it = subs_.find(id);
   if (it == subs_.end()) return;
-  Remove(it->second);
+  const SubPtr sub = it->second;  // Remove erases the map's copy
+  Remove(sub);
 }
 
 void ChangeFeed::JoinLive(const SubPtr& sub) {

@@ -168,8 +168,8 @@ EntryNode* Shard::ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState&
 }
 
 bool Shard::Sweep(int64_t now_ms, int64_t retention_ms, uint64_t purge_through_lsn,
-                  std::vector<std::string>* released) {
-  const bool expiry_due = now_ms >= next_expiry_ms_;
+                  const ExpiryLog& log_expiry, std::vector<std::string>* released) {
+  const bool expiry_due = log_expiry && now_ms >= next_expiry_ms_;
   const bool collection_due =
       (oldest_tombstone_ms_ != kNever && now_ms - oldest_tombstone_ms_ >= retention_ms) ||
       (min_blocked_lsn_ != kNoLsn && min_blocked_lsn_ <= purge_through_lsn);
@@ -181,7 +181,7 @@ bool Shard::Sweep(int64_t now_ms, int64_t retention_ms, uint64_t purge_through_l
   std::vector<uint32_t> emptied;
   boost::unordered::erase_if(nodes_, [&](EntryNode* n) {
     if (!n->tombstone && n->ExpiredAt(now_ms)) {
-      expired.push_back(n);  // shrunk below, after the erase pass
+      expired.push_back(n);  // logged and shrunk below, after the erase pass
       return false;
     }
     if (n->tombstone && now_ms - n->updated_at_ms() >= retention_ms) {
@@ -207,12 +207,31 @@ bool Shard::Sweep(int64_t now_ms, int64_t retention_ms, uint64_t purge_through_l
   oldest_tombstone_ms_ = oldest_tombstone;
   min_blocked_lsn_ = min_blocked;
   for (uint32_t ws : emptied) ReleaseWorkspace(ws, released);
+  // Expiry order within the shard follows the clock (then the key, so a
+  // sweep is deterministic); watchers see the expire changes in the log's
+  // order like any write.
+  std::sort(expired.begin(), expired.end(), [](const EntryNode* a, const EntryNode* b) {
+    if (a->expires_at_ms() != b->expires_at_ms()) return a->expires_at_ms() < b->expires_at_ms();
+    if (a->key() != b->key()) return a->key() < b->key();
+    return a->ws_index < b->ws_index;
+  });
+  bool refused = !log_expiry;
   for (EntryNode* n : expired) {
-    // The absence now depends on the put that set the TTL (not on a
-    // record of its own: expiry is a function of time, never logged).
-    Unlink(n, n->lsn, purge_through_lsn);
+    const uint64_t lsn = refused ? 0 : log_expiry(WorkspaceName(n->ws_index), *n);
+    if (lsn == 0) {
+      // Not logged: the node stays live-but-expired (reads treat it as
+      // absent, with the put that set its TTL as the record they depend
+      // on), and keeps the bound low so that a later sweep retries.
+      refused = true;
+      next_expiry_ms_ = std::min(next_expiry_ms_, n->expires_at_ms());
+      continue;
+    }
+    // The absence now depends on the expiry record, like a delete's on
+    // its tombstone.
+    Unlink(n, lsn, purge_through_lsn);
     n->tombstone = true;
     ++tombstones_;
+    n->lsn = lsn;
     n->set_updated_at_ms(n->expires_at_ms());
     oldest_tombstone_ms_ = std::min(oldest_tombstone_ms_, n->expires_at_ms());
     n->set_expires_at_ms(0);

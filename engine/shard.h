@@ -111,15 +111,25 @@ class alignas(64) Shard {
   EntryNode* ApplyTombstone(const KeyRef& k, EntryNode* n, const NodeState& state,
                             uint64_t acked_lsn);
 
-  // Expired live entries become tombstones (dead since their expiry);
-  // tombstones dead for at least `retention_ms` and whose lsn is at most
-  // `purge_through_lsn` (acknowledged: a purge reveals the delete, as a
-  // later 404 without it has nothing to wait for) are forgotten, and a
-  // workspace left with no node is released (its name appended to
-  // *released). Returns at once, without scanning, when nothing can be
-  // due yet. True if it scanned.
+  // Logs the expiry of live node `n` of `workspace`, whose TTL ran out,
+  // as a change of its own (a tombstone record flagged expired, under the
+  // shard lock like any write): returns the record's lsn, or 0 when the
+  // log refused it (nothing was logged).
+  using ExpiryLog = std::function<uint64_t(std::string_view workspace, const EntryNode& n)>;
+
+  // Expired live entries are logged through `log_expiry`, oldest expiry
+  // first, and become tombstones (dead since their expiry, lsn = the
+  // expiry record's). One the log refuses stays as it is (reads already
+  // treat it as absent) and the next sweep tries again; a null
+  // `log_expiry` (the log has failed for good) expires nothing and makes
+  // no sweep scan for expiry. Tombstones dead for at least `retention_ms`
+  // and whose lsn is at most `purge_through_lsn` (acknowledged: a purge
+  // reveals the delete or expiry, as a later 404 without it has nothing
+  // to wait for) are forgotten, unlogged, and a workspace left with no
+  // node is released (its name appended to *released). Returns at once,
+  // without scanning, when nothing can be due yet. True if it scanned.
   bool Sweep(int64_t now_ms, int64_t retention_ms, uint64_t purge_through_lsn,
-             std::vector<std::string>* released);
+             const ExpiryLog& log_expiry, std::vector<std::string>* released);
 
   // Visits every node, live or tombstone, in no particular order.
   void ForEach(const std::function<void(const EntryNode&)>& fn) const;
@@ -163,7 +173,7 @@ class alignas(64) Shard {
   size_t linked_ = 0;
   size_t tombstones_ = 0;
   // What lets Sweep skip its scan. Invariant: no live entry expires before
-  // next_expiry_ms_; every tombstone either died no earlier than
+  // next_expiry_ms_ (one whose expiry the log refused included); every tombstone either died no earlier than
   // oldest_tombstone_ms_ (kNever: there is none) or was found due but not
   // yet acknowledged by a scan, and then has lsn >= min_blocked_lsn_
   // (kNoLsn: none). Exact after a scan; only lowered in between.

@@ -264,7 +264,10 @@ Status Store::Snapshot() {
     if (old.start_lsn < start && s.ok()) s = options_.fs->Remove(old.path);
   }
   const size_t segments_before = wal_->segment_count();
-  if (s.ok()) s = wal_->RemoveSegmentsThrough(start);
+  // The newest watch_history_bytes of log stay, whatever the snapshot
+  // covers: watchers resume from them across restarts (memory-api.md §8),
+  // and recovery skips the records in them at or below `start`.
+  if (s.ok()) s = wal_->RemoveSegmentsThrough(start, options_.watch_history_bytes);
   if (!s.ok()) return s;
   bytes_at_last_snapshot_ = bytes_mark;
   replayed_bytes_ = 0;
@@ -289,11 +292,37 @@ void Store::Sweep() {
   // acknowledgements are picked up by the next sweep.
   const uint64_t purge_through = wal_ ? wal_->acked_lsn() : UINT64_MAX;
   idempotency_.Expire(now, purge_through);
+  // Expiry is a change like a write (an `expire` event, memory-api.md
+  // §8): each key whose TTL ran out gets a tombstone record flagged
+  // expired, appended under its shard's lock as writes are, so the log
+  // orders it among the key's writes the way readers saw them. Once the
+  // log refuses one (failed, or busy), the rest of this sweep logs
+  // nothing and the next sweep tries again; a failed log never recovers,
+  // so then the sweep stops trying (reads treat those keys as absent
+  // anyway). Purging tombstones is not a change and is not logged.
+  const bool can_log = !wal_ || !wal_->failed();
+  bool refused = false;
+  const Shard::ExpiryLog log_expiry = [&](std::string_view ws, const EntryNode& n) -> uint64_t {
+    if (refused) return 0;
+    wal::Record r;
+    r.type = wal::kRecordTombstone;
+    r.expired = true;
+    r.version = n.version;  // the tombstone remembers the expired version
+    r.updated_at_ms = n.expires_at_ms();  // dead since its expiry; no writer
+    r.workspace = ws;
+    r.key = n.key();
+    Outcome outcome = Outcome::kOk;
+    std::string error;
+    const uint64_t lsn = Log(&r, &outcome, &error);
+    if (lsn == 0) refused = true;
+    return lsn;
+  };
   std::vector<std::string> released;
   for (auto& sh : shards_) {
     std::lock_guard lk(sh->mu);
     released.clear();
-    if (sh->Sweep(now, retention, purge_through, &released)) {
+    if (sh->Sweep(now, retention, purge_through, can_log ? log_expiry : Shard::ExpiryLog(),
+                  &released)) {
       sweep_scans_.fetch_add(1, std::memory_order_relaxed);
     }
     Unregister(released);

@@ -16,6 +16,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <mutex>
 
 #include "net/change_json.h"
@@ -34,8 +35,11 @@ class WatchStream::Outbox : public ChangeFeed::Sink {
   bool Deliver(std::span<const FeedEvent> changes) override {
     std::lock_guard lk(mu_);
     if (closed_) return false;
+    const bool idle = pending_.empty() && in_flight_ == 0;
     AppendSseRecord(changes, &pending_);
-    if (pending_.size() + in_flight_ > limit_) {
+    // A record larger than the whole buffer still goes to a stream that
+    // has nothing unsent; behind anything unsent it is too much.
+    if (pending_.size() + in_flight_ > limit_ && !idle) {
       // Lagged: what is unsent is dropped (the client resumes from its
       // last id), and the stream ends with `event: lagged`.
       pending_.clear();
@@ -51,15 +55,17 @@ class WatchStream::Outbox : public ChangeFeed::Sink {
     return true;
   }
 
+  // Catch-up reads only into an idle stream, an eighth of the buffer at a
+  // time (margin for the SSE framing and JSON escaping around the values
+  // the history counts), so that a stream catching up is never cut as
+  // lagged: it is read as fast as its client takes it.
   size_t Room() override {
     std::lock_guard lk(mu_);
-    const uint64_t unsent = pending_.size() + in_flight_;
-    if (closed_ || unsent >= limit_) {
+    if (closed_ || !pending_.empty() || in_flight_ != 0) {
       kick_wanted_ = true;
       return 0;
     }
-    if (unsent > limit_ / 2) kick_wanted_ = true;
-    return limit_ - unsent;
+    return std::max<uint64_t>(limit_ / 8, 1);
   }
 
   void Compacted(uint64_t compact_revision, const Status& error) override {

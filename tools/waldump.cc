@@ -76,9 +76,12 @@ void PrintRecord(uint64_t offset, const wal::Record& r, std::string_view raw) {
     PrintHex(raw);
     return;
   }
+  // An expired tombstone (the sweep's, kRecordFlagExpired) is an `expire`
+  // change, not a delete: "tombstone expired".
   std::printf("%10" PRIu64 "  lsn=%" PRIu64 " %s ws=%.*s key=%.*s version=%" PRIu64
               " updated_at_ms=%" PRId64,
-              offset, r.lsn, r.type == wal::kRecordPut ? "put" : "tombstone",
+              offset, r.lsn,
+              r.type == wal::kRecordPut ? "put" : (r.expired ? "tombstone expired" : "tombstone"),
               static_cast<int>(r.workspace.size()), r.workspace.data(),
               static_cast<int>(r.key.size()), r.key.data(), r.version, r.updated_at_ms);
   if (r.expires_at_ms) std::printf(" expires_at_ms=%" PRId64, r.expires_at_ms);

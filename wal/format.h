@@ -73,7 +73,10 @@ inline constexpr uint8_t kRecordCommit = 3;
 inline constexpr uint8_t kRecordFlagWriter = 1;
 inline constexpr uint8_t kRecordFlagIdempotency = 2;
 // A tombstone (type 2) the sweep logged because the key's TTL ran out
-// (an `expire` change, memory-api.md §8), not a DELETE. No payload bytes.
+// (an `expire` change, memory-api.md §8), not a DELETE. No payload bytes;
+// version = the expired version, updated_at_ms = the expiry instant, no
+// writer and no remembered answer. On a put, a commit, or with either
+// extension flag, the record is refused (DecodeStatus::kBadType).
 inline constexpr uint8_t kRecordFlagExpired = 4;
 inline constexpr size_t kMaxWriterBytes = 128;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 255;

@@ -14,9 +14,12 @@ static size_t AlignUp(size_t n) { return (n + kRecordAlign - 1) & ~(kRecordAlign
 
 namespace {
 
+// Encodes what the record says, even a combination decode refuses (the
+// expired flag on a put or a commit): tests build damage with it.
 uint8_t Flags(const Record& r) {
   return static_cast<uint8_t>((r.writer.empty() ? 0 : kRecordFlagWriter) |
-                              (r.has_idempotency ? kRecordFlagIdempotency : 0));
+                              (r.has_idempotency ? kRecordFlagIdempotency : 0) |
+                              (r.expired ? kRecordFlagExpired : 0));
 }
 
 size_t ExtensionBytes(const Record& r) {
@@ -77,6 +80,7 @@ bool TakeExtensions(uint8_t flags, std::string_view ext, Record* out) {
   out->writer = {};
   out->has_idempotency = false;
   out->idempotency = {};
+  flags &= static_cast<uint8_t>(~kRecordFlagExpired);  // no payload bytes; checked by the caller
   if (flags & ~(kRecordFlagWriter | kRecordFlagIdempotency)) return false;
   if (flags & kRecordFlagWriter) {
     if (ext.empty()) return false;
@@ -210,7 +214,7 @@ const char* DecodeStatusName(DecodeStatus s) {
     case DecodeStatus::kTruncated: return "truncated record";
     case DecodeStatus::kBadLength: return "impossible record length";
     case DecodeStatus::kBadChecksum: return "checksum mismatch";
-    case DecodeStatus::kBadType: return "unknown record type";
+    case DecodeStatus::kBadType: return "unknown record type or flags";
   }
   return "?";
 }
@@ -239,11 +243,18 @@ DecodeStatus DecodeRecord(std::string_view buf, Record* out, size_t* consumed) {
     return DecodeStatus::kBadType;
   if (payload < fixed || GetU16(p + 14) != 0) return DecodeStatus::kBadLength;
   const uint8_t flags = static_cast<uint8_t>(p[13]);
+  // Only the sweep writes the expired flag, and only on a tombstone with
+  // no extension (expiry has no writer and answers no request): on
+  // anything else it is damage.
+  if ((flags & kRecordFlagExpired) &&
+      (type != kRecordTombstone || (flags & (kRecordFlagWriter | kRecordFlagIdempotency))))
+    return DecodeStatus::kBadType;
   const char* q = p + kRecordHeaderSize;
   const std::string_view body(q, payload);
   std::string_view ext;
   *out = Record{};
   out->type = type;
+  out->expired = (flags & kRecordFlagExpired) != 0;
   if (type != kRecordCommit) {
     const uint16_t ws_len = GetU16(q + 32);
     const uint16_t key_len = GetU16(q + 34);

@@ -72,7 +72,8 @@ enum class DecodeStatus {
   kTruncated,    // the buffer ends inside the record
   kBadLength,    // the header's lengths are impossible
   kBadChecksum,  // lengths plausible, checksum wrong
-  kBadType,
+  kBadType,      // unknown type, or flags that type cannot carry (kRecordFlagExpired
+                 // on anything but a plain tombstone)
 };
 const char* DecodeStatusName(DecodeStatus s);
 

@@ -109,6 +109,7 @@ Wal::Wal(const WalOptions& options, const ScanResult& scan, std::unique_ptr<File
   written_lsn_ = scan.last_lsn;
   current_seq_ = scan.segments.back().seq;
   offset_ = scan.tail_offset;
+  current_bytes_.store(offset_, std::memory_order_relaxed);
   segments_ = scan.segments;
   pipeline_ = std::make_unique<SegmentPipeline>(options_.fs, options_.dir, options_.segment_bytes);
   writer_ = std::thread([this] { WriterLoop(); });
@@ -358,6 +359,7 @@ Status Wal::WriteBatch(const std::string& batch, uint64_t* records) {
     Status s = current_->WriteAt(offset_, frame_);
     if (!s.ok()) return s;
     offset_ += frame_.size();
+    current_bytes_.store(offset_, std::memory_order_relaxed);
     if (frame_.capacity() > kKeepFrameBytes) std::string().swap(frame_);  // a rare huge batch
     *records += count;
     pos = end;
@@ -384,6 +386,7 @@ Status Wal::Rotate(uint64_t first_lsn) {
   current_ = std::move(next);
   current_seq_ = seq;
   offset_ = kSegmentHeaderSize;
+  current_bytes_.store(offset_, std::memory_order_relaxed);
   stats_.segments_created.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lk(segments_mu_);
   segments_.push_back(std::move(info));
@@ -481,13 +484,23 @@ Status Wal::SyncAll() {
   return Status::Shutdown("log closed");
 }
 
-Status Wal::RemoveSegmentsThrough(uint64_t lsn) {
+Status Wal::RemoveSegmentsThrough(uint64_t lsn, uint64_t keep_bytes) {
   std::vector<std::string> doomed;
   {
     std::lock_guard lk(segments_mu_);
     // Segment i holds lsns [first_lsn(i), first_lsn(i+1)); the last one is current.
     size_t n = 0;
     while (n + 1 < segments_.size() && segments_[n + 1].first_lsn <= lsn + 1) ++n;
+    if (keep_bytes > 0 && n > 0) {
+      // Segments [keep, end) hold at least keep_bytes, or keep is 0.
+      uint64_t held = current_bytes_.load(std::memory_order_relaxed);
+      size_t keep = segments_.size() - 1;
+      while (keep > 0 && held < keep_bytes) {
+        --keep;
+        held += options_.segment_bytes;
+      }
+      n = std::min(n, keep);
+    }
     for (size_t i = 0; i < n; ++i) doomed.push_back(segments_[i].path);
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<long>(n));
   }

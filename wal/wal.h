@@ -176,8 +176,14 @@ class Wal {
   };
 
   // Deletes the segments whose every record has lsn <= `lsn` (covered by a
-  // snapshot). Never the segment being written.
-  Status RemoveSegmentsThrough(uint64_t lsn);
+  // snapshot), oldest first, except the newest segments whose sizes add up
+  // to `keep_bytes` (the change history's, --watch-history): counting back
+  // from the segment being written (its bytes so far), a segment is kept
+  // while the newer ones hold less than keep_bytes. A full segment counts
+  // as options.segment_bytes (one holding a larger record is bigger, so
+  // this errs toward keeping). Never the segment being written. 0 keeps
+  // only what `lsn` does not cover.
+  Status RemoveSegmentsThrough(uint64_t lsn, uint64_t keep_bytes = 0);
 
   // Flushes and syncs what is pending, stops the threads; later Appends
   // fail. Idempotent.
@@ -242,6 +248,9 @@ class Wal {
   std::unique_ptr<File> current_;
   uint64_t current_seq_ = 0;
   uint64_t offset_ = 0;        // next write position in current_
+  // offset_ as of the last write or rotation, for RemoveSegmentsThrough
+  // (which holds no batch); relaxed, a size estimate.
+  std::atomic<uint64_t> current_bytes_{0};
   uint64_t written_lsn_ = 0;   // last LSN handed to the kernel
   std::string frame_;          // batch header + records of one write, reused
   std::unique_ptr<SegmentPipeline> pipeline_;

@@ -38,7 +38,7 @@ using namespace casmem::net;
 
 bool KnownStatus(int s) {
   switch (s) {
-    case 200: case 400: case 404: case 405: case 409: case 413: case 415: case 422: case 503:
+    case 200: case 400: case 404: case 405: case 409: case 410: case 413: case 415: case 422: case 503:
       return true;
     default: return false;
   }
@@ -66,7 +66,7 @@ bool IEquals(std::string_view a, std::string_view b) {
 // Takes the header lines off the front of `rest` into `req`.
 void TakeHeaders(std::string_view* rest, HttpRequest* req) {
   static constexpr std::string_view kNames[] = {"Content-Type", "If-Match", "Idempotency-Key",
-                                                "Casmem-Writer"};
+                                                "Casmem-Writer", "Last-Event-ID"};
   while (!rest->empty()) {
     const size_t nl = rest->find('\n');
     const std::string_view line = rest->substr(0, nl);
@@ -76,8 +76,9 @@ void TakeHeaders(std::string_view* rest, HttpRequest* req) {
     for (char c : name)
       if (!std::isalpha(static_cast<unsigned char>(c)) && c != '-') return;
     std::optional<std::string_view>* slots[] = {&req->content_type, &req->if_match,
-                                                &req->idempotency_key, &req->writer};
-    for (size_t i = 0; i < 4; ++i) {
+                                                &req->idempotency_key, &req->writer,
+                                                &req->last_event_id};
+    for (size_t i = 0; i < 5; ++i) {
       if (!IEquals(name, kNames[i])) continue;
       if (*slots[i]) req->repeated_header = kNames[i];
       *slots[i] = line.substr(colon + 2);
@@ -104,6 +105,21 @@ void OneRequest(Store* store, Handler* handler, std::string_view req) {
   if (guarded && r.key_event != KeyEvent::kNone) {
     FUZZ_CHECK(guarded->workspace == r.workspace && guarded->key == r.key);
   }
+  // A watch or a wait decided without a response: GET of its route only;
+  // a wait run again at its deadline answers (never waits for ever).
+  if (r.watch) FUZZ_CHECK(method == "GET" && r.route == Route::kWatch);
+  if (r.wait) {
+    FUZZ_CHECK(method == "GET" && (r.route == Route::kChanges || r.route == Route::kItem));
+    FUZZ_CHECK(r.wait->wake_at <= r.wait->deadline);
+    HttpRequest again = http;
+    again.wait_deadline = std::chrono::steady_clock::now();  // its time is up
+    HandlerResult late = handler->Handle(again);
+    FUZZ_CHECK(!late.wait && !late.watch);
+    FUZZ_CHECK(store->WaitVisible(late.visible_lsn).ok());
+    CheckJson(late.response.body);
+    return;
+  }
+  if (r.watch) return;
   if (r.stream) {
     std::string all, chunk;
     uint64_t lsn = 0;

@@ -1,10 +1,11 @@
 // Fuzz target: wal::DecodeRecord. Input: a mode byte (bit 0: recompute the
 // checksum first, to reach past it), then the record bytes. Invariants: a
 // decoded record lies within the buffer, has a known type (put,
-// tombstone, commit), in-bounds views (ops, writer and remembered answer
-// included) and each length within its kMax* bound, and re-encodes
-// (AppendRecord) to bytes that decode to the same record (the flags and
-// reserved header bytes are not compared: the decoder ignores them).
+// tombstone, commit; the expired flag only on a plain tombstone),
+// in-bounds views (ops, writer and remembered answer included) and each
+// length within its kMax* bound, and re-encodes (AppendRecord) to bytes
+// that decode to the same record (the flags and reserved header bytes are
+// not compared: the decoder ignores them).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(DecodeStatusName(ds) != nullptr);
   if (ds != DecodeStatus::kOk) return 0;
   FUZZ_CHECK(r.type == kRecordPut || r.type == kRecordTombstone || r.type == kRecordCommit);
+  FUZZ_CHECK(!r.expired || (r.type == kRecordTombstone && r.writer.empty() && !r.has_idempotency));
   FUZZ_CHECK(r.workspace.size() <= kMaxWorkspaceBytes && r.key.size() <= kMaxKeyBytes &&
              r.value.size() <= kMaxRecordValueBytes && r.writer.size() <= kMaxWriterBytes);
   const char* lo = buf.data();
@@ -69,7 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(used2 == full && r2.type == r.type && r2.lsn == r.lsn && r2.version == r.version &&
              r2.updated_at_ms == r.updated_at_ms && r2.expires_at_ms == r.expires_at_ms &&
              r2.workspace == r.workspace && r2.key == r.key && r2.value == r.value &&
-             r2.writer == r.writer && r2.has_idempotency == r.has_idempotency &&
+             r2.writer == r.writer && r2.expired == r.expired &&
+             r2.has_idempotency == r.has_idempotency &&
              r2.idempotency.key == r.idempotency.key &&
              r2.idempotency.fingerprint == r.idempotency.fingerprint &&
              r2.idempotency.status == r.idempotency.status &&

@@ -6,6 +6,9 @@
 // segment as written and damaged in the ways recovery tells apart (torn
 // tail, damage before later synced data, lost header), plus a format-1
 // copy, and split in two segments (wal_scan); every record; the snapshot.
+// corpus/history/gen-*: a second store's segment (the workspace and keys
+// fuzz_history's filters pick, every kind of change) under several of its
+// modes (filters, limits, a head past the end), torn, and in format 1.
 // Hand-written seeds (other names) are left alone. Seeds carry the
 // targets' leading mode byte.
 #include <chrono>
@@ -66,6 +69,134 @@ void Write(const std::filesystem::path& dir, const std::string& name, char mode,
     std::fprintf(stderr, "make_seeds: cannot write %s\n", (dir / name).c_str());
     std::exit(1);
   }
+}
+
+void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "make_seeds: %s failed\n", what);
+    std::exit(1);
+  }
+}
+
+// The history seeds: a store whose log holds every kind of change in the
+// workspace "w" (keys "k", "k1", "ka", "other") and in "x": puts, a
+// guarded put, a delete, a put with a writer and a remembered answer, a
+// transaction (set with a TTL, delete, set), an answer-only record (a
+// 409), an expiry logged by the sweep, and a put after a snapshot (the
+// segment stays for the history). Returns how many segments it wrote.
+int HistorySeeds(const std::filesystem::path& corpus) {
+  testing::MemFs fs;
+  ManualClock clock(1'795'774'530'123);
+  StoreOptions o;
+  o.data_dir = "/hist";
+  o.fs = &fs;
+  o.clock = &clock;
+  o.shards = 2;
+  o.sweep_interval = std::chrono::milliseconds(0);
+  o.wal_segment_bytes = wal::kMinSegmentBytes;
+  std::unique_ptr<Store> store;
+  Check(Store::Open(o, &store).ok(), "opening the history store");
+  Put(store.get(), "w", "k", R"({"n":1})");
+  Put(store.get(), "x", "k", "[1,2]");
+  Put(store.get(), "w", "k1", R"("soon gone")", 1'000);
+  Put(store.get(), "w", "other", "true");
+  Put(store.get(), "w", "k", R"({"n":2})", 0, 1);
+  const WriteResult d = store->Delete("w", "other", std::nullopt);
+  Check(d.outcome == Outcome::kOk && store->WaitVisible(d.visible_lsn).ok(), "the delete");
+  Idempotency<WriteResult> idem;
+  idem.key = "h-1";
+  idem.fingerprint = "fedcba9876543210";
+  idem.render = [](const WriteResult& w) {
+    return IdempotencyAnswer{w.outcome == Outcome::kOk ? 200 : 409, R"({"status":"ok"})"};
+  };
+  PutRequest named;
+  named.workspace = "w";
+  named.key = "ka";
+  named.value = R"({"by":"agent-3"})";
+  named.writer = "agent-3";
+  named.idempotency = &idem;
+  const WriteResult n = store->Put(named);
+  Check(n.outcome == Outcome::kOk && store->WaitVisible(n.visible_lsn).ok(), "the named put");
+  std::vector<TxnOp> ops(3);
+  ops[0].key = "k2";
+  ops[0].value = "[]";
+  ops[0].ttl_ms = 600'000;
+  ops[1].type = TxnOp::Type::kDelete;
+  ops[1].key = "k";
+  ops[2].key = "other";
+  ops[2].value = R"({"back":true})";
+  TxnRequest txn;
+  txn.workspace = "w";
+  txn.ops = &ops;
+  txn.writer = "lead";
+  const TxnResult t = store->Txn(txn);
+  Check(t.outcome == Outcome::kOk && store->WaitVisible(t.visible_lsn).ok(), "the transaction");
+  idem.key = "h-2";
+  named.if_match_version = 7;
+  const WriteResult c = store->Put(named);
+  Check(c.outcome == Outcome::kConflict && store->WaitVisible(c.visible_lsn).ok(),
+        "the refused put");
+  clock.Advance(2'000);
+  store->Sweep();  // logs the expiry of w/k1
+  Check(store->Snapshot().ok(), "the snapshot");
+  Put(store.get(), "w", "k", R"({"n":3})");
+  store.reset();
+
+  int segments = 0;
+  for (const std::string& name : fs.Files("/hist/wal")) {
+    if (!std::string_view(name).ends_with(wal::kSegmentSuffix)) continue;
+    std::string seg;
+    if (!fs.ReadFile("/hist/wal/" + name, &seg)) continue;
+    seg = TrimZeros(seg);
+    std::vector<wal::BatchAt> batches;
+    std::string v1 = wal::EncodeSegmentHeader(1, wal::kSegmentFormatV1);
+    bool expired = false;
+    wal::SegmentEnd end;
+    Check(wal::ReadSegment(seg, name, [&](const wal::BatchAt& b) {
+            batches.push_back(b);
+            for (const wal::RecordAt& r : b.records) {
+              v1.append(seg, r.offset, r.size);
+              expired |= r.record.expired;
+            }
+            return Status::OK();
+          }, &end).ok() && end.damage.empty() && !batches.empty(),
+          "reading the history segment");
+    Check(expired, "logging the expiry");
+    v1.append(wal::kRecordHeaderSize, '\0');
+    const wal::BatchAt& last = batches.back();
+    const std::string torn = seg.substr(0, last.offset + last.size - 40);
+    // Split in two segments as a rotation would (fuzz_history mode bit 3).
+    const wal::BatchAt& mid = batches[batches.size() / 2];
+    const std::string zeros(wal::kBatchHeaderSize, '\0');
+    const std::string two = seg.substr(0, mid.offset) + zeros + wal::EncodeSegmentHeader(2) +
+                            seg.substr(mid.offset, last.offset + last.size - mid.offset) + zeros;
+    // A mode byte (fix-up, head past the end, two segments, a growing log,
+    // a misnamed segment, a write in flight), then a query byte (filter, max_events, tight
+    // limits, until, batches per page): see fuzz_history.cc.
+    const std::string s = "gen-seg" + std::to_string(segments++);
+    const auto seed = [&](const std::string& suffix, char mode, char query, const std::string& b) {
+      Write(corpus / "history", s + suffix, mode, std::string(1, query) + b);
+    };
+    seed("-all-1", 0x00, 0x00, seg);
+    seed("-w-1000", 0x00, 0x0d, seg);
+    seed("-prefix-2", 0x00, 0x06, seg);
+    seed("-exact-3", 0x00, 0x0b, seg);
+    seed("-tight-fixup", 0x01, 0x10, seg);
+    seed("-until", 0x00, 0x20, seg);
+    seed("-past-end", 0x02, 0x00, seg);
+    seed("-torn", 0x02, 0x04, torn);
+    seed("-v1", 0x01, 0x0c, v1);
+    seed("-grow", 0x10, 0x00, seg);
+    seed("-grow-8", 0x10, static_cast<char>(0xc0), seg);
+    seed("-grow-prefix-tight-4", 0x10, static_cast<char>(0x96), seg);
+    seed("-grow-inflight-8", 0x50, static_cast<char>(0xc0), seg);
+    seed("-two", 0x08, 0x00, two);
+    seed("-two-grow-2", 0x18, 0x44, two);
+    seed("-two-grow-inflight-2", 0x58, 0x40, two);
+    seed("-two-misnamed", 0x28, 0x00, two);
+    seed("-two-past-end", 0x0a, 0x01, two);
+  }
+  return segments;
 }
 
 }  // namespace
@@ -246,7 +377,8 @@ int main(int argc, char** argv) {
     Write(corpus / "snapshot", n, 0, snap);
     Write(corpus / "snapshot", n + "-fixup", 1, snap);
   }
-  std::printf("make_seeds: %d segment(s), %d record(s), %d snapshot(s) into %s\n", segments,
-              records, snapshots, corpus.c_str());
-  return segments > 0 && snapshots > 0 && records > 0 ? 0 : 1;
+  const int history = HistorySeeds(corpus);
+  std::printf("make_seeds: %d segment(s), %d record(s), %d snapshot(s), %d history segment(s) "
+              "into %s\n", segments, records, snapshots, history, corpus.c_str());
+  return segments > 0 && snapshots > 0 && records > 0 && history > 0 ? 0 : 1;
 }

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-40}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 WORK=${FUZZ_WORK:-$(mktemp -d /tmp/casmem-fuzz.XXXXXX)}
-ALL="handler json_body txn_body url http_request wal_record wal_scan wal_segment snapshot patch"
+ALL="handler json_body txn_body url http_request wal_record wal_scan wal_segment snapshot patch history"
 TARGETS=${*:-$ALL}
 
 # -max_len per target: enough for its interesting inputs, small enough to
@@ -23,7 +23,7 @@ max_len() {
   case $1 in
     handler) echo 8192 ;; json_body|txn_body) echo 4096 ;; url) echo 1024 ;; http_request) echo 4096 ;;
     patch) echo 4096 ;;
-    wal_record) echo 2048 ;; wal_scan|wal_segment|snapshot) echo 4096 ;;
+    wal_record) echo 2048 ;; wal_scan|wal_segment|snapshot|history) echo 4096 ;;
   esac
 }
 dict() {

@@ -4,6 +4,8 @@
 // watch, compacted, lagged, heartbeats, shutdown, the connection limit)
 // and an EventSource-style client that reconnects by itself.
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <atomic>
 #include <map>
@@ -35,13 +37,26 @@ std::string StrField(const std::string& json, const char* name) {
   return d[name].GetString();
 }
 
+std::string Compact(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return sb.GetString();
+}
+
 std::string ValueOf(const std::string& json) {
   auto d = Parse(json);
   if (!d.IsObject() || !d.HasMember("value")) return "";
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  d["value"].Accept(w);
-  return sb.GetString();
+  return Compact(d["value"]);
+}
+
+using Mirror = std::map<std::string, std::pair<uint64_t, std::string>>;  // key -> version, value
+
+Mirror MirrorOf(const std::string& list_body) {
+  Mirror m;
+  auto d = Parse(list_body);
+  for (auto& e : d.GetArray()) m[e["key"].GetString()] = {e["version"].GetUint64(), Compact(e["value"])};
+  return m;
 }
 
 class WatchTest : public ServerTest {
@@ -248,16 +263,7 @@ TEST_F(WatchTest, ListThenWatchHasNoGapUnderConcurrentWrites) {
   ASSERT_EQ(list.status, 200);
   const std::string rev = list.Header("casmem-revision");
   ASSERT_FALSE(rev.empty());
-  std::map<std::string, std::pair<uint64_t, std::string>> mirror;  // key -> version, value
-  {
-    auto d = Parse(list.body);
-    for (auto& e : d.GetArray()) {
-      rapidjson::StringBuffer sb;
-      rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-      e["value"].Accept(w);
-      mirror[e["key"].GetString()] = {e["version"].GetUint64(), sb.GetString()};
-    }
-  }
+  Mirror mirror = MirrorOf(list.body);
   auto s = Watch("?since=" + rev);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   stop = true;
@@ -282,15 +288,7 @@ TEST_F(WatchTest, ListThenWatchHasNoGapUnderConcurrentWrites) {
     }
     if (!e.id.empty()) at = std::stoull(e.id);
   }
-  std::map<std::string, std::pair<uint64_t, std::string>> expected;
-  auto d = Parse(final_list.body);
-  for (auto& e : d.GetArray()) {
-    rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    e["value"].Accept(w);
-    expected[e["key"].GetString()] = {e["version"].GetUint64(), sb.GetString()};
-  }
-  EXPECT_EQ(mirror, expected);
+  EXPECT_EQ(mirror, MirrorOf(final_list.body));
 }
 
 TEST_F(WatchTest, ResumesAcrossSigtermRestart) {
@@ -386,17 +384,17 @@ TEST_F(WatchTest, CompactedOnceHistoryIsGone) {
 }
 
 TEST_F(WatchTest, SlowWatcherIsCutWithLaggedWhileOthersAndWritersGoOn) {
-  Start({"--watch-buffer", "64K"});
+  Start({"--watch-buffer", "1M"});
   auto slow = SseClient::Open(server->port(), "/workspaces/w/watch", "", 4096);
   ASSERT_TRUE(slow);
   ASSERT_EQ(slow->status(), 200);
   auto fast = Watch("");
   auto c = Client();
-  const std::string big = "\"" + std::string(256 * 1024, 'v') + "\"";
+  const std::string big = "\"" + std::string(192 * 1024, 'v') + "\"";
   std::vector<uint64_t> revs;
-  // 40 x 256 KiB: far more than the slow client's socket buffers and the
+  // 64 x 192 KiB: far more than the slow client's socket buffers and the
   // watch buffer hold while it does not read.
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 64; ++i) {
     revs.push_back(Put(*c, "w", "k" + std::to_string(i), big));
     SseEvent e = Next(*fast);  // the other watcher keeps up
     EXPECT_EQ(e.id, std::to_string(revs.back()));

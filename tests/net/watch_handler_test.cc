@@ -33,7 +33,7 @@ class WatchHandlerTest : public HandlerTest {
     return handler->Handle(req);
   }
   uint64_t Revision(const HttpResponse& r) {
-    const auto at = r.body.find("\"revision\":");
+    const auto at = r.body.rfind("\"revision\":");  // the page's, after the changes
     return at == std::string::npos ? 0 : std::stoull(r.body.substr(at + 11));
   }
 };
@@ -89,7 +89,8 @@ TEST_F(WatchHandlerTest, ChangesAnswersFromTheHistoryOrWaits) {
   EXPECT_EQ(w.wait->since, store->revision());
   EXPECT_EQ(w.wait->wake_at, w.wait->deadline);
   // Run again past its deadline: the answer now.
-  HttpRequest again{"GET", at_head + "&wait=5s"};
+  const std::string target = at_head + "&wait=5s";
+  HttpRequest again{"GET", target};
   again.wait_deadline = std::chrono::steady_clock::now();
   w = handler->Handle(again);
   EXPECT_FALSE(w.wait);
