@@ -61,6 +61,7 @@ const char kUsage[] =
     "  --watchers W        watchers on --watch-prefix (default 0)\n"
     "  --watch-prefix P    what they watch (default the written keys' prefix)\n"
     "  --idle-watchers K   watchers on a prefix nobody writes (must stay connected)\n"
+    "  --idle-workspace WS casmem: the idle watchers' workspace (default --workspace's)\n"
     "  --rate R|max        total writes/s (default max: as fast as the writers go)\n"
     "  --duration T        the same as --seconds\n"
     "  --drain T           after the writes, seconds the watchers may take to catch up (default 10)\n"
@@ -279,6 +280,7 @@ int main(int argc, char** argv) {
     else if (a == "--watchers") wcfg.watchers = static_cast<int>(number("--watchers"));
     else if (a == "--idle-watchers") wcfg.idle_watchers = static_cast<int>(number("--idle-watchers"));
     else if (a == "--watch-prefix") wcfg.watch_prefix = value("--watch-prefix");
+    else if (a == "--idle-workspace") wcfg.idle_workspace = value("--idle-workspace");
     else if (a == "--drain") wcfg.drain_seconds = number("--drain");
     else if (a == "--rate") {
       const std::string v = value("--rate");

@@ -133,9 +133,10 @@ class CasmemWatchTarget final : public WatchTarget {
   }
 
   std::unique_ptr<WatchStream> Watch(asio::io_context& io, const std::string& prefix, std::optional<uint64_t> since,
-                                     WatchEvents events) override {
+                                     WatchEvents events, const std::string& workspace) override {
     auto w = std::make_unique<CasmemWatch>(io, std::move(events));
-    std::string target = "/workspaces/" + ws_ + "/watch?prefix=" + net::PercentEncode(prefix);
+    std::string target = "/workspaces/" + (workspace.empty() ? ws_ : workspace) +
+                         "/watch?prefix=" + net::PercentEncode(prefix);
     if (since) target += "&since=" + std::to_string(*since);
     w->Start(Endpoint(), target);
     return w;

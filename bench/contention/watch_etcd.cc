@@ -158,7 +158,7 @@ class EtcdWatchTarget final : public WatchTarget {
   }
 
   std::unique_ptr<WatchStream> Watch(asio::io_context& io, const std::string& prefix, std::optional<uint64_t> since,
-                                     WatchEvents events) override {
+                                     WatchEvents events, const std::string&) override {
     auto w = std::make_unique<EtcdWatch>(io, std::move(events));
     std::string body = R"({"create_request":{"key":")" + Base64Encode(prefix) + R"(","range_end":")" +
                        Base64Encode(RangeEnd(prefix)) + "\"";

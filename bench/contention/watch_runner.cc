@@ -138,7 +138,8 @@ void WatchRun::OpenNext() {
     settle();
     if (stopped && --close_pending_ == 0 && closed_) closed_();
   };
-  w.stream = target_.Watch(io_watch_, w.idle ? cfg_.idle_prefix : cfg_.watch_prefix, since_, std::move(ev));
+  w.stream = target_.Watch(io_watch_, w.idle ? cfg_.idle_prefix : cfg_.watch_prefix, since_, std::move(ev),
+                           w.idle ? cfg_.idle_workspace : "");
 }
 
 void WatchRun::ConnectWriters(std::function<void()> done) {

@@ -37,6 +37,10 @@ struct WatchConfig {
   std::string key_prefix = "watch";  // keys are key_prefix + "/k<i>"
   std::string watch_prefix;          // empty: key_prefix + "/"
   std::string idle_prefix;           // empty: key_prefix + "-idle/"
+  // The idle watchers' workspace (casmem); empty: the writers' own. In the
+  // writers' workspace every change is still offered to each idle watch's
+  // filter; in another one it is not.
+  std::string idle_workspace;
   int open_parallel = 64;            // watch connections being opened at once
 };
 

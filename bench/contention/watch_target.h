@@ -59,9 +59,11 @@ class WatchTarget {
   virtual void OpenWriter(boost::asio::io_context& io,
                           std::function<void(std::unique_ptr<WatchWriter>, std::string error)> done) = 0;
   // A watch of keys starting with `prefix`, changes after `since` (nullopt:
-  // from when it opens).
+  // from when it opens); in `workspace` when not empty (casmem; etcd has
+  // one key space and ignores it).
   virtual std::unique_ptr<WatchStream> Watch(boost::asio::io_context& io, const std::string& prefix,
-                                             std::optional<uint64_t> since, WatchEvents events) = 0;
+                                             std::optional<uint64_t> since, WatchEvents events,
+                                             const std::string& workspace = "") = 0;
   // The revision a watch should start after; nullopt when the system
   // does not say (the caller then waits for every watch to open first).
   virtual void CurrentRevision(boost::asio::io_context& io, const std::string& prefix,

@@ -9,7 +9,10 @@
 # every round, so drift of the machine does not favour one):
 #   idle-0     casmem, writers at max, no watcher
 #   idle-1000  casmem, writers at max, 1,000 idle watchers connected (a
-#              prefix nobody writes; each must stay connected)
+#              prefix nobody writes, in the writers' workspace; each must
+#              stay connected)
+#   idle-1000-ws  the same with the idle watchers in another workspace
+#              (after the pair; WATCH_OTHER_WS=0 leaves it out)
 #   watch-100  casmem, 100 watchers on the written prefix, writers at half
 #              the peak: delivery latency, missing / duplicated changes
 #   etcd-100   etcd, the same load (100 watchers, the same writes/s target)
@@ -100,6 +103,8 @@ for round in $(seq "$rounds"); do
     if [ "$k" = 0 ]; then cell "$round" idle-0 "$casmem" --rate max
     else cell "$round" "idle-$k" "$casmem" --rate max --idle-watchers "$k"; fi
   done
+  [ "${WATCH_OTHER_WS:-1}" = 0 ] ||
+    cell "$round" "idle-$idle-ws" "$casmem" --rate max --idle-watchers "$idle" --idle-workspace bench-idle
   cell "$round" "watch-$watchers" "$casmem" --rate "$half" --watchers "$watchers"
   [ "$use_etcd" = 0 ] || cell "$round" "etcd-$watchers" "$etcd" --rate "$half" --watchers "$watchers"
 done
@@ -145,6 +150,11 @@ ratios = [some[k] / none[k] for k in none if none[k] and some.get(k) is not None
 if ratios:
     print(f"- writes/s with {idle} idle watchers / without, per round: " +
           ", ".join(f"{x:.3f}" for x in ratios) + f"; median **{statistics.median(ratios):.3f}** (target >= 0.9)")
+other = {r["round"]: num(r, "writes_per_s") for r in by.get(f"idle-{idle}-ws", [])}
+ratios = [other[k] / none[k] for k in none if none[k] and other.get(k) is not None]
+if ratios:
+    print(f"- the same, idle watchers in another workspace: " +
+          ", ".join(f"{x:.3f}" for x in ratios) + f"; median **{statistics.median(ratios):.3f}**")
 for name in (f"watch-{watchers}", f"etcd-{watchers}", f"etcd-{watchers}-own-half"):
     rs = [r for r in by.get(name, []) if r["writes_per_s"]]
     if not rs: continue

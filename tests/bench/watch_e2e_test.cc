@@ -58,6 +58,26 @@ TEST(WatchE2E, EveryWatcherSeesEveryWriteOnceAndIdleWatchersStay) {
   std::filesystem::remove(dir + ".stderr");
 }
 
+TEST(WatchE2E, IdleWatchersInAnotherWorkspaceStayAndSeeNothing) {
+  const std::string dir = ::testing::TempDir() + "casmem-watch-e2e-ws-" + std::to_string(getpid());
+  {
+    Casmemd server(dir);
+    ASSERT_GT(server.port(), 0) << server.Stderr();
+    const BenchRun r = RunBench("--target casmem://127.0.0.1:" + std::to_string(server.port()) +
+                                " --json --workload watch --agents 2 --watchers 1 --idle-watchers 3"
+                                " --idle-workspace other --rate 200 --seconds 0.5 --warmup 0 --drain 60");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    rapidjson::Document d;
+    d.Parse(r.out.c_str());
+    ASSERT_TRUE(d.IsObject()) << r.out;
+    EXPECT_TRUE(d["clean"].GetBool()) << r.out;
+    EXPECT_EQ(d["deliveries"].GetUint64(), d["writes_total"].GetUint64()) << r.out;
+    EXPECT_EQ(d["idle_disconnects"].GetInt(), 0) << r.out;
+  }
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(dir + ".stderr");
+}
+
 TEST(WatchE2E, TargetWithoutAWatchClientIsAUsageError) {
   const BenchRun r = RunBench("--target redis://127.0.0.1:1 --workload watch --watchers 1");
   EXPECT_EQ(r.exit_code, 1) << r.out;
