@@ -234,6 +234,7 @@ void WatchRun::Verdict(WatchResult& r) {
     }
     if (w->idle) {
       r.idle_disconnects += w->disconnected;
+      r.idle_deliveries += w->seen.size();
       continue;
     }
     r.watch_disconnects += w->disconnected;
@@ -396,6 +397,7 @@ void PrintWatch(const WatchResult& r, const std::string& format, bool header) {
         "\"deliveries\":%llu,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},"
         "\"early\":%llu,\"missing\":%llu,\"duplicated\":%llu,\"out_of_order\":%llu,\"unacked\":%llu,"
         "\"watchers_unclean\":%d,\"repeated_revisions\":%llu,\"watch_disconnects\":%d,\"idle_disconnects\":%d,"
+        "\"idle_deliveries\":%llu,"
         "\"open_failures\":%d,\"in_doubt\":%llu,\"heartbeats\":%llu,\"since_known\":%s,\"drain_ms\":%.1f,"
         "\"drained\":%s,\"verdict\":%s,\"clean\":%s,\"errors\":%s,\"notices\":%s}\n",
         Quoted(r.system).c_str(), r.writers, r.watchers, r.idle_watchers,
@@ -406,7 +408,8 @@ void PrintWatch(const WatchResult& r, const std::string& format, bool header) {
         static_cast<unsigned long long>(r.duplicated), static_cast<unsigned long long>(r.out_of_order),
         static_cast<unsigned long long>(r.unacked), r.watchers_unclean,
         static_cast<unsigned long long>(r.repeated_revisions), r.watch_disconnects, r.idle_disconnects,
-        r.open_failures, static_cast<unsigned long long>(r.in_doubt), static_cast<unsigned long long>(r.heartbeats),
+        static_cast<unsigned long long>(r.idle_deliveries), r.open_failures,
+        static_cast<unsigned long long>(r.in_doubt), static_cast<unsigned long long>(r.heartbeats),
         r.since_known ? "true" : "false", r.drain_ms, r.drained ? "true" : "false", r.verdict ? "true" : "false",
         r.clean() ? "true" : "false", Quoted(MapText(r.errors)).c_str(), Quoted(MapText(r.notices)).c_str());
     return;
@@ -431,6 +434,10 @@ void PrintWatch(const WatchResult& r, const std::string& format, bool header) {
   std::printf("  disconnects    %d of %d watchers, %d of %d idle watchers; %d watches never opened\n",
               r.watch_disconnects, r.watchers, r.idle_disconnects, r.idle_watchers, r.open_failures);
   std::printf("  start          %s\n", r.since_known ? "since the current revision" : "when each watch opened");
+  if (r.idle_deliveries) {
+    std::printf("  VIOLATION      idle watchers received %llu changes of a prefix nobody wrote\n",
+                static_cast<unsigned long long>(r.idle_deliveries));
+  }
   if (r.in_doubt) std::printf("  in doubt       %llu writes failed after sending\n", static_cast<unsigned long long>(r.in_doubt));
   if (r.repeated_revisions) std::printf("  VIOLATION      %llu revisions acknowledged twice\n", static_cast<unsigned long long>(r.repeated_revisions));
   std::printf("  errors         %s\n", MapText(r.errors).c_str());

@@ -64,6 +64,7 @@ struct WatchResult {
   uint64_t repeated_revisions = 0;  // two acknowledged writes with one revision
   int watch_disconnects = 0;        // watchers on the prefix that the server ended
   int idle_disconnects = 0;         // idle watchers that the server ended
+  uint64_t idle_deliveries = 0;     // changes delivered to idle watchers (nothing is written there)
   int open_failures = 0;            // watches that never opened
   uint64_t heartbeats = 0;          // comment lines received, all watchers
   double drain_ms = 0;              // how long the last watcher took to catch up
@@ -75,7 +76,7 @@ struct WatchResult {
     // An unacknowledged revision is only explained by a write in doubt.
     return missing == 0 && duplicated == 0 && out_of_order == 0 && (unacked == 0 || in_doubt > 0) &&
            repeated_revisions == 0 &&
-           watch_disconnects == 0 && idle_disconnects == 0;
+           watch_disconnects == 0 && idle_disconnects == 0 && idle_deliveries == 0;
   }
 };
 

@@ -33,7 +33,7 @@ using tcp = asio::ip::tcp;
 // (which is also how a watcher's thread learns its client has gone).
 class FakeFeed {
  public:
-  enum class Fault { kNone, kDropOne, kRepeatOne, kCloseIdle };
+  enum class Fault { kNone, kDropOne, kRepeatOne, kCloseIdle, kIgnorePrefix };
   enum class Framing { kChunked, kClose };
 
   FakeFeed(Fault fault, Framing framing)
@@ -134,7 +134,7 @@ class FakeFeed {
       std::vector<std::string> out;
       for (; next < log_.size(); ++next) {
         const Change& c = log_[next];
-        if (c.key.rfind(prefix, 0) != 0) continue;
+        if (c.key.rfind(prefix, 0) != 0 && fault_ != Fault::kIgnorePrefix) continue;
         if (c.revision != 0 && c.revision <= cursor) continue;
         if (fault_ == Fault::kDropOne && c.revision == 107) continue;
         std::string ev = (c.revision ? "id: " + std::to_string(c.revision) + "\n" : "") + "event: put\ndata: {\"key\":\"" +
@@ -244,6 +244,15 @@ TEST(WatchRunner, IdleWatcherCutOffIsADisconnect) {
   EXPECT_EQ(r.idle_disconnects, 2);
   EXPECT_EQ(r.watch_disconnects, 0);
   EXPECT_EQ(r.missing, 0u);
+}
+
+TEST(WatchRunner, ChangesSentToIdleWatchersAreAViolation) {
+  FakeFeed feed(FakeFeed::Fault::kIgnorePrefix, FakeFeed::Framing::kChunked);
+  const WatchResult r = RunAgainst(feed);
+  ASSERT_TRUE(r.verdict);
+  EXPECT_FALSE(r.clean());
+  EXPECT_EQ(r.idle_deliveries, 2 * r.writes_total);
+  EXPECT_EQ(r.missing + r.duplicated + r.unacked, 0u);  // the watchers on the prefix are fine
 }
 
 }  // namespace
