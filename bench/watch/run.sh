@@ -69,7 +69,7 @@ cell() {
       (.writes_per_s | round), .deliveries,
       (.latency_ms.p50 | r3), (.latency_ms.p90 | r3), (.latency_ms.p99 | r3), (.latency_ms.p999 | r3),
       (.latency_ms.max | r3), .early, .missing, .duplicated, .out_of_order, .unacked,
-      .watch_disconnects, (.idle_disconnects + (.idle_deliveries // 0)), .open_failures,
+      .watch_disconnects, .idle_disconnects, .open_failures,
       (if .verdict then .clean else "no verdict" end), .errors, .notices ] | @csv' \
     "$work/cell.json" >> "$csv"
 }
