@@ -13,10 +13,10 @@
 // mod_revision and putting both. Each reports how many txns it sent.
 #include <rapidjson/document.h>
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <unordered_map>
 
 #include "bench/contention/app_value.h"
+#include "bench/contention/base64.h"
 #include "bench/contention/driver.h"
 #include "bench/contention/http_conn.h"
 
@@ -25,19 +25,9 @@ namespace {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
-namespace b64 = boost::beast::detail::base64;
 
-std::string Encode(const std::string& s) {
-  std::string out(b64::encoded_size(s.size()), '\0');
-  out.resize(b64::encode(out.data(), s.data(), s.size()));
-  return out;
-}
-
-std::string Decode(const char* s, size_t n) {
-  std::string out(b64::decoded_size(n), '\0');
-  out.resize(b64::decode(out.data(), s, n).first);
-  return out;
-}
+std::string Encode(const std::string& s) { return Base64Encode(s); }
+std::string Decode(const char* s, size_t n) { return Base64Decode(s, n); }
 
 uint64_t Num(const rapidjson::Value& obj, const char* name) {
   auto it = obj.FindMember(name);

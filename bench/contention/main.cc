@@ -1,9 +1,13 @@
 // casmem-bench: N agents contending on K keys of casmem (or a peer), with
-// a history check on single-key runs. Exit status: 0 clean; 1 usage error,
-// or no verdict (a connection could not be opened, or the final values
-// could not be read back); 2 a correctness violation.
+// a history check on single-key runs; or (--workload watch) writers and
+// watchers of the change feed (watch_runner.h). Exit status: 0 clean; 1
+// usage error, or no verdict (a connection could not be opened, or the
+// final values could not be read back); 2 a correctness violation (watch:
+// a change missing, duplicated, out of order or never acknowledged, or a
+// watcher disconnected).
 //
 //   casmem-bench --target casmem://127.0.0.1:7070 --workload cas --agents 64 --keys 1
+//   casmem-bench --workload watch --agents 16 --watchers 100 --rate 5000 --seconds 10
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -17,6 +21,7 @@
 #include "bench/contention/driver.h"
 #include "bench/contention/peers.h"
 #include "bench/contention/runner.h"
+#include "bench/contention/watch_runner.h"
 #include "net/json_body.h"
 
 using namespace casmem::bench;
@@ -27,7 +32,7 @@ const char kUsage[] =
     "usage: casmem-bench [options]\n"
     "  --target URL        casmem://HOST:PORT (default casmem://127.0.0.1:7070),\n"
     "                      redis://HOST:PORT, etcd://HOST:PORT, postgres://CONNINFO\n"
-    "  --workload W        cas | lww | create | read | write | patch | txn (default cas)\n"
+    "  --workload W        cas | lww | create | read | write | patch | txn | watch (default cas)\n"
     "                      patch: one server-side update per operation, no guard\n"
     "                      (counter+1, append the agent, drop the first agent);\n"
     "                      txn: move 1 between the counters of one pair of keys\n"
@@ -51,6 +56,17 @@ const char kUsage[] =
     "  --idempotency-keys  patch/txn: send an Idempotency-Key with every operation\n"
     "  --drop-responses F  patch/txn, casmem: for a fraction F of operations close the\n"
     "                      connection after sending, then resend with the same key\n"
+    "watch workload (casmem:// or etcd:// targets): --agents writers make unguarded writes\n"
+    "  of --keys keys (default one per writer) while watchers receive the changes\n"
+    "  --watchers W        watchers on --watch-prefix (default 0)\n"
+    "  --watch-prefix P    what they watch (default the written keys' prefix)\n"
+    "  --idle-watchers K   watchers on a prefix nobody writes (must stay connected)\n"
+    "  --idle-workspace WS casmem: the idle watchers' workspace (default --workspace's)\n"
+    "  --rate R|max        total writes/s (default max: as fast as the writers go)\n"
+    "  --duration T        the same as --seconds\n"
+    "  --drain T           after the writes, seconds the watchers may take to catch up (default 10)\n"
+    "  Latency: a watcher's receipt of the change - its writer's receipt of the 200, one\n"
+    "  steady clock; a change received before its 200 counts as 0 ms and as `early`.\n"
     "  --json | --csv      machine-readable output instead of the table\n"
     "  --no-header         with --csv: omit the header line\n";
 
@@ -189,10 +205,52 @@ bool ParseDouble(const char* s, double* out) {
   return end != s && *end == '\0' && *out >= 0;
 }
 
+void RaiseFdLimit() {
+  rlimit fds;
+  if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
+    fds.rlim_cur = fds.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &fds);
+  }
+}
+
+// --workload watch: exit 0 clean, 1 no verdict, 2 violations (see the top).
+int RunWatchMain(const std::string& target, const std::string& workspace, const RunConfig& cfg, WatchConfig w,
+                 bool keys_given, const std::string& format, bool header) {
+  std::string error;
+  std::unique_ptr<WatchTarget> t = MakeWatchTarget(target, workspace, &error);
+  if (!t) {
+    std::fprintf(stderr, "casmem-bench: %s\n", error.c_str());
+    return 1;
+  }
+  // One descriptor per watcher and writer.
+  RaiseFdLimit();
+  rlimit fds;
+  const auto need = static_cast<rlim_t>(w.watchers + w.idle_watchers + cfg.agents + 64);
+  if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < need) {
+    std::fprintf(stderr, "casmem-bench: %d connections need an open-file limit of %llu (ulimit -n is %llu)\n",
+                 w.watchers + w.idle_watchers + cfg.agents, static_cast<unsigned long long>(need),
+                 static_cast<unsigned long long>(fds.rlim_cur));
+    return 1;
+  }
+  w.writers = cfg.agents;
+  w.keys = keys_given ? cfg.keys : 0;
+  w.seconds = cfg.seconds;
+  w.warmup_seconds = cfg.warmup_seconds;
+  w.key_prefix = "watch-" + std::to_string(getpid()) + "-" +
+                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count());
+  const WatchResult r = RunWatch(*t, w);
+  PrintWatch(r, format, header);
+  if (!r.verdict) return 1;
+  return r.clean() ? 0 : 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   RunConfig cfg;
+  WatchConfig wcfg;
+  bool keys_given = false;
   std::string target = "casmem://127.0.0.1:7070", workspace = "bench", format = "table";
   bool header = true;
   for (int i = 1; i < argc; ++i) {
@@ -216,9 +274,20 @@ int main(int argc, char** argv) {
     if (a == "--target") target = value("--target");
     else if (a == "--workload") cfg.workload = value("--workload");
     else if (a == "--agents") cfg.agents = static_cast<int>(number("--agents"));
-    else if (a == "--keys") cfg.keys = static_cast<int>(number("--keys"));
+    else if (a == "--keys") { cfg.keys = static_cast<int>(number("--keys")); keys_given = true; }
     else if (a == "--zipf") { cfg.zipfian = true; cfg.zipf_s = number("--zipf"); }
-    else if (a == "--seconds") cfg.seconds = number("--seconds");
+    else if (a == "--seconds" || a == "--duration") cfg.seconds = number(a.c_str());
+    else if (a == "--watchers") wcfg.watchers = static_cast<int>(number("--watchers"));
+    else if (a == "--idle-watchers") wcfg.idle_watchers = static_cast<int>(number("--idle-watchers"));
+    else if (a == "--watch-prefix") wcfg.watch_prefix = value("--watch-prefix");
+    else if (a == "--idle-workspace") wcfg.idle_workspace = value("--idle-workspace");
+    else if (a == "--drain") wcfg.drain_seconds = number("--drain");
+    else if (a == "--rate") {
+      const std::string v = value("--rate");
+      double d = 0;
+      if (v != "max" && !ParseDouble(v.c_str(), &d)) { std::fprintf(stderr, "casmem-bench: --rate is a number or max\n"); return 1; }
+      wcfg.rate = d;
+    }
     else if (a == "--ops") cfg.ops = static_cast<uint64_t>(number("--ops"));
     else if (a == "--warmup") cfg.warmup_seconds = number("--warmup");
     else if (a == "--retry-read") cfg.retry_read = true;
@@ -244,6 +313,14 @@ int main(int argc, char** argv) {
     else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
     else { std::fprintf(stderr, "casmem-bench: unknown option %s\n%s", a.c_str(), kUsage); return 1; }
   }
+  if (cfg.workload == "watch") {
+    if (cfg.agents < 1 || cfg.agents > 1024 || wcfg.watchers < 0 || wcfg.idle_watchers < 0 ||
+        wcfg.watchers + wcfg.idle_watchers > 100000) {
+      std::fprintf(stderr, "casmem-bench: --agents is 1-1024, --watchers + --idle-watchers at most 100000\n");
+      return 1;
+    }
+    return RunWatchMain(target, workspace, cfg, wcfg, keys_given, format, header);
+  }
   const std::vector<std::string> workloads = {"cas", "lww", "create", "read", "write", "patch", "txn"};
   if (std::find(workloads.begin(), workloads.end(), cfg.workload) == workloads.end()) {
     std::fprintf(stderr, "casmem-bench: unknown workload %s\n", cfg.workload.c_str());
@@ -258,11 +335,7 @@ int main(int argc, char** argv) {
   if (cfg.workload == "create") cfg.warmup_seconds = 0;
   if (cfg.workload == "txn") cfg.keys = 2;  // one pair
   // One connection per agent: lift the open-file soft limit.
-  rlimit fds;
-  if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
-    fds.rlim_cur = fds.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &fds);
-  }
+  RaiseFdLimit();
   std::string error;
   std::unique_ptr<Driver> driver = MakeDriver(target, workspace, &error);
   if (!driver) {

@@ -6,10 +6,14 @@
 #include <string>
 
 #include "bench/contention/driver.h"
+#include "bench/contention/watch_target.h"
 
 namespace casmem::bench {
 
 std::unique_ptr<Driver> MakeDriver(const std::string& target, const std::string& workspace,
                                    std::string* error);
+// The watch workload's side of a casmem:// or etcd:// target.
+std::unique_ptr<WatchTarget> MakeWatchTarget(const std::string& target, const std::string& workspace,
+                                             std::string* error);
 
 }  // namespace casmem::bench
