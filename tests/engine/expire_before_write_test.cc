@@ -339,6 +339,76 @@ TEST(ExpireBeforeWrite, ARefusedExpireRecordFailsTheWriteAndAppliesNothing) {
   EXPECT_EQ(again.replay.body, "v2 r" + std::to_string(v2.revision));
 }
 
+// The log takes a transaction's first expire record and then answers busy:
+// the transaction fails and applies nothing of its own, but the expiry it
+// logged stands (it is true), and the sweep logs the other one later.
+TEST(ExpireBeforeWrite, ExpireRecordsOfAFailedTransactionStand) {
+  testing::MemFs fs;
+  ManualClock clock{kT0};
+  StoreOptions o = DurableOptions(&fs, &clock);
+  o.shards = 1;
+  o.wal_max_pending_bytes = 4096;
+  auto store = MustOpen(o);
+  const WriteResult a = Put(*store, "a", "1", std::nullopt, 10);
+  const WriteResult b = Put(*store, "b", "1", std::nullopt, 10);
+  clock.Advance(10);
+  uint64_t last = 0;
+  {
+    SyncGate gate(fs);
+    WriteResult w = store->Put(PutRequest{"ws", "fill", "0", std::nullopt, 0, {}, nullptr});
+    ASSERT_EQ(w.outcome, Outcome::kOk);
+    gate.WaitStalled();  // the writer holds that record: the rest stays pending
+    const uint64_t base = store->wal()->bytes_appended();
+    // Fill the pending bytes to 8 below the limit, where the log still
+    // takes one more record (it refuses once pending >= the limit) and an
+    // expire record (64 bytes) passes it. docs/wal_format.md: a put of key
+    // "fill" in "ws" is a 16-byte header, 48 bytes of fixed fields and
+    // names, the value, padded to 8 bytes; 62 + L is a multiple of 8 for
+    // every L used here, so each filler is exactly 62 + L bytes.
+    constexpr uint64_t kFixed = 62;
+    const uint64_t target = o.wal_max_pending_bytes - 8;
+    for (uint64_t pending = 0; pending < target; pending = store->wal()->bytes_appended() - base) {
+      const uint64_t room = target - pending;
+      ASSERT_EQ(room % 8, 0u);
+      const uint64_t len = room <= kFixed + 1002 ? room - kFixed : 1002;
+      w = store->Put(
+          PutRequest{"ws", "fill", std::string(len, '7'), std::nullopt, 0, {}, nullptr});
+      ASSERT_EQ(w.outcome, Outcome::kOk);
+    }
+    ASSERT_EQ(store->wal()->bytes_appended() - base, target);
+    last = store->revision();
+    const std::vector<TxnOp> ops = {SetOp("a", "2"), SetOp("b", "2")};
+    const TxnResult t = RunTxn(*store, ops);
+    EXPECT_EQ(t.outcome, Outcome::kBusy);
+    EXPECT_TRUE(t.versions.empty());
+    EXPECT_EQ(store->revision(), last + 1) << "a's expire record only";
+    gate.Open();
+    ASSERT_TRUE(store->WaitVisible(last + 1).ok());
+  }
+  GetResult ga = store->Get("ws", "a"), gb = store->Get("ws", "b");
+  EXPECT_EQ(ga.outcome, Outcome::kNotFound);
+  EXPECT_EQ(ga.visible_lsn, last + 1) << "a is the tombstone its expire record made";
+  EXPECT_EQ(gb.outcome, Outcome::kNotFound);
+  EXPECT_EQ(gb.visible_lsn, b.revision) << "b is untouched: expired, not swept";
+  EXPECT_EQ(store->counters().tombstones, 1u);
+  store->Sweep();
+  ASSERT_EQ(store->revision(), last + 2);
+  std::vector<Change> all = History(*store);
+  ASSERT_EQ(Expires(all), 2u);
+  const std::vector<Change> ca = ChangesOf(all, "a"), cb = ChangesOf(all, "b");
+  ASSERT_EQ(ca.size(), 2u);
+  EXPECT_EQ(ca[0].revision, a.revision);
+  EXPECT_EQ(ca[1].kind, ChangeKind::kExpire);
+  EXPECT_EQ(ca[1].revision, last + 1);
+  ASSERT_EQ(cb.size(), 2u);
+  EXPECT_EQ(cb[1].kind, ChangeKind::kExpire);
+  EXPECT_EQ(cb[1].revision, last + 2);
+  // Versions continue from the tombstones.
+  EXPECT_EQ(RunTxn(*store, {SetOp("a", "2"), SetOp("b", "2")}).versions,
+            (std::vector<std::optional<uint64_t>>{2, 2}));
+  EXPECT_EQ(store->revision(), last + 3) << "nothing left to expire";
+}
+
 // A crash (log only) and a clean restart (snapshot) give back the state the
 // writes left, and no further expiry is logged.
 TEST(ExpireBeforeWrite, RecoveryGivesTheSameState) {
