@@ -378,7 +378,10 @@ TEST(ExpireBeforeWrite, ExpireRecordsOfAFailedTransactionStand) {
     ASSERT_EQ(store->wal()->bytes_appended() - base, target);
     last = store->revision();
     const std::vector<TxnOp> ops = {SetOp("a", "2"), SetOp("b", "2")};
-    const TxnResult t = RunTxn(*store, ops);
+    TxnRequest req;
+    req.workspace = "ws";
+    req.ops = &ops;
+    const TxnResult t = store->Txn(req);  // no wait: the disk is held
     EXPECT_EQ(t.outcome, Outcome::kBusy);
     EXPECT_TRUE(t.versions.empty());
     EXPECT_EQ(store->revision(), last + 1) << "a's expire record only";
