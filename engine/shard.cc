@@ -226,18 +226,34 @@ bool Shard::Sweep(int64_t now_ms, int64_t retention_ms, uint64_t purge_through_l
       next_expiry_ms_ = std::min(next_expiry_ms_, n->expires_at_ms());
       continue;
     }
-    // The absence now depends on the expiry record, like a delete's on
-    // its tombstone.
-    Unlink(n, lsn, purge_through_lsn);
-    n->tombstone = true;
-    ++tombstones_;
-    n->lsn = lsn;
-    n->set_updated_at_ms(n->expires_at_ms());
-    oldest_tombstone_ms_ = std::min(oldest_tombstone_ms_, n->expires_at_ms());
-    n->set_expires_at_ms(0);
-    const KeyRef ref{n->ws_index, n->key(), KeyHash(ws_hash(n->ws_index), n->key())};
-    Relocate(ref, n, WithValue(n, {}, {}));  // expiry has no writer
+    ApplyExpiry(n, lsn, purge_through_lsn);
   }
+  return true;
+}
+
+EntryNode* Shard::ApplyExpiry(EntryNode* n, uint64_t lsn, uint64_t acked_lsn) {
+  // The absence now depends on the expiry record, like a delete's on its
+  // tombstone.
+  Unlink(n, lsn, acked_lsn);
+  n->tombstone = true;
+  ++tombstones_;
+  n->lsn = lsn;
+  n->set_updated_at_ms(n->expires_at_ms());
+  oldest_tombstone_ms_ = std::min(oldest_tombstone_ms_, n->expires_at_ms());
+  n->set_expires_at_ms(0);
+  const KeyRef ref{n->ws_index, n->key(), KeyHash(ws_hash(n->ws_index), n->key())};
+  return Relocate(ref, n, WithValue(n, {}, {}));  // expiry has no writer
+}
+
+bool Shard::ExpireBeforeWrite(EntryNode** n, int64_t now_ms, uint64_t acked_lsn,
+                              const ExpiryLog& log_expiry) {
+  EntryNode* node = *n;
+  if (node == nullptr || node->tombstone || !node->ExpiredAt(now_ms)) return true;
+  const uint64_t lsn = log_expiry(WorkspaceName(node->ws_index), *node);
+  // Refused: the node stays live-but-expired, and next_expiry_ms_ (at most
+  // its expiry already) still lets a later sweep find it.
+  if (lsn == 0) return false;
+  *n = ApplyExpiry(node, lsn, acked_lsn);
   return true;
 }
 

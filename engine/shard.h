@@ -117,6 +117,17 @@ class alignas(64) Shard {
   // log refused it (nothing was logged).
   using ExpiryLog = std::function<uint64_t(std::string_view workspace, const EntryNode& n)>;
 
+  // Before a write applies to the key held by `*n` (Find()'s result, or
+  // null): when that node is live but expired at `now_ms`, logs its expiry
+  // through `log_expiry` and turns it into that tombstone exactly as Sweep
+  // does, so the expire change precedes the write in the log and the write
+  // continues at the tombstone's version + 1. *n is then the node holding
+  // the key (it may have moved). False when the log refused the record:
+  // nothing changed. `acked_lsn`: the log's acknowledged lsn (see
+  // RemovalsFrom), read before logging.
+  bool ExpireBeforeWrite(EntryNode** n, int64_t now_ms, uint64_t acked_lsn,
+                         const ExpiryLog& log_expiry);
+
   // Expired live entries are logged through `log_expiry`, oldest expiry
   // first, and become tombstones (dead since their expiry, lsn = the
   // expiry record's). One the log refuses stays as it is (reads already
@@ -163,6 +174,10 @@ class alignas(64) Shard {
   // Takes live `n` out of its tree because of the record at `lsn`, while
   // the log has acknowledged `acked_lsn`.
   void Unlink(EntryNode* n, uint64_t lsn, uint64_t acked_lsn);
+  // Turns live-but-expired `n` into the tombstone its expire record (at
+  // `lsn`) describes: dead since its expiry, same version, no writer.
+  // Returns the node now holding the key.
+  EntryNode* ApplyExpiry(EntryNode* n, uint64_t lsn, uint64_t acked_lsn);
   void ReleaseWorkspace(uint32_t ws_index, std::vector<std::string>* released);
 
   boost::unordered_flat_set<EntryNode*, NodeHash, NodeEq> nodes_;

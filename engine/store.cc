@@ -156,6 +156,31 @@ uint64_t Store::Log(wal::Record* r, Outcome* outcome, std::string* error,
   return lsn;
 }
 
+uint64_t Store::LogExpiry(std::string_view ws, const EntryNode& n, Outcome* outcome,
+                          std::string* error) {
+  wal::Record r;
+  r.type = wal::kRecordTombstone;
+  r.expired = true;
+  r.version = n.version;  // the tombstone remembers the expired version
+  r.updated_at_ms = n.expires_at_ms();  // dead since its expiry; no writer
+  r.workspace = ws;
+  r.key = n.key();
+  return Log(&r, outcome, error);
+}
+
+bool Store::ExpireBeforeWrite(Shard& sh, std::string_view ws, EntryNode** n, int64_t now,
+                              const AnswerToLog* answer, Outcome* outcome, std::string* error) {
+  // Read before the record is appended: its lsn is above it, so the
+  // removal counts as unacknowledged for listings (see Shard::Unlink).
+  const uint64_t acked = wal_ ? wal_->acked_lsn() : UINT64_MAX;
+  const Shard::ExpiryLog log = [&](std::string_view w, const EntryNode& node) {
+    return LogExpiry(w, node, outcome, error);
+  };
+  if (sh.ExpireBeforeWrite(n, now, acked, log)) return true;
+  if (answer != nullptr) idempotency_.Abandon(ws, answer->key);
+  return false;
+}
+
 uint64_t Store::revision() const {
   return wal_ ? wal_->last_lsn() : mem_lsn_.load(std::memory_order_relaxed);
 }
@@ -219,6 +244,11 @@ WriteResult Store::Put(const PutRequest& req) {
     Conflict(n, now, &res);
     if (answer) RememberRefusal(req.workspace, *answer, &res);
     return res;
+  }
+  // An expired version being replaced is logged as expired first.
+  if (!ExpireBeforeWrite(sh, req.workspace, &n, now, answer ? &*answer : nullptr, &res.outcome,
+                         &res.error)) {
+    return res;  // nothing applied
   }
   wal::Record r;
   r.type = wal::kRecordPut;

@@ -242,6 +242,7 @@ struct RecoveryInfo {
 };
 
 class Shard;
+struct EntryNode;
 
 class Store {
  public:
@@ -358,6 +359,21 @@ class Store {
   // absent key): lsn, or 0 with *outcome / *error set.
   uint64_t LogAnswerOnly(std::string_view ws, const AnswerToLog& answer, Outcome* outcome,
                          std::string* error);
+  // Appends the expire record of `n` of workspace `ws`, live but past its
+  // TTL (a tombstone flagged expired: the expired version, dead since its
+  // expiry, no writer): what the sweep logs. lsn, or 0 with *outcome /
+  // *error set.
+  uint64_t LogExpiry(std::string_view ws, const EntryNode& n, Outcome* outcome,
+                     std::string* error);
+  // Called by a write (under the shard lock(s) it holds, after its guard
+  // passed, just before logging itself) for the key held by *n in `sh`:
+  // when that key is live but expired at `now`, logs and applies its
+  // expiry first (Shard::ExpireBeforeWrite), so watchers see `expire`
+  // before the write. False when the log refused that record: *outcome /
+  // *error say why, nothing changed, and `answer`'s claim (when not null)
+  // is abandoned, as Log does for a refused write.
+  bool ExpireBeforeWrite(Shard& sh, std::string_view ws, EntryNode** n, int64_t now,
+                         const AnswerToLog* answer, Outcome* outcome, std::string* error);
   void MaintenanceLoop();
 
   const StoreOptions options_;

@@ -304,16 +304,9 @@ void Store::Sweep() {
   bool refused = false;
   const Shard::ExpiryLog log_expiry = [&](std::string_view ws, const EntryNode& n) -> uint64_t {
     if (refused) return 0;
-    wal::Record r;
-    r.type = wal::kRecordTombstone;
-    r.expired = true;
-    r.version = n.version;  // the tombstone remembers the expired version
-    r.updated_at_ms = n.expires_at_ms();  // dead since its expiry; no writer
-    r.workspace = ws;
-    r.key = n.key();
     Outcome outcome = Outcome::kOk;
     std::string error;
-    const uint64_t lsn = Log(&r, &outcome, &error);
+    const uint64_t lsn = LogExpiry(ws, n, &outcome, &error);
     if (lsn == 0) refused = true;
     return lsn;
   };

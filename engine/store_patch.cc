@@ -68,6 +68,12 @@ WriteResult Store::Patch(const PatchRequest& req) {
     if (answer) idempotency_.Abandon(req.workspace, idem->key);
     return res;
   }
+  // An expired version being replaced is logged as expired first.
+  if (!ExpireBeforeWrite(sh, req.workspace, &n, now, answer ? &*answer : nullptr, &res.outcome,
+                         &res.error)) {
+    res.value.clear();
+    return res;  // nothing applied
+  }
   wal::Record r;
   r.type = wal::kRecordPut;
   r.version = (n != nullptr ? n->version : 0) + 1;

@@ -242,6 +242,17 @@ TxnResult Store::Txn(const TxnRequest& req) {
     return res;
   }
 
+  // Each expired version the transaction replaces is logged as expired
+  // first, in op order, all locks held. Should the log refuse one (or the
+  // commit below), the expire records already logged stand: they are true.
+  for (size_t k = 0; k < commit.size(); ++k) {
+    Located& l = at[commit_of[k]];
+    if (!ExpireBeforeWrite(*l.shard, req.workspace, &l.node, now, answer ? &*answer : nullptr,
+                           &res.outcome, &res.error)) {
+      res.versions.clear();
+      return res;  // the transaction applied nothing
+    }
+  }
   wal::Record r;
   r.type = wal::kRecordCommit;
   r.updated_at_ms = now;

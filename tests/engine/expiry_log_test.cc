@@ -2,8 +2,8 @@
 // expired per key whose TTL ran out, with its own revision, under the
 // shard lock; recovery, snapshots and a crash give the same state; a
 // refused append leaves the key expired-for-reads and a later sweep logs
-// it; writes over an expired key need no expire record; casmem-waldump
-// shows the flag.
+// it; a write over an expired key logs its expire record first;
+// casmem-waldump shows the flag.
 #include <unistd.h>
 
 #include <atomic>
@@ -121,15 +121,17 @@ TEST(ExpiryLog, TheSweepLogsOneExpireRecordPerExpiredKey) {
   EXPECT_EQ(Put(*store, "a", "3").version, 3u);
 }
 
-TEST(ExpiryLog, AWriteOverAnExpiredKeyNeedsNoExpireRecordAndADeleteIsOfAnAbsentKey) {
+TEST(ExpiryLog, AWriteOverAnExpiredKeyLogsItsExpiryFirstAndADeleteIsOfAnAbsentKey) {
   testing::MemFs fs;
   ManualClock clock{kT0};
   auto store = MustOpen(DurableOptions(&fs, &clock));
   Put(*store, "k", "1", std::nullopt, 10);
   Put(*store, "j", "1", std::nullopt, 10);
   clock.Advance(10);
-  // The put replaces the expired version: no expire record for it.
-  EXPECT_EQ(Put(*store, "k", "2").version, 2u);
+  // The put replaces the expired version: its expire record comes first
+  // (expire_before_write_test.cc covers the write paths).
+  const WriteResult k2 = Put(*store, "k", "2");
+  EXPECT_EQ(k2.version, 2u);
   // A delete answers as for an absent key and logs nothing.
   const uint64_t rev = store->revision();
   WriteResult d = store->Delete("ws", "j", std::nullopt);
@@ -140,9 +142,11 @@ TEST(ExpiryLog, AWriteOverAnExpiredKeyNeedsNoExpireRecordAndADeleteIsOfAnAbsentK
   store->Sweep();
   ASSERT_TRUE(store->WaitVisible(store->revision()).ok());
   const std::vector<Logged> expired = ExpireRecords(fs);
-  ASSERT_EQ(expired.size(), 1u);
-  EXPECT_EQ(expired[0].key, "j");
-  EXPECT_EQ(expired[0].lsn, rev + 1);
+  ASSERT_EQ(expired.size(), 2u);
+  EXPECT_EQ(expired[0].key, "k");
+  EXPECT_EQ(expired[0].lsn, k2.revision - 1);
+  EXPECT_EQ(expired[1].key, "j");
+  EXPECT_EQ(expired[1].lsn, rev + 1);
   EXPECT_EQ(store->Get("ws", "k").entry.version, 2u);
 }
 
