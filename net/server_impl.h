@@ -36,12 +36,14 @@ inline constexpr std::chrono::seconds kLingerTime{5};
 
 class Session;
 class WatchStream;
+class FlushQueue;
 
 struct Server::Impl {
   Impl(Store* s, Metrics* m, const ServerOptions& o)
       : store(s), metrics(m), opts(o), handler(s, m), contexts(MakeContexts(o.threads)),
         ioc(control), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {
     for (auto& c : contexts) waiters.push_back(std::make_unique<ResponseWaiters>(*c, s));
+    for (auto& c : contexts) flush_queues.push_back(std::make_unique<FlushQueue>(*c));
     if (o.conflict_turn.count() > 0) turns = std::make_unique<ConflictTurns>(o.conflict_turn);
     feed = std::make_unique<ChangeFeed>(s->history(), ChangeDataJson, FeedOptions(o));
   }
@@ -97,6 +99,14 @@ struct Server::Impl {
   // visibility. Declared after the contexts so they are destroyed first
   // (they hold Sessions, whose sockets belong to the contexts).
   std::vector<std::unique_ptr<ResponseWaiters>> waiters;
+  // flush_queues[i]: contexts[i]'s watch streams with bytes to send.
+  std::vector<std::unique_ptr<FlushQueue>> flush_queues;
+  FlushQueue* FlushQueueOf(const asio::any_io_executor& ex) {
+    for (size_t i = 0; i < contexts.size(); ++i) {
+      if (&asio::query(ex, asio::execution::context) == contexts[i].get()) return flush_queues[i].get();
+    }
+    return nullptr;
+  }
   // The acceptor, the signals, the drain and accept-backoff timers and the
   // conflict-turn timer run on their own thread (Run's caller), never on
   // an I/O thread: an I/O thread may block for one sync when it leads a

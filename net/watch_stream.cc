@@ -28,9 +28,13 @@ using Clock = std::chrono::steady_clock;
 // The subscription's end of a stream, shared with the feed.
 class WatchStream::Outbox : public ChangeFeed::Sink {
  public:
-  Outbox(std::weak_ptr<WatchStream> owner, asio::any_io_executor executor, uint64_t limit,
-         Metrics* metrics)
-      : owner_(std::move(owner)), executor_(std::move(executor)), limit_(limit), metrics_(metrics) {}
+  Outbox(std::weak_ptr<WatchStream> owner, asio::any_io_executor executor, FlushQueue* queue,
+         uint64_t limit, Metrics* metrics)
+      : owner_(std::move(owner)),
+        executor_(std::move(executor)),
+        queue_(queue),
+        limit_(limit),
+        metrics_(metrics) {}
 
   bool Deliver(std::span<const FeedEvent> changes) override {
     std::lock_guard lk(mu_);
@@ -50,7 +54,11 @@ class WatchStream::Outbox : public ChangeFeed::Sink {
     metrics_->CountWatchEvents(changes.size());
     if (!flush_posted_) {
       flush_posted_ = true;
-      Post(&WatchStream::Flush);
+      if (queue_ != nullptr) {
+        queue_->Add(owner_);
+      } else {
+        Post(&WatchStream::Flush);
+      }
     }
     return true;
   }
@@ -132,6 +140,7 @@ class WatchStream::Outbox : public ChangeFeed::Sink {
 
   const std::weak_ptr<WatchStream> owner_;
   const asio::any_io_executor executor_;
+  FlushQueue* const queue_;  // the connection's thread's; null: post each flush
   const uint64_t limit_;
   Metrics* const metrics_;
   std::mutex mu_;
@@ -164,6 +173,7 @@ void WatchStream::Start() {
     srv_->streams.emplace(this, weak_from_this());
   }
   outbox_ = std::make_shared<Outbox>(weak_from_this(), socket_.get_executor(),
+                                     srv_->FlushQueueOf(socket_.get_executor()),
                                      srv_->opts.watch_buffer_bytes, srv_->metrics);
   // Unframed (no length, no chunking): the stream ends with the connection,
   // which is not reused. `X-Accel-Buffering: no` asks a proxy in front
@@ -296,6 +306,26 @@ void WatchStream::Close() {
   beast::error_code ec;
   socket_.close(ec);
   timer_.cancel();
+}
+
+void FlushQueue::Add(std::weak_ptr<WatchStream> stream) {
+  std::lock_guard lk(mu_);
+  ready_.push_back(std::move(stream));
+  if (posted_) return;
+  posted_ = true;
+  asio::post(ioc_, [this] { Drain(); });
+}
+
+void FlushQueue::Drain() {
+  std::vector<std::weak_ptr<WatchStream>> ready;
+  {
+    std::lock_guard lk(mu_);
+    ready.swap(ready_);
+    posted_ = false;
+  }
+  for (auto& weak : ready) {
+    if (auto s = weak.lock()) s->Flush();
+  }
 }
 
 void StartWatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start) {

@@ -3,12 +3,36 @@
 #pragma once
 
 #include <array>
+#include <mutex>
+#include <vector>
 #include <memory>
 #include <string>
 
 #include "net/server_impl.h"
 
 namespace casmem::net {
+
+class WatchStream;
+
+// One I/O thread's watch streams with bytes to flush: the change feed
+// queues a stream here instead of posting to the thread once per stream,
+// so one wake-up of the thread flushes every stream a record reached
+// (with 100 watchers, one post per record and thread instead of 100).
+class FlushQueue {
+ public:
+  explicit FlushQueue(asio::io_context& ioc) : ioc_(ioc) {}
+  FlushQueue(const FlushQueue&) = delete;
+  FlushQueue& operator=(const FlushQueue&) = delete;
+  // Any thread: `stream` flushes on the thread soon.
+  void Add(std::weak_ptr<WatchStream> stream);
+
+ private:
+  void Drain();
+  asio::io_context& ioc_;
+  std::mutex mu_;
+  std::vector<std::weak_ptr<WatchStream>> ready_;
+  bool posted_ = false;
+};
 
 class WatchStream : public std::enable_shared_from_this<WatchStream> {
  public:
@@ -24,10 +48,12 @@ class WatchStream : public std::enable_shared_from_this<WatchStream> {
   // Server shutdown, from any thread: no more changes; what is queued is
   // sent, then the stream ends (the client resumes elsewhere or later).
   void Shutdown();
+  // Writes what the outbox holds, if no write is in flight (the thread's
+  // FlushQueue calls it).
+  void Flush();
 
  private:
   class Outbox;
-  void Flush();
   void WriteSome();
   void OnLagged();
   void OnCompacted(uint64_t compact_revision, const Status& error);
