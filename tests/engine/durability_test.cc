@@ -227,30 +227,7 @@ std::vector<std::string> KeysOf(const ListResult& r) {
   return keys;
 }
 
-// Holds the log's fsyncs at a gate, so that several writes are appended
-// before the next one fails (FailSyncsAfter(1)) and all of them fail.
-class SyncGate {
- public:
-  explicit SyncGate(testing::MemFs& fs) : fs_(fs) {
-    mu_->lock();
-    // The writer thread may still be leaving the hook after the gate is
-    // gone: it keeps the mutex alive.
-    fs_.SetSyncHook([mu = mu_] { std::lock_guard lk(*mu); });
-  }
-  void Open() {
-    if (held_) mu_->unlock();
-    held_ = false;
-  }
-  ~SyncGate() {
-    Open();
-    fs_.SetSyncHook(nullptr);
-  }
-
- private:
-  testing::MemFs& fs_;
-  std::shared_ptr<std::mutex> mu_ = std::make_shared<std::mutex>();
-  bool held_ = true;
-};
+using testing::SyncGate;
 
 TEST(Durability, AFailedPutBlocksOnlyTheListingsThatShowIt) {
   testing::MemFs fs;

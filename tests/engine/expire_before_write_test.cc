@@ -235,35 +235,7 @@ TEST(ExpireBeforeWrite, ARefusedGuardAFailedPatchAndADeleteLogNothing) {
   ExpectPutExpirePut(History(*store), v1.revision, kT0 + 10, v2.revision, "2");
 }
 
-// Holds every fsync of the log until Open() (a very slow disk), so that
-// appends pile up and the log answers busy.
-class SyncGate {
- public:
-  explicit SyncGate(testing::MemFs& fs) : fs_(fs) {
-    mu_->lock();
-    fs_.SetSyncHook([mu = mu_, stalled = stalled_] {
-      *stalled = true;
-      std::lock_guard lk(*mu);
-    });
-  }
-  void WaitStalled() {
-    while (!*stalled_) std::this_thread::yield();
-  }
-  void Open() {
-    if (held_) mu_->unlock();
-    held_ = false;
-  }
-  ~SyncGate() {
-    Open();
-    fs_.SetSyncHook(nullptr);
-  }
-
- private:
-  testing::MemFs& fs_;
-  std::shared_ptr<std::mutex> mu_ = std::make_shared<std::mutex>();
-  std::shared_ptr<std::atomic<bool>> stalled_ = std::make_shared<std::atomic<bool>>(false);
-  bool held_ = true;
-};
+using testing::SyncGate;
 
 Idempotency<WriteResult> IdemKey(std::string_view key, const std::string& fp) {
   Idempotency<WriteResult> i;

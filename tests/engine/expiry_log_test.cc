@@ -221,34 +221,7 @@ TEST(ExpiryLog, ACrashAndASnapshotRecoverTheSameState) {
   }
 }
 
-// Holds every fsync of the log until Open() (a very slow disk).
-class SyncGate {
- public:
-  explicit SyncGate(testing::MemFs& fs) : fs_(fs) {
-    mu_->lock();
-    fs_.SetSyncHook([mu = mu_, stalled = stalled_] {
-      *stalled = true;
-      std::lock_guard lk(*mu);
-    });
-  }
-  void WaitStalled() {
-    while (!*stalled_) std::this_thread::yield();
-  }
-  void Open() {
-    if (held_) mu_->unlock();
-    held_ = false;
-  }
-  ~SyncGate() {
-    Open();
-    fs_.SetSyncHook(nullptr);
-  }
-
- private:
-  testing::MemFs& fs_;
-  std::shared_ptr<std::mutex> mu_ = std::make_shared<std::mutex>();
-  std::shared_ptr<std::atomic<bool>> stalled_ = std::make_shared<std::atomic<bool>>(false);
-  bool held_ = true;
-};
+using testing::SyncGate;
 
 // A busy log refuses the expire record: the key stays as it was (absent
 // for reads, depending on its acknowledged put), and the next sweep logs it.

@@ -24,6 +24,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "wal/file_ops.h"
@@ -126,6 +127,40 @@ class MemFs final : public wal::FileSystem {
   std::atomic<int> syncs_left_{-1};
   std::atomic<bool> frozen_{false};
   std::atomic<uint64_t> syncs_{0};
+};
+
+// Holds every fsync of a MemFs until Open() (a very slow disk), so that
+// appends pile up behind a sync in progress. WaitStalled(): a sync has
+// reached the gate. The hook keeps the mutex alive: the log's thread may
+// still be leaving it after the gate is gone.
+class SyncGate {
+ public:
+  explicit SyncGate(MemFs& fs) : fs_(fs) {
+    mu_->lock();
+    fs_.SetSyncHook([mu = mu_, stalled = stalled_] {
+      *stalled = true;
+      std::lock_guard lk(*mu);
+    });
+  }
+  void WaitStalled() {
+    while (!*stalled_) std::this_thread::yield();
+  }
+  void Open() {
+    if (held_) mu_->unlock();
+    held_ = false;
+  }
+  ~SyncGate() {
+    Open();
+    fs_.SetSyncHook(nullptr);
+  }
+  SyncGate(const SyncGate&) = delete;
+  SyncGate& operator=(const SyncGate&) = delete;
+
+ private:
+  MemFs& fs_;
+  std::shared_ptr<std::mutex> mu_ = std::make_shared<std::mutex>();
+  std::shared_ptr<std::atomic<bool>> stalled_ = std::make_shared<std::atomic<bool>>(false);
+  bool held_ = true;
 };
 
 }  // namespace casmem::testing
