@@ -276,8 +276,9 @@ class Store {
   // visible_lsn covers what the listing reveals: its entries (and the one
   // behind `more`) and the absences in the key range it covered (up to
   // the key behind `more`), through each visited shard's newest removal
-  // when that shard has unacknowledged removals (deletes, expiry of
-  // unacknowledged TTL puts) whose key window meets the range. It does
+  // when that shard has unacknowledged removals (deletes, and expiries
+  // whose expire record is not yet acknowledged) whose key window meets
+  // the range. It does
   // not wait for writes it cannot reveal (other workspaces, other key
   // ranges), so a failed log holds back only the listings that would
   // reveal a failed write, and reads go on. Coarse only in that one
