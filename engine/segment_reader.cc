@@ -85,8 +85,13 @@ Status SegmentReader::Extend(const std::string& path, const std::shared_ptr<cons
     }
   }
   // Batch headers only: bodies are verified when a read uses them. Stops
-  // at the end of what is written (a zero header), at damage, or before
-  // a batch past `to` (it may still be being written).
+  // at the end of what is written (a zero header), at damage (a batch
+  // that would run past the end of the file included: no read is ever
+  // larger than the file), or before a batch past `to` (it may still be
+  // being written).
+  uint64_t file_size = 0;
+  s = f->Size(&file_size);
+  if (!s.ok()) return s;
   std::shared_ptr<std::string> block;
   uint64_t block_at = 0;
   uint64_t pos = idx->end_offset;
@@ -104,6 +109,10 @@ Status SegmentReader::Extend(const std::string& path, const std::shared_ptr<cons
         (idx->last_lsn != 0 && h.first_lsn != idx->last_lsn + 1)) {
       idx->damage = bs != wal::BatchStatus::kOk ? std::string("batch header: ") + wal::BatchStatusName(bs)
                                                 : "batch out of lsn order";
+      break;
+    }
+    if (h.body_len > file_size - pos - wal::kBatchHeaderSize) {
+      idx->damage = "batch runs past the end of the file";
       break;
     }
     const uint64_t last = h.first_lsn + h.count - 1;
@@ -215,11 +224,17 @@ Status SegmentReader::Read(const std::string& path, uint64_t from, uint64_t to, 
         return Status::Corruption(At(path, pos + off) + ": batch header does not decode");
       }
       const uint64_t size = wal::kBatchHeaderSize + h.body_len;
+      if (size > idx->end_offset - (pos + off)) {
+        return Status::Corruption(At(path, pos + off) + ": batch runs past what was indexed");
+      }
       if (size > rest.size()) {
         if (off > 0) break;  // read again from this batch
         // One batch larger than a block: read it whole.
         s = ReadBlock(f.get(), pos, static_cast<size_t>(size), &block);
         if (!s.ok()) return s;
+        if (block->size() < size) {
+          return Status::Corruption(At(path, pos) + ": the file ends inside a batch");
+        }
         continue;
       }
       size_t used = 0;
