@@ -205,14 +205,14 @@ TEST(SegmentReader, DamageInsideTheSegmentIsACorruptionNamingTheFile) {
     path = Segments(*store).back().path;
     head = store->revision();
   }
-  // Flip a byte in the middle of the data (a record's body).
+  // Flip a byte of the data (a record of the last batch).
   const auto size = std::filesystem::file_size(path);
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
   std::string bytes(size, '\0');
   f.read(bytes.data(), static_cast<std::streamsize>(size));
   uint64_t data_end = size;
   while (data_end > 0 && bytes[data_end - 1] == '\0') --data_end;
-  const uint64_t at = data_end / 2;
+  const uint64_t at = data_end - 1;  // inside the last batch's body (its checksum covers it)
   f.seekp(static_cast<std::streamoff>(at));
   const char flipped = static_cast<char>(bytes[at] ^ 0x40);
   f.write(&flipped, 1);
