@@ -46,11 +46,7 @@ struct SegmentReader::Index {
   uint64_t last_lsn = 0;                             // of the last batch indexed; 0 = none
   uint64_t end_offset = wal::kSegmentHeaderSize;     // end of the last batch indexed
   uint64_t last_mark = 0;                            // offset of marks.back()
-  // Why indexing stopped at end_offset when it was not the end of the
-  // data: bad bytes there. Not sticky: the segment being written may have
-  // shown a batch half written; a later call looks again. A read that
-  // needs what lies past it reports it as damage.
-  std::string damage;
+  std::string damage;  // set: the bytes at end_offset are unusable (never extended)
   std::shared_ptr<const std::string> whole;  // format 1: the whole file; marks: every record
 };
 
@@ -99,7 +95,6 @@ Status SegmentReader::Extend(const std::string& path, const std::shared_ptr<cons
   std::shared_ptr<std::string> block;
   uint64_t block_at = 0;
   uint64_t pos = idx->end_offset;
-  idx->damage.clear();
   while (idx->damage.empty() && idx->last_lsn < to) {
     if (!block || pos < block_at || pos + wal::kBatchHeaderSize > block_at + block->size()) {
       s = ReadBlock(f.get(), pos, kBlockBytes, &block);
@@ -142,7 +137,7 @@ Status SegmentReader::IndexOf(const std::string& path, uint64_t to, std::shared_
       if (i->path == path) cached = i;
     }
   }
-  if (cached && (cached->last_lsn >= to || cached->whole)) {
+  if (cached && (cached->last_lsn >= to || !cached->damage.empty() || cached->whole)) {
     *out = std::move(cached);
     return Status::OK();
   }
@@ -170,16 +165,7 @@ Status SegmentReader::Read(const std::string& path, uint64_t from, uint64_t to, 
   std::shared_ptr<const Index> idx;
   Status s = IndexOf(path, to, &idx);
   if (!s.ok()) return s;
-  // What this segment cannot give because of bad bytes is damage (every
-  // batch up to `to` is whole on disk); a clean end just means the rest
-  // is in the next segment.
-  auto ended = [&]() -> Status {
-    if (*last < to && !idx->damage.empty()) {
-      return Status::Corruption(At(path, idx->end_offset) + ": " + idx->damage);
-    }
-    return Status::OK();
-  };
-  if (idx->marks.empty() || from > idx->last_lsn) return ended();
+  if (idx->marks.empty() || from > idx->last_lsn) return Status::OK();  // ends before `from`
   // The last mark at or before `from`.
   auto mark = std::upper_bound(idx->marks.begin(), idx->marks.end(), from,
                                [](uint64_t l, const std::pair<uint64_t, uint64_t>& m) { return l < m.first; });
@@ -217,7 +203,7 @@ Status SegmentReader::Read(const std::string& path, uint64_t from, uint64_t to, 
       if (!s.ok()) return s;
       off += used;
     }
-    return done ? Status::OK() : ended();
+    return Status::OK();
   }
   std::unique_ptr<wal::File> f;
   s = fs_->Open(path, wal::OpenMode::kRead, &f);
@@ -269,7 +255,7 @@ Status SegmentReader::Read(const std::string& path, uint64_t from, uint64_t to, 
     }
     pos += off;
   }
-  return done ? Status::OK() : ended();
+  return Status::OK();
 }
 
 }  // namespace casmem
