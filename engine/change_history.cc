@@ -308,9 +308,13 @@ Status ChangeHistory::ReadDisk(uint64_t to, Scan* scan) const {
     size_t i = 0;
     while (i + 1 < segs.size() && segs[i + 1].first_lsn <= next) ++i;
     const std::string& path = segs[i].path;
+    // An older segment holds records up to the next one's first: asking
+    // it for no more lets its cached index answer, and makes a stop short
+    // of that (bad bytes) damage rather than a clean end.
+    const uint64_t seg_to = i + 1 < segs.size() ? std::min(to, segs[i + 1].first_lsn - 1) : to;
     uint64_t last = 0;
     Status s = reader_->Read(
-        path, next, to,
+        path, next, seg_to,
         [&](const wal::Record& r, const std::shared_ptr<const std::string>& keep) {
           return scan->Take(r, keep) && page->next_since < to;
         },

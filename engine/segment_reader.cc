@@ -46,7 +46,11 @@ struct SegmentReader::Index {
   uint64_t last_lsn = 0;                             // of the last batch indexed; 0 = none
   uint64_t end_offset = wal::kSegmentHeaderSize;     // end of the last batch indexed
   uint64_t last_mark = 0;                            // offset of marks.back()
-  std::string damage;  // set: the bytes at end_offset are unusable (never extended)
+  // Why indexing stopped at end_offset when it was not the end of the
+  // data: bad bytes there. Not sticky: the segment being written may have
+  // shown a batch half written; a later call looks again. A read that
+  // needs what lies past it reports it as damage.
+  std::string damage;
   std::shared_ptr<const std::string> whole;  // format 1: the whole file; marks: every record
 };
 
@@ -55,9 +59,12 @@ Status SegmentReader::Extend(const std::string& path, const std::shared_ptr<cons
   std::unique_ptr<wal::File> f;
   Status s = fs_->Open(path, wal::OpenMode::kRead, &f);
   if (!s.ok()) return s;
-  auto idx = from ? std::make_shared<Index>(*from) : std::make_shared<Index>();
+  // A format-1 segment is read whole again: it has no batch headers to
+  // extend an index from (only a log opened on a pre-issue-7 tail still
+  // appends to one).
+  auto idx = from && !from->whole ? std::make_shared<Index>(*from) : std::make_shared<Index>();
   idx->path = path;
-  if (!from) {
+  if (!from || from->whole) {
     std::shared_ptr<std::string> head;
     s = ReadBlock(f.get(), 0, wal::kSegmentHeaderSize, &head);
     if (!s.ok()) return s;
@@ -95,6 +102,7 @@ Status SegmentReader::Extend(const std::string& path, const std::shared_ptr<cons
   std::shared_ptr<std::string> block;
   uint64_t block_at = 0;
   uint64_t pos = idx->end_offset;
+  idx->damage.clear();
   while (idx->damage.empty() && idx->last_lsn < to) {
     if (!block || pos < block_at || pos + wal::kBatchHeaderSize > block_at + block->size()) {
       s = ReadBlock(f.get(), pos, kBlockBytes, &block);
@@ -137,7 +145,7 @@ Status SegmentReader::IndexOf(const std::string& path, uint64_t to, std::shared_
       if (i->path == path) cached = i;
     }
   }
-  if (cached && (cached->last_lsn >= to || !cached->damage.empty() || cached->whole)) {
+  if (cached && cached->last_lsn >= to) {
     *out = std::move(cached);
     return Status::OK();
   }
@@ -165,7 +173,16 @@ Status SegmentReader::Read(const std::string& path, uint64_t from, uint64_t to, 
   std::shared_ptr<const Index> idx;
   Status s = IndexOf(path, to, &idx);
   if (!s.ok()) return s;
-  if (idx->marks.empty() || from > idx->last_lsn) return Status::OK();  // ends before `from`
+  // What this segment cannot give because of bad bytes is damage (every
+  // batch up to `to` is whole on disk); a clean end just means the rest
+  // is in the next segment.
+  auto ended = [&]() -> Status {
+    if (*last < to && !idx->damage.empty()) {
+      return Status::Corruption(At(path, idx->end_offset) + ": " + idx->damage);
+    }
+    return Status::OK();
+  };
+  if (idx->marks.empty() || from > idx->last_lsn) return ended();
   // The last mark at or before `from`.
   auto mark = std::upper_bound(idx->marks.begin(), idx->marks.end(), from,
                                [](uint64_t l, const std::pair<uint64_t, uint64_t>& m) { return l < m.first; });
@@ -203,7 +220,7 @@ Status SegmentReader::Read(const std::string& path, uint64_t from, uint64_t to, 
       if (!s.ok()) return s;
       off += used;
     }
-    return Status::OK();
+    return done ? Status::OK() : ended();
   }
   std::unique_ptr<wal::File> f;
   s = fs_->Open(path, wal::OpenMode::kRead, &f);
@@ -255,7 +272,7 @@ Status SegmentReader::Read(const std::string& path, uint64_t from, uint64_t to, 
     }
     pos += off;
   }
-  return Status::OK();
+  return done ? Status::OK() : ended();
 }
 
 }  // namespace casmem

@@ -14,7 +14,9 @@
 // segment, not one whole-file read per request.
 //
 // Format-1 segments (no batch headers; only logs written before issue 7)
-// are read whole, once, and kept in the cache like an index.
+// are read whole and kept in the cache like an index; read whole again
+// only when a later revision than they held is wanted (a log opened on
+// such a tail appends to it).
 //
 // Thread safety: any thread; the cache has its own mutex.
 #pragma once
@@ -47,8 +49,12 @@ class SegmentReader {
   // whole), calling `fn` per record. *last: the last lsn handed to fn (or
   // from - 1). Errors: the file cannot be read (IOError / NotFound), or
   // its bytes are damaged or out of order (Corruption naming the file and
-  // offset). A segment that ends before `to` is not an error: *last says
-  // where it ended (the next segment holds the rest).
+  // offset), bad bytes where records up to `to` should be included. A
+  // segment whose data ends cleanly (zeros, or the end of the file) before
+  // `to` is not an error: *last says where it ended (the next segment
+  // holds the rest). Bad bytes past what one call needed are looked at
+  // again by a later call that needs them (the segment being written may
+  // have shown a batch half written).
   Status Read(const std::string& path, uint64_t from, uint64_t to, const RecordFn& fn,
               uint64_t* last);
 

@@ -11,7 +11,11 @@
 #include <fstream>
 
 #include "tests/engine/change_helpers.h"
+#include "tests/support/mem_fs.h"
+#include "wal/batch.h"
 #include "wal/file_ops.h"
+#include "wal/format.h"
+#include "wal/segment.h"
 
 namespace casmem {
 namespace {
@@ -96,6 +100,35 @@ std::vector<uint64_t> LsnsOf(SegmentReader& reader, const std::string& path, uin
     EXPECT_EQ(last, lsns.back());
   }
   return lsns;
+}
+
+// A put of key "k<lsn>" at revision `lsn`, encoded as the log writes it.
+std::string RecordBytes(uint64_t lsn) {
+  wal::Record r;
+  r.type = wal::kRecordPut;
+  r.workspace = "w";
+  const std::string key = "k" + std::to_string(lsn);
+  r.key = key;
+  r.value = "1";
+  r.version = 1;
+  r.lsn = lsn;
+  std::string out;
+  wal::AppendRecord(r, &out);
+  return out;
+}
+
+// A batch holding the put of revision `lsn` alone.
+std::string BatchBytes(uint64_t lsn) {
+  const std::string body = RecordBytes(lsn);
+  std::string out;
+  wal::AppendBatchHeader(1, lsn, lsn, body, &out);
+  return out + body;
+}
+
+// Writes `data` to `path` as a preallocated segment of 64 KiB (zeros after).
+void WriteSegment(testing::MemFs& fs, const std::string& path, std::string data) {
+  data.resize(64 * 1024, '\0');
+  fs.WriteFile(path, data);
 }
 
 TEST(SegmentReader, ReadsFromAnyRevisionOfASegmentOfManyBatches) {
@@ -190,6 +223,49 @@ TEST(SegmentReader, ASegmentThatGrowsIsIndexedFurtherWhenLaterRevisionsAreWanted
   const auto more = LsnsOf(reader, path, first_head + 1, head);
   ASSERT_EQ(more.size(), head - first_head);
   EXPECT_EQ(more.front(), first_head + 1);
+}
+
+TEST(SegmentReader, BadBytesWhereIndexingStoppedAreLookedAtAgainWhenTheSegmentGrows) {
+  // The segment being written may show a batch half written to a reader
+  // asked for more than is whole (a list of segments taken before a
+  // write): that is damage for that read, not for later ones.
+  testing::MemFs fs;
+  ASSERT_TRUE(fs.CreateDirs("/d").ok());
+  const std::string path = "/d/" + wal::FormatSegmentName(1, 1);
+  const std::string whole = wal::EncodeSegmentHeader(1) + BatchBytes(1) + BatchBytes(2);
+  const std::string third = BatchBytes(3);
+  WriteSegment(fs, path, whole + third.substr(0, wal::kBatchHeaderSize / 2));
+  SegmentReader reader(&fs);
+  uint64_t last = 0;
+  std::vector<uint64_t> lsns;
+  auto collect = [&](const wal::Record& r, const std::shared_ptr<const std::string>&) {
+    lsns.push_back(r.lsn);
+    return true;
+  };
+  Status s = reader.Read(path, 1, 3, collect, &last);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find(path + " offset " + std::to_string(whole.size())), std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(last, 2u);
+  WriteSegment(fs, path, whole + third);
+  lsns.clear();
+  s = reader.Read(path, 3, 3, collect, &last);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(lsns, std::vector<uint64_t>{3});
+}
+
+TEST(SegmentReader, AFormatOneSegmentThatGrowsIsReadAgain) {
+  // A log opened on a segment written before batches keeps appending
+  // records to it: what was read of it whole is not the end.
+  testing::MemFs fs;
+  ASSERT_TRUE(fs.CreateDirs("/d").ok());
+  const std::string path = "/d/" + wal::FormatSegmentName(1, 1);
+  const std::string first = wal::EncodeSegmentHeader(1, wal::kSegmentFormatV1) + RecordBytes(1) + RecordBytes(2);
+  WriteSegment(fs, path, first);
+  SegmentReader reader(&fs);
+  EXPECT_EQ(LsnsOf(reader, path, 1, 2), (std::vector<uint64_t>{1, 2}));
+  WriteSegment(fs, path, first + RecordBytes(3) + RecordBytes(4));
+  EXPECT_EQ(LsnsOf(reader, path, 3, 4), (std::vector<uint64_t>{3, 4}));
 }
 
 TEST(SegmentReader, DamageInsideTheSegmentIsACorruptionNamingTheFile) {
