@@ -37,6 +37,10 @@ struct HttpRequest {
   std::optional<std::string_view> idempotency_key;
   std::optional<std::string_view> writer;  // Casmem-Writer
   std::optional<std::string_view> last_event_id;  // Last-Event-ID (a watch's resume point)
+  std::optional<std::string_view> authorization;  // Authorization ("Bearer <secret>")
+  // The client's IP address as text (failed authentications are counted
+  // per address; the rate limit keys on it while no token exists).
+  std::string_view remote_address;
   std::string_view repeated_header;
   // Set by the session when it runs a waiting request (HandlerResult::wait)
   // again: the deadline its first run computed. At or past it, the request

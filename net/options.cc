@@ -29,7 +29,7 @@ bool ParseSize(const std::string& s, uint64_t* out) {
 
 struct Option {
   const char* name;
-  const char* arg;
+  const char* arg;  // nullptr: a flag, which takes no value
   const char* help;
   std::string default_text;
   std::function<bool(const std::string&, DaemonOptions*)> set;
@@ -205,6 +205,39 @@ std::vector<Option> Table() {
       {"--watch-heartbeat", "DURATION", "an idle watch stream gets a comment line this often",
        Ms(d.server.watch_heartbeat),
        duration([](DaemonOptions* o) -> std::chrono::milliseconds& { return o->server.watch_heartbeat; }, 10)},
+      {"--tls-cert", "FILE",
+       "serve HTTPS (TLS 1.2 and 1.3) with this PEM certificate chain; needs --tls-key; both are "
+       "read again on SIGHUP",
+       "none: plain HTTP",
+       [](const std::string& v, DaemonOptions* o) {
+         if (v.empty()) return false;
+         o->server.tls_cert = v;
+         return true;
+       }},
+      {"--tls-key", "FILE", "the PEM private key of --tls-cert", "none",
+       [](const std::string& v, DaemonOptions* o) {
+         if (v.empty()) return false;
+         o->server.tls_key = v;
+         return true;
+       }},
+      {"--rate-limit", "N",
+       "requests per second each token may make (bursts of N); past it, 429 with Retry-After; "
+       "without tokens, per client address (0: no limit)",
+       "0",
+       [](const std::string& v, DaemonOptions* o) {
+         auto n = ParseUnsigned(v);
+         if (!n || *n > 10'000'000) return false;
+         o->server.rate_limit = static_cast<double>(*n);
+         return true;
+       }},
+      {"--insecure-no-auth", nullptr,
+       "serve a --listen address that is not loopback although no token exists: anyone who can "
+       "reach it may read and write every workspace",
+       "off",
+       [](const std::string&, DaemonOptions* o) {
+         o->insecure_no_auth = true;
+         return true;
+       }},
       {"--log-level", "LEVEL", "debug, info, warn or error", LogLevelName(d.log_level),
        [](const std::string& v, DaemonOptions* o) { return ParseLogLevel(v, &o->log_level); }},
   };
@@ -219,7 +252,7 @@ std::string UsageText() {
       "DURATION is a number with a unit: ms, s, m or h (10ms, 30s, 24h); a bare number is seconds.\n"
       "SIZE is bytes, or a number with K, M or G (binary units).\n\n";
   for (const Option& o : Table()) {
-    std::string left = std::string("  ") + o.name + " " + o.arg;
+    std::string left = std::string("  ") + o.name + (o.arg ? std::string(" ") + o.arg : "");
     left.resize(std::max<size_t>(left.size() + 1, 32), ' ');
     out += left + o.help + " (default " + o.default_text + ")\n";
   }
@@ -249,7 +282,12 @@ bool ParseOptions(const std::vector<std::string>& args, DaemonOptions* out, std:
       *error = "unknown option " + name + " (see --help)";
       return false;
     }
-    if (!inline_value) {
+    if (opt->arg == nullptr) {
+      if (inline_value) {
+        *error = name + " takes no value";
+        return false;
+      }
+    } else if (!inline_value) {
       if (i + 1 >= args.size()) {
         *error = name + " needs a value " + opt->arg;
         return false;
@@ -260,6 +298,10 @@ bool ParseOptions(const std::vector<std::string>& args, DaemonOptions* out, std:
       *error = "bad value '" + value + "' for " + name + " (expected " + opt->arg + ")";
       return false;
     }
+  }
+  if (o.server.tls_cert.empty() != o.server.tls_key.empty()) {
+    *error = "--tls-cert and --tls-key go together";
+    return false;
   }
   o.server.max_body_bytes = o.store.max_value_bytes + kBodyOverheadBytes;
   *out = o;

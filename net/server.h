@@ -45,6 +45,14 @@ struct ServerOptions {
   // every watch_heartbeat.
   uint64_t watch_buffer_bytes = 4ULL << 20;
   std::chrono::milliseconds watch_heartbeat{15'000};
+  // HTTPS (memory-api.md §9): both set, or neither (plain HTTP). PEM
+  // files, read at Listen and again on SIGHUP (a certificate renewed in
+  // place is served to new connections; a bad one keeps the old).
+  std::string tls_cert, tls_key;
+  // Requests per second allowed per token (per client address while no
+  // token exists), with a burst of one second's worth; past it, 429 with
+  // Retry-After. 0 = no limit.
+  double rate_limit = 0;
 };
 
 class Server {

@@ -47,6 +47,7 @@ HttpRequest ToHttpRequest(const http::request<http::string_body>& req) {
   take("Idempotency-Key", &out.idempotency_key);
   take("Casmem-Writer", &out.writer);
   take("Last-Event-ID", &out.last_event_id);
+  take("Authorization", &out.authorization);
   return out;
 }
 
@@ -161,6 +162,9 @@ class Session : public std::enable_shared_from_this<Session> {
         waiters_(waiters),
         tick_(std::min(srv->opts.idle_timeout, srv->opts.read_timeout)) {
     srv_->active.fetch_add(1);
+    beast::error_code ec;
+    const auto remote = socket_.remote_endpoint(ec);
+    if (!ec) peer_ = remote.address().to_string();
   }
   ~Session() {
     {
@@ -449,6 +453,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // waking the log's writer thread to race it.
       wal::Wal::LeaderToCome leader(srv_->store->wal());
       HttpRequest hreq = ToHttpRequest(req);
+      hreq.remote_address = peer_;
       hreq.wait_deadline = wait_deadline;
       hr = srv_->handler.Handle(hreq);
     }
@@ -875,6 +880,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   tcp::socket socket_;
+  std::string peer_;  // the client's IP address (empty if unknown)
   asio::steady_timer timer_;
   Server::Impl* srv_;
   ResponseWaiters* const waiters_;  // this connection's thread's
