@@ -58,6 +58,12 @@ const char* WorkspaceProblem(std::string_view ws) {
   return ValidWorkspace(ws) ? nullptr : "workspace must be 1-128 bytes of [A-Za-z0-9._-]";
 }
 
+bool StoredWorkspace(std::string_view ws) { return ws == kTokensWorkspace || ValidWorkspace(ws); }
+
+const char* StoredWorkspaceProblem(std::string_view ws) {
+  return ws == kTokensWorkspace ? nullptr : WorkspaceProblem(ws);
+}
+
 const char* KeyProblem(std::string_view key) {
   if (key.empty()) return "key must not be empty";
   if (key.size() > wal::kMaxKeyBytes) return "key longer than 1024 bytes";

@@ -16,6 +16,18 @@ bool ValidUtf8(std::string_view s);
 
 // nullptr when valid, else the reason, a sentence for the client.
 const char* WorkspaceProblem(std::string_view ws);
+
+// The store's own workspace of access tokens (net/token_registry.h). Not
+// a name a client can give (':' is not allowed), so no request reaches
+// it: the request handler checks names with WorkspaceProblem. It lives in
+// the store like any data, so tokens are logged, snapshotted and
+// recovered with everything else.
+inline constexpr std::string_view kTokensWorkspace = "casmem:tokens";
+// A workspace the store may hold: a client's (ValidWorkspace) or
+// kTokensWorkspace. The store's put, get, delete, list and recovery
+// accept these; patch and transactions only clients' workspaces.
+bool StoredWorkspace(std::string_view ws);
+const char* StoredWorkspaceProblem(std::string_view ws);
 // 1-1024 bytes of valid UTF-8 without NUL.
 const char* KeyProblem(std::string_view key);
 

@@ -342,7 +342,7 @@ WriteResult Store::Delete(const DeleteRequest& req) {
 ListResult Store::List(std::string_view workspace, std::string_view prefix,
                        std::string_view after, size_t limit) {
   ListResult out;
-  if (!ValidWorkspace(workspace) || limit == 0) return out;
+  if (!StoredWorkspace(workspace) || limit == 0) return out;
   const size_t want = limit + 1;  // one extra tells whether more remain
   const bool from_after = !after.empty() && after >= prefix;
   const std::string_view start = from_after ? after : prefix;

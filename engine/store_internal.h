@@ -11,8 +11,9 @@
 
 namespace casmem {
 
+// For put, get and delete, which the token registry uses too.
 inline const char* CheckKey(std::string_view ws, std::string_view key) {
-  if (const char* problem = WorkspaceProblem(ws)) return problem;
+  if (const char* problem = StoredWorkspaceProblem(ws)) return problem;
   return KeyProblem(key);
 }
 

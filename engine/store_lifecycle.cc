@@ -72,7 +72,7 @@ void Store::ApplyRecoveredKey(std::string_view ws, const wal::CommitOp& op, uint
 void Store::ApplyRecovered(const wal::Record& r) {
   // Recovery trusts no byte it did not check: names a writer could not
   // have produced are skipped rather than loaded.
-  if (!ValidWorkspace(r.workspace)) return;
+  if (!StoredWorkspace(r.workspace)) return;
   if (r.type == wal::kRecordCommit) {
     std::string_view rest = r.op_bytes;
     wal::CommitOp op;

@@ -12,7 +12,8 @@ namespace casmem {
 
 WriteResult Store::Patch(const PatchRequest& req) {
   WriteResult res;
-  const char* err = CheckKey(req.workspace, req.key);
+  const char* err = WorkspaceProblem(req.workspace);
+  if (err == nullptr) err = KeyProblem(req.key);
   if (err == nullptr) err = WriterProblem(req.writer);
   if (err == nullptr && (req.json_patch == nullptr) == (req.merge_patch == nullptr)) {
     err = "exactly one of a JSON Patch and a merge patch";

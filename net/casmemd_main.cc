@@ -6,12 +6,16 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/store.h"
+#include "net/access_control.h"
 #include "net/metrics.h"
 #include "net/options.h"
 #include "net/server.h"
+#include "net/token_cli.h"
+#include "net/token_registry.h"
 #include "common/logger.h"
 
 using namespace casmem;
@@ -22,6 +26,9 @@ static int Die(const std::string& message) {
 }
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "token") {
+    return net::RunTokenCommand(std::vector<std::string>(argv + 2, argv + argc));
+  }
   net::DaemonOptions opts;
   std::string error;
   if (!net::ParseOptions(std::vector<std::string>(argv + 1, argv + argc), &opts, &error)) {
@@ -53,6 +60,19 @@ int main(int argc, char** argv) {
   std::unique_ptr<Store> store;
   s = Store::Open(opts.store, &store);
   if (!s.ok()) return Die("cannot open data directory " + opts.store.data_dir + ": " + s.ToString());
+
+  // Protected mode (memory-api.md §9): with no token, only loopback.
+  if (!opts.server.insecure_no_auth && !net::IsLoopbackHost(opts.server.host)) {
+    net::TokenRegistry tokens(store.get());
+    if (Status t = tokens.Load(); t.ok() && tokens.empty()) {
+      (void)store->Close();
+      return Die("refusing to serve " + opts.server.host + ":" + std::to_string(opts.server.port) +
+                 " with no access token (protected mode): anyone who can reach it could read and "
+                 "overwrite every workspace. Create an admin token first:\n  casmemd token create "
+                 "--data-dir " + opts.store.data_dir + " --name admin --workspace '*' --role admin\n"
+                 "then start casmemd again; or pass --insecure-no-auth to serve it without tokens.");
+    }
+  }
 
   net::Metrics metrics;
   store->wal()->set_observer(wal::WalObserver{

@@ -4,6 +4,7 @@
 #include "net/handler.h"
 
 #include "engine/names.h"
+#include "net/access_control.h"
 #include "net/handler_internal.h"
 #include "net/json_out.h"
 #include "net/url.h"
@@ -36,9 +37,29 @@ HttpResponse Handler::Error(int status, std::string_view message) {
 
 HttpResponse Handler::ServiceUnavailable() { return Error(503, "storage unavailable"); }
 
+// Whether `method` only reads (the read role's methods).
+static bool Reads(std::string_view method) { return method == "GET" || method == "HEAD"; }
+
 HandlerResult Handler::Handle(const HttpRequest& req) {
   std::string error;
   auto target = ParseTarget(req.target, &error);
+  // Who asks, before anything else is looked at (memory-api.md §9): every
+  // endpoint but /healthz needs a token once any exists.
+  AccessControl::Caller caller;
+  const bool health = target && target->segments.size() == 1 && target->segments[0] == "healthz";
+  if (access_ != nullptr && !health) {
+    if (auto refused = access_->Admit(req, &caller)) return ResultOf(std::move(*refused));
+  }
+  // The 403 for a caller who may not act on `ws` ("" for the server) with
+  // `need`, if so.
+  auto forbidden = [&](std::string_view ws, Role need, Route route) -> std::optional<HandlerResult> {
+    if (access_ == nullptr) return std::nullopt;
+    auto refused = access_->Check(caller, ws, need);
+    if (!refused) return std::nullopt;
+    HandlerResult r = ResultOf(std::move(*refused));
+    r.route = route;
+    return r;
+  };
   if (!target) return ResultOf(Error(400, error));
   // A parameter the API reads, given twice, is ambiguous (which guard?):
   // refused like a repeated header rather than resolved silently.
@@ -57,6 +78,8 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
   if (feed_ws || feed_default) {
     const std::string feed_ws_name = feed_ws ? seg[1] : "default";
     const bool watch = seg.back() == "watch";
+    const Route route = watch ? Route::kWatch : Route::kChanges;
+    if (auto r = forbidden(feed_ws_name, Role::kRead, route)) return std::move(*r);
     HandlerResult r;
     if (const char* problem = WorkspaceProblem(feed_ws_name)) {
       r = ResultOf(Error(400, problem));
@@ -66,8 +89,9 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
       r = ResultOf(Error(400, std::string(req.repeated_header) + " given more than once"));
     } else {
       r = watch ? Watch(feed_ws_name, *target, req) : Changes(feed_ws_name, *target, req);
+      if (r.watch) r.watch->token = caller.token;
     }
-    r.route = watch ? Route::kWatch : Route::kChanges;
+    r.route = route;
     return r;
   }
   // /memory... is /workspaces/default/memory..., /txn is /workspaces/default/txn.
@@ -85,12 +109,19 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
     r.route = Route::kHealth;
     return r;
   } else if (seg.size() == 1 && seg[0] == "metrics") {
+    if (auto r = forbidden("", Role::kAdmin, Route::kMetrics)) return std::move(*r);
     HandlerResult r = MethodNotAllowed("GET");
     if (req.method == "GET") {
       r = ResultOf(Json(200, metrics_->Render(*store_)));
       r.response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     }
     r.route = Route::kMetrics;
+    return r;
+  } else if (seg.size() >= 2 && seg[0] == "admin" && seg[1] == "tokens") {
+    if (auto r = forbidden("", Role::kAdmin, Route::kAdmin)) return std::move(*r);
+    HandlerResult r = AdminTokens(seg, req, caller.token ? std::string_view(caller.token->name)
+                                                         : std::string_view("(no token)"));
+    r.route = Route::kAdmin;
     return r;
   } else {
     return ResultOf(Error(404, "no such endpoint"));
@@ -108,6 +139,7 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
                                     : (req.method == "GET" || req.method == "PATCH" ||
                                        req.method == "DELETE");
   const char* key_problem = extra == 1 ? KeyProblem(seg[rest + 1]) : nullptr;
+  if (auto r = forbidden(ws, Reads(req.method) ? Role::kRead : Role::kWrite, route)) return std::move(*r);
   HandlerResult r;
   if (const char* problem = WorkspaceProblem(ws)) {
     r = ResultOf(Error(400, problem));

@@ -17,6 +17,7 @@
 #include "engine/change_history.h"
 #include "engine/store.h"
 #include "net/metrics.h"
+#include "net/token_registry.h"
 #include "net/url.h"
 
 namespace casmem::net {
@@ -49,6 +50,7 @@ struct HttpRequest {
 };
 
 struct WriteHeaders;
+class AccessControl;
 
 struct HttpResponse {
   int status = 200;
@@ -91,6 +93,9 @@ enum class KeyEvent {
 struct WatchStart {
   ChangeFilter filter;
   uint64_t since = 0;
+  // The token the watch was opened with (null while no token exists): the
+  // stream ends once it is revoked.
+  std::shared_ptr<const TokenInfo> token;
 };
 
 // A blocking read or long-poll with nothing to answer yet: the session
@@ -123,8 +128,12 @@ class Handler {
  public:
   static constexpr size_t kStreamPage = 1000;
 
-  Handler(Store* store, Metrics* metrics) : store_(store), metrics_(metrics) {}
+  // `access`: null serves everyone (tests, fuzzing); else every request
+  // but /healthz is checked by it (memory-api.md §9).
+  Handler(Store* store, Metrics* metrics, AccessControl* access = nullptr)
+      : store_(store), metrics_(metrics), access_(access) {}
   HandlerResult Handle(const HttpRequest& req);
+  AccessControl* access() const { return access_; }
 
   // The 409 for a stale loser whose turn has come (ConflictTurns): built
   // from the key's state now, so that a retry from it can win.
@@ -155,6 +164,10 @@ class Handler {
   HandlerResult Patch(const std::string& ws, const std::string& key, const Target& t,
                       const HttpRequest& req, const WriteHeaders& h);
   HandlerResult Txn(const std::string& ws, const HttpRequest& req, const WriteHeaders& h);
+  // admin_handlers.cc: /admin/tokens[/{name}] (memory-api.md §9). `by`:
+  // the caller's token name (the writer of what it changes).
+  HandlerResult AdminTokens(const std::vector<std::string>& seg, const HttpRequest& req,
+                            std::string_view by);
   // The reply to a put, delete or patch: `response` (RenderWrite's, the
   // same function that renders the answer an Idempotency-Key remembers)
   // plus what the session needs (visibility, ConflictTurns, metrics).
@@ -166,6 +179,7 @@ class Handler {
 
   Store* store_;
   Metrics* metrics_;
+  AccessControl* access_;
 };
 
 }  // namespace casmem::net

@@ -15,6 +15,7 @@ const char* RouteLabel(Route r) {
     case Route::kChanges: return "changes";
     case Route::kHealth: return "healthz";
     case Route::kMetrics: return "metrics";
+    case Route::kAdmin: return "admin";
     default: return "unknown";
   }
 }
@@ -70,6 +71,30 @@ size_t Metrics::StatusIndex(int status) {
 
 void Metrics::CountRequest(Route route, int status) {
   requests_[static_cast<size_t>(route)][StatusIndex(status)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::CountAuthFailure(std::string_view address) {
+  std::lock_guard lk(auth_mu_);
+  auto it = auth_failures_.find(address);
+  if (it == auth_failures_.end()) {
+    const bool room = auth_failures_.size() < kMaxAuthAddresses;
+    it = auth_failures_.emplace(room && !address.empty() ? std::string(address) : "other", 0).first;
+  }
+  ++it->second;
+}
+
+// A label value of the exposition format: \, " and newline escaped.
+static std::string LabelValue(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
 }
 
 std::string Metrics::Render(const Store& store) const {
@@ -183,6 +208,23 @@ std::string Metrics::Render(const Store& store) const {
                 static_cast<unsigned long long>(c.idempotency_evicted),
                 static_cast<unsigned long long>(replays_.load()));
   out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP casmem_tokens Access tokens that exist (0: requests are not checked).\n"
+                "# TYPE casmem_tokens gauge\ncasmem_tokens %lld\n"
+                "# HELP casmem_rate_limited_total Requests refused with 429 by --rate-limit.\n"
+                "# TYPE casmem_rate_limited_total counter\ncasmem_rate_limited_total %llu\n",
+                static_cast<long long>(tokens_.load()),
+                static_cast<unsigned long long>(rate_limited_.load()));
+  out += line;
+  out += "# HELP casmem_auth_failures_total Requests refused 401 (no token, or an unknown or revoked "
+         "one) by client address.\n"
+         "# TYPE casmem_auth_failures_total counter\n";
+  {
+    std::lock_guard lk(auth_mu_);
+    for (const auto& [address, n] : auth_failures_) {
+      out += "casmem_auth_failures_total{address=\"" + LabelValue(address) + "\"} " + std::to_string(n) + "\n";
+    }
+  }
   return out;
 }
 

@@ -5,14 +5,17 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/store.h"
 
 namespace casmem::net {
 
-enum class Route { kCollection, kItem, kPatch, kTxn, kWatch, kChanges, kHealth, kMetrics, kUnknown, kCount };
+enum class Route { kCollection, kItem, kPatch, kTxn, kWatch, kChanges, kHealth, kMetrics, kAdmin, kUnknown, kCount };
 const char* RouteLabel(Route r);
 
 // Cumulative histogram with fixed upper bounds.
@@ -51,13 +54,22 @@ class Metrics {
   void CountCompacted() { watch_compacted_.fetch_add(1, std::memory_order_relaxed); }
   void WaitBegan() { waiting_.fetch_add(1, std::memory_order_relaxed); }
   void WaitEnded() { waiting_.fetch_sub(1, std::memory_order_relaxed); }
+  // Access control (memory-api.md §9): a request refused 401 (no token,
+  // or an unknown or revoked one), counted by the client's address (at
+  // most kMaxAuthAddresses of them; the rest as "other"); a request
+  // refused 429 by --rate-limit; the tokens that exist.
+  static constexpr size_t kMaxAuthAddresses = 1000;
+  void CountAuthFailure(std::string_view address);
+  void CountRateLimited() { rate_limited_.fetch_add(1, std::memory_order_relaxed); }
+  void SetTokens(size_t n) { tokens_.store(static_cast<int64_t>(n), std::memory_order_relaxed); }
   void ObserveWriteSeconds(double s) { write_latency_.Observe(s); }
   void ObserveFsyncSeconds(double s) { fsync_latency_.Observe(s); }
   void ObserveBatchRecords(uint64_t n) { batch_records_.Observe(static_cast<double>(n)); }
   std::string Render(const Store& store) const;
 
  private:
-  static constexpr std::array<int, 14> kStatuses = {200, 400, 404, 405, 409, 410, 413, 415, 422, 431, 500, 501, 503, 0};
+  static constexpr std::array<int, 18> kStatuses = {200, 201, 400, 401, 403, 404, 405, 409, 410, 413,
+                                                    415, 422, 429, 431, 500, 501, 503, 0};
   static size_t StatusIndex(int status);
   std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
              static_cast<size_t>(Route::kCount)> requests_{};
@@ -70,6 +82,10 @@ class Metrics {
   std::atomic<uint64_t> watch_lagged_{0};
   std::atomic<uint64_t> watch_compacted_{0};
   std::atomic<int64_t> waiting_{0};
+  mutable std::mutex auth_mu_;
+  std::map<std::string, uint64_t, std::less<>> auth_failures_;  // under auth_mu_
+  std::atomic<uint64_t> rate_limited_{0};
+  std::atomic<int64_t> tokens_{0};
   Histogram write_latency_;
   Histogram fsync_latency_;
   Histogram batch_records_;

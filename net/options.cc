@@ -235,7 +235,7 @@ std::vector<Option> Table() {
        "reach it may read and write every workspace",
        "off",
        [](const std::string&, DaemonOptions* o) {
-         o->insecure_no_auth = true;
+         o->server.insecure_no_auth = true;
          return true;
        }},
       {"--log-level", "LEVEL", "debug, info, warn or error", LogLevelName(d.log_level),

@@ -19,9 +19,6 @@ struct DaemonOptions {
   StoreOptions store;
   ServerOptions server;
   LogLevel log_level = LogLevel::kInfo;
-  // Serve a --listen address that is not loopback with no token (protected
-  // mode refuses to start otherwise, memory-api.md §9).
-  bool insecure_no_auth = false;
   bool help = false;
 };
 

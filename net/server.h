@@ -53,6 +53,10 @@ struct ServerOptions {
   // token exists), with a burst of one second's worth; past it, 429 with
   // Retry-After. 0 = no limit.
   double rate_limit = 0;
+  // Serve a host that is not loopback although no token exists (protected
+  // mode: casmemd refuses to start so, and while no token is left only
+  // loopback clients are served; memory-api.md §9).
+  bool insecure_no_auth = false;
 };
 
 class Server {

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "engine/change_feed.h"
+#include "net/access_control.h"
 #include "net/change_json.h"
 #include "net/conflict_turns.h"
 #include "net/handler.h"
@@ -40,7 +41,9 @@ class FlushQueue;
 
 struct Server::Impl {
   Impl(Store* s, Metrics* m, const ServerOptions& o)
-      : store(s), metrics(m), opts(o), handler(s, m), contexts(MakeContexts(o.threads)),
+      : store(s), metrics(m), opts(o),
+        access(s, m, AccessOptions{o.rate_limit, !o.insecure_no_auth && !IsLoopbackHost(o.host)}),
+        handler(s, m, &access), contexts(MakeContexts(o.threads)),
         ioc(control), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {
     for (auto& c : contexts) waiters.push_back(std::make_unique<ResponseWaiters>(*c, s));
     for (auto& c : contexts) flush_queues.push_back(std::make_unique<FlushQueue>(*c));
@@ -81,6 +84,7 @@ struct Server::Impl {
   Store* store;
   Metrics* metrics;
   const ServerOptions opts;
+  AccessControl access;  // tokens, loaded from the store (memory-api.md §9)
   Handler handler;
   // Declared before ioc so they outlive it: destroying ioc destroys queued
   // handlers, which may hold the last reference to a Session.

@@ -80,7 +80,7 @@ HandlerResult Handler::Watch(const std::string& ws, const Target& t, const HttpR
   HandlerResult r;
   r.watch = WatchStart{ChangeFilter{ws, prefix ? *prefix : "", false},
                        // Without a resume point: the changes after it opened.
-                       since ? *since : store_->revision()};
+                       since ? *since : store_->revision(), nullptr};
   return r;
 }
 

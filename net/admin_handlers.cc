@@ -1,0 +1,133 @@
+// The /admin/tokens resource (memory-api.md §9), for admin tokens:
+//   POST   /admin/tokens          {"name","workspace","role"} -> 201, the secret shown once
+//   GET    /admin/tokens          every token, by name (never a secret)
+//   GET    /admin/tokens/{name}   one token
+//   DELETE /admin/tokens/{name}   revoke: refused from now on, on every connection
+// The secret's answer waits, like any write's, until the token is durable.
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "net/access_control.h"
+#include "net/handler.h"
+#include "net/handler_internal.h"
+#include "net/json_out.h"
+#include "net/token_json.h"
+
+namespace casmem::net {
+
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// A store outcome that is not the resource's own answer.
+HttpResponse StoreFailure(Outcome o, const std::string& error) {
+  switch (o) {
+    case Outcome::kInvalid: return Handler::Error(400, error);
+    case Outcome::kConflict: return Handler::Error(409, error);
+    case Outcome::kNotFound: return Handler::Error(404, error);
+    case Outcome::kBusy: {
+      HttpResponse r = Handler::Error(503, error);
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    default: return Handler::Error(503, error.empty() ? "storage unavailable" : error);
+  }
+}
+
+// {"name","workspace","role"}: all three strings, nothing else.
+bool ParseCreate(std::string_view body, std::string* name, std::string* ws, std::string* role,
+                 std::string* error) {
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  if (d.HasParseError()) {
+    *error = std::string("body is not valid JSON: ") + rapidjson::GetParseError_En(d.GetParseError());
+    return false;
+  }
+  if (!d.IsObject()) {
+    *error = "body must be a JSON object {\"name\",\"workspace\",\"role\"}";
+    return false;
+  }
+  bool has_name = false, has_ws = false, has_role = false;
+  for (auto it = d.MemberBegin(); it != d.MemberEnd(); ++it) {
+    const std::string_view k(it->name.GetString(), it->name.GetStringLength());
+    std::string* slot = k == "name" ? name : k == "workspace" ? ws : k == "role" ? role : nullptr;
+    bool* seen = k == "name" ? &has_name : k == "workspace" ? &has_ws : k == "role" ? &has_role : nullptr;
+    if (slot == nullptr) {
+      *error = "unknown field \"" + std::string(k.substr(0, 64)) + "\" (expected name, workspace, role)";
+      return false;
+    }
+    if (*seen) {
+      *error = "field \"" + std::string(k) + "\" given twice";
+      return false;
+    }
+    if (!it->value.IsString()) {
+      *error = "field \"" + std::string(k) + "\" must be a string";
+      return false;
+    }
+    *seen = true;
+    slot->assign(it->value.GetString(), it->value.GetStringLength());
+  }
+  if (!has_name || !has_ws || !has_role) {
+    *error = std::string("missing field \"") + (!has_name ? "name" : !has_ws ? "workspace" : "role") + "\"";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+HandlerResult Handler::AdminTokens(const std::vector<std::string>& seg, const HttpRequest& req,
+                                   std::string_view by) {
+  if (access_ == nullptr) return ResultOf(Error(404, "no such endpoint (this server has no access control)"));
+  TokenRegistry& tokens = access_->tokens();
+  if (seg.size() > 3) return ResultOf(Error(404, "no such endpoint"));
+  if (seg.size() == 2) {
+    if (req.method == "GET") {
+      return ResultOf(Json(200, TokensJson(tokens.List())));
+    }
+    if (req.method != "POST") return MethodNotAllowed("GET, POST");
+    std::string name, ws, role, error;
+    if (!ParseCreate(req.body, &name, &ws, &role, &error)) return ResultOf(Error(400, error));
+    TokenRegistry::Created c = tokens.Create(name, ws, role, by);
+    if (c.outcome != Outcome::kOk) return ResultOf(StoreFailure(c.outcome, c.error));
+    access_->TokensChanged();
+    HandlerResult r = ResultOf(Json(201, TokenJson(*c.token, &c.secret)));
+    r.response.headers.emplace_back("Location", "/admin/tokens/" + c.token->name);
+    r.response.headers.emplace_back("Cache-Control", "no-store");
+    r.visible_lsn = c.visible_lsn;
+    r.is_write = true;
+    return r;
+  }
+  const std::string& name = seg[2];
+  if (req.method == "GET") {
+    auto t = tokens.Get(name);
+    if (!t) return ResultOf(Error(404, "no token named '" + name.substr(0, 128) + "'"));
+    return ResultOf(Json(200, TokenJson(*t)));
+  }
+  if (req.method != "DELETE") return MethodNotAllowed("GET, DELETE");
+  TokenRegistry::Revoked rv = tokens.Revoke(name, by);
+  if (rv.outcome != Outcome::kOk) {
+    if (rv.outcome == Outcome::kNotFound) {
+      return ResultOf(Error(404, "no token named '" + name.substr(0, 128) + "'"));
+    }
+    access_->TokensChanged();
+    return ResultOf(StoreFailure(rv.outcome, rv.error));
+  }
+  access_->TokensChanged();
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("name");
+  w.String(rv.token->name.data(), static_cast<rapidjson::SizeType>(rv.token->name.size()));
+  w.Key("revoked");
+  w.Bool(true);
+  w.EndObject();
+  HandlerResult r = ResultOf(Json(200, std::string(sb.GetString(), sb.GetSize())));
+  r.visible_lsn = rv.visible_lsn;
+  r.is_write = true;
+  return r;
+}
+
+}  // namespace casmem::net
