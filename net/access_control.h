@@ -61,9 +61,6 @@ class AccessControl {
   // write for its key's turn.)
   bool MayWrite(const HttpRequest& req, std::string_view ws) const;
 
-  // The token count changed (created or revoked): the metrics gauge.
-  void TokensChanged();
-
  private:
   Metrics* const metrics_;
   const AccessOptions options_;

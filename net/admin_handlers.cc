@@ -92,7 +92,6 @@ HandlerResult Handler::AdminTokens(const std::vector<std::string>& seg, const Ht
     if (!ParseCreate(req.body, &name, &ws, &role, &error)) return ResultOf(Error(400, error));
     TokenRegistry::Created c = tokens.Create(name, ws, role, by);
     if (c.outcome != Outcome::kOk) return ResultOf(StoreFailure(c.outcome, c.error));
-    access_->TokensChanged();
     HandlerResult r = ResultOf(Json(201, TokenJson(*c.token, &c.secret)));
     r.response.headers.emplace_back("Location", "/admin/tokens/" + c.token->name);
     r.response.headers.emplace_back("Cache-Control", "no-store");
@@ -112,10 +111,8 @@ HandlerResult Handler::AdminTokens(const std::vector<std::string>& seg, const Ht
     if (rv.outcome == Outcome::kNotFound) {
       return ResultOf(Error(404, "no token named '" + name.substr(0, 128) + "'"));
     }
-    access_->TokensChanged();
     return ResultOf(StoreFailure(rv.outcome, rv.error));
   }
-  access_->TokensChanged();
   rapidjson::StringBuffer sb;
   JsonWriter w(sb);
   w.StartObject();

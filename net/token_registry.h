@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -93,6 +94,9 @@ class TokenRegistry {
 
   // Changes with every create and revoke (long-lived streams compare it).
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  // Called with the number of tokens after every load, create and revoke
+  // (under the registry's write lock). Set before the registry is shared.
+  void set_on_change(std::function<void(size_t)> fn) { on_change_ = std::move(fn); }
 
  private:
   struct Index;
@@ -104,6 +108,7 @@ class TokenRegistry {
   std::atomic<std::shared_ptr<const Index>> index_;
   std::atomic<size_t> count_{0};
   std::atomic<uint64_t> generation_{0};
+  std::function<void(size_t)> on_change_;
 };
 
 }  // namespace casmem::net

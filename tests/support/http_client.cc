@@ -179,14 +179,16 @@ Casmemd::Casmemd(const std::string& data_dir, const std::vector<std::string>& ar
     _exit(127);
   }
   ::close(out[1]);
-  // The ready line: "casmemd listening on http://127.0.0.1:PORT".
+  // The ready line: "casmemd listening on http(s)://HOST:PORT".
   std::string line;
   char c;
   pollfd p{out[0], POLLIN, 0};
   while (::poll(&p, 1, 20'000) > 0 && ::read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
   ::close(out[0]);
-  const std::string prefix = "casmemd listening on http://127.0.0.1:";
-  if (line.rfind(prefix, 0) == 0) port_ = std::stoi(line.substr(prefix.size()));
+  const size_t colon = line.rfind(':');
+  if (line.rfind("casmemd listening on ", 0) == 0 && colon != std::string::npos) {
+    port_ = std::atoi(line.c_str() + colon + 1);
+  }
 }
 
 Casmemd::~Casmemd() {

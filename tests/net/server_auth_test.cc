@@ -1,0 +1,221 @@
+// Access control end to end (issue 11) on a real casmemd: tokens made
+// offline with `casmemd token` and online through /admin/tokens, used,
+// revoked at once on an open connection, surviving SIGKILL and a
+// snapshot; no secret anywhere in the data directory; protected mode; the
+// rate limit.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "tests/net/server_fixture.h"
+
+namespace casmem::testing {
+namespace {
+
+struct Command {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs `casmemd ARGS...` to completion.
+Command RunCasmemd(const std::vector<std::string>& args) {
+  Command c;
+  const std::string base = ::testing::TempDir() + "casmemd-cmd-" + std::to_string(::getpid());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int out = ::open((base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = ::open((base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    std::vector<std::string> argv_s = {CASMEMD_PATH};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  c.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto slurp = [](const std::string& path) {
+    std::ifstream f(path);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  c.out = slurp(base + ".out");
+  c.err = slurp(base + ".err");
+  std::filesystem::remove(base + ".out");
+  std::filesystem::remove(base + ".err");
+  return c;
+}
+
+// `casmemd token create` on `dir`: the secret (its one line of stdout).
+std::string CreateOffline(const std::string& dir, const std::string& name, const std::string& ws,
+                          const std::string& role) {
+  Command c = RunCasmemd({"token", "create", "--data-dir", dir, "--name", name, "--workspace", ws, "--role", role});
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(std::count(c.out.begin(), c.out.end(), '\n'), 1) << c.out;
+  return c.out.substr(0, c.out.find('\n'));
+}
+
+std::string Bearer(const std::string& secret) { return "Authorization: Bearer " + secret + "\r\n"; }
+
+std::string SecretOf(const std::string& body) {
+  const size_t at = body.find("\"secret\":\"");
+  if (at == std::string::npos) return "";
+  return body.substr(at + 10, body.find('"', at + 10) - at - 10);
+}
+
+std::string DirBytes(const std::string& dir) {
+  std::string all;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream f(e.path(), std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(f), {});
+  }
+  return all;
+}
+
+TEST_F(ServerTest, TokensOfflineAndOnlineSurviveSigkillAndSnapshotAndRevokeAtOnce) {
+  const std::string root = CreateOffline(dir, "root", "*", "admin");
+  ASSERT_EQ(root.rfind("cm_", 0), 0u);
+  Start();
+  {
+    auto c = Client();
+    EXPECT_EQ(c->Request("GET", "/memory/k").status, 401);
+    EXPECT_EQ(c->Request("GET", "/healthz").status, 200);
+    EXPECT_EQ(c->Request("GET", "/memory/k", "", Bearer(root)).status, 404);
+  }
+  // While casmemd serves the directory, the offline command refuses.
+  Command busy = RunCasmemd({"token", "list", "--data-dir", dir});
+  EXPECT_EQ(busy.status, 1);
+  EXPECT_NE(busy.err.find("/admin/tokens"), std::string::npos) << busy.err;
+
+  std::string agent;
+  {
+    auto c = Client();
+    HttpReply r = c->Request("POST", "/admin/tokens", R"({"name":"agent","workspace":"team","role":"write"})",
+                             Bearer(root));
+    ASSERT_EQ(r.status, 201) << r.body;
+    agent = SecretOf(r.body);
+    ASSERT_FALSE(agent.empty());
+    EXPECT_EQ(c->Request("POST", "/workspaces/team/memory", R"({"key":"k","value":1})", Bearer(agent)).status, 200);
+    EXPECT_EQ(c->Request("POST", "/workspaces/other/memory", R"({"key":"k","value":1})", Bearer(agent)).status, 403);
+  }
+  server->Kill();
+  Start();
+  auto agent_conn = Client();
+  EXPECT_EQ(agent_conn->Request("GET", "/workspaces/team/memory/k", "", Bearer(agent)).status, 200);
+  {
+    auto c = Client();
+    EXPECT_EQ(c->Request("DELETE", "/admin/tokens/agent", "", Bearer(root)).status, 200);
+  }
+  // The agent's open keep-alive connection is refused from its next request.
+  EXPECT_EQ(agent_conn->Request("GET", "/workspaces/team/memory/k", "", Bearer(agent)).status, 401);
+  server->Kill();
+  Start();
+  {
+    auto c = Client();
+    EXPECT_EQ(c->Request("GET", "/workspaces/team/memory/k", "", Bearer(agent)).status, 401);
+    EXPECT_EQ(c->Request("GET", "/workspaces/team/memory/k", "", Bearer(root)).status, 200);
+  }
+  EXPECT_EQ(server->Terminate(), 0);  // a clean stop writes a snapshot
+  Start();
+  {
+    auto c = Client();
+    EXPECT_EQ(c->Request("GET", "/workspaces/team/memory/k", "", Bearer(agent)).status, 401);
+    EXPECT_EQ(c->Request("GET", "/workspaces/team/memory/k", "", Bearer(root)).status, 200);
+    HttpReply list = c->Request("GET", "/admin/tokens", "", Bearer(root));
+    EXPECT_EQ(list.status, 200);
+    EXPECT_NE(list.body.find("\"root\""), std::string::npos);
+    EXPECT_EQ(list.body.find("\"agent\""), std::string::npos);
+  }
+  EXPECT_EQ(server->Terminate(), 0);
+  server.reset();
+
+  Command list = RunCasmemd({"token", "list", "--data-dir", dir, "--json"});
+  EXPECT_EQ(list.status, 0) << list.err;
+  EXPECT_NE(list.out.find("\"name\":\"root\""), std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find("agent"), std::string::npos);
+  // Only hashes are kept, and no log line names a secret.
+  const std::string bytes = DirBytes(dir);
+  EXPECT_EQ(bytes.find(root.substr(3)), std::string::npos);
+  EXPECT_EQ(bytes.find(agent.substr(3)), std::string::npos);
+  std::ifstream err(dir + ".stderr");
+  const std::string log(std::istreambuf_iterator<char>(err), {});
+  EXPECT_EQ(log.find(root.substr(3)), std::string::npos);
+  EXPECT_EQ(log.find(agent.substr(3)), std::string::npos);
+
+  Command revoke = RunCasmemd({"token", "revoke", "root", "--data-dir", dir});
+  EXPECT_EQ(revoke.status, 0) << revoke.err;
+  Command again = RunCasmemd({"token", "revoke", "root", "--data-dir", dir});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_NE(again.err.find("no token named 'root'"), std::string::npos) << again.err;
+  // No token left: loopback serves everyone again.
+  Start();
+  EXPECT_EQ(Client()->Request("GET", "/memory/k").status, 404);
+}
+
+TEST_F(ServerTest, TokenCommandRefusesBadArguments) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"token"},
+           {"token", "make"},
+           {"token", "create", "--data-dir", dir, "--name", "a", "--workspace", "w"},
+           {"token", "create", "--data-dir", dir, "--name", "a", "--workspace", "w", "--role", "admin"},
+           {"token", "create", "--data-dir", dir, "--name", "a b", "--workspace", "w", "--role", "read"},
+           {"token", "create", "--name", "a", "--workspace", "w", "--role", "read"},
+           {"token", "list", "--data-dir", dir, "--bogus", "1"},
+           {"token", "revoke", "--data-dir", dir}}) {
+    Command c = RunCasmemd(args);
+    EXPECT_EQ(c.status, 2) << c.err;
+    EXPECT_TRUE(c.out.empty() || args.size() == 1) << c.out;  // never a secret on a refusal
+  }
+  Command missing = RunCasmemd({"token", "list", "--data-dir", dir + "-absent"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("no data directory"), std::string::npos);
+}
+
+TEST_F(ServerTest, ProtectedModeRefusesANonLoopbackListenWithoutTokens) {
+  server = std::make_unique<Casmemd>(dir, std::vector<std::string>{"--listen", "0.0.0.0:0"});
+  EXPECT_EQ(server->port(), 0);
+  EXPECT_EQ(server->Terminate(), 1);
+  const std::string err = server->Stderr();
+  EXPECT_NE(err.find("protected mode"), std::string::npos) << err;
+  EXPECT_NE(err.find("casmemd token create"), std::string::npos) << err;
+  EXPECT_NE(err.find("--insecure-no-auth"), std::string::npos) << err;
+
+  server = std::make_unique<Casmemd>(dir, std::vector<std::string>{"--listen", "0.0.0.0:0", "--insecure-no-auth"});
+  ASSERT_GT(server->port(), 0) << server->Stderr();
+  EXPECT_EQ(Client()->Request("GET", "/memory/k").status, 404);
+  EXPECT_EQ(server->Terminate(), 0);
+
+  const std::string root = CreateOffline(dir, "root", "*", "admin");
+  server = std::make_unique<Casmemd>(dir, std::vector<std::string>{"--listen", "0.0.0.0:0"});
+  ASSERT_GT(server->port(), 0) << server->Stderr();
+  auto c = Client();
+  EXPECT_EQ(c->Request("GET", "/memory/k").status, 401);
+  EXPECT_EQ(c->Request("GET", "/memory/k", "", Bearer(root)).status, 404);
+}
+
+TEST_F(ServerTest, RateLimitAnswers429) {
+  const std::string root = CreateOffline(dir, "root", "*", "admin");
+  Start({"--rate-limit", "2"});
+  auto c = Client();
+  int ok = 0;
+  HttpReply last;
+  for (int i = 0; i < 20 && last.status != 429; ++i) {
+    last = c->Request("GET", "/memory/k", "", Bearer(root));
+    ok += last.status == 404;
+  }
+  ASSERT_EQ(last.status, 429) << last.body;
+  EXPECT_GE(ok, 2);
+  EXPECT_GE(std::stoi(last.Header("retry-after")), 1);
+  EXPECT_NE(last.body.find("rate limit"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace casmem::testing
