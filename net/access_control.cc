@@ -7,6 +7,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "engine/names.h"
 #include "net/json_out.h"
 
 namespace casmem::net {
@@ -126,8 +127,11 @@ std::optional<HttpResponse> AccessControl::Check(const Caller& caller, std::stri
   if (!caller.token) return std::nullopt;  // no token exists: not checked
   if (TokenAllows(*caller.token, ws, need)) return std::nullopt;
   const TokenInfo& t = *caller.token;
-  std::string what = ws.empty() ? std::string(need == Role::kAdmin ? "this server" : "this")
-                                : "workspace '" + std::string(ws) + "'";
+  // The workspace is named only when it is a valid name (the URL's bytes
+  // are not checked yet: an error never echoes what may not be UTF-8).
+  std::string what = ws.empty()            ? std::string(need == Role::kAdmin ? "this server" : "this")
+                     : ValidWorkspace(ws) ? "workspace '" + std::string(ws) + "'"
+                                           : std::string("that workspace");
   HttpResponse r = Refusal(403, "token '" + t.name + "' (" + RoleName(t.role) + " on " +
                                     (t.workspace == "*" ? std::string("every workspace")
                                                         : "workspace '" + t.workspace + "'") +

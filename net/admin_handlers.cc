@@ -50,12 +50,20 @@ bool ParseCreate(std::string_view body, std::string* name, std::string* ws, std:
     return false;
   }
   bool has_name = false, has_ws = false, has_role = false;
-  for (auto it = d.MemberBegin(); it != d.MemberEnd(); ++it) {
+  // (By index: clang warns that comparing RapidJSON 1.1's member
+  // iterators is ambiguous in C++20.)
+  for (rapidjson::SizeType i = 0; i < d.MemberCount(); ++i) {
+    const auto it = d.MemberBegin() + i;
     const std::string_view k(it->name.GetString(), it->name.GetStringLength());
     std::string* slot = k == "name" ? name : k == "workspace" ? ws : k == "role" ? role : nullptr;
     bool* seen = k == "name" ? &has_name : k == "workspace" ? &has_ws : k == "role" ? &has_role : nullptr;
     if (slot == nullptr) {
-      *error = "unknown field \"" + std::string(k.substr(0, 64)) + "\" (expected name, workspace, role)";
+      // Named only when it is short printable ASCII: an error never echoes
+      // bytes that would not be valid in a JSON string.
+      bool plain = k.size() <= 64;
+      for (char c : k) plain = plain && c >= 0x20 && c < 0x7f;
+      *error = (plain ? "unknown field \"" + std::string(k) + "\"" : std::string("unknown field")) +
+               " (expected name, workspace, role)";
       return false;
     }
     if (*seen) {
@@ -100,16 +108,21 @@ HandlerResult Handler::AdminTokens(const std::vector<std::string>& seg, const Ht
     return r;
   }
   const std::string& name = seg[2];
+  if (TokenNameProblem(name) != nullptr) {
+    // Not a name a token can have (and not echoed: it may be any bytes).
+    if (req.method != "GET" && req.method != "DELETE") return MethodNotAllowed("GET, DELETE");
+    return ResultOf(Error(404, "no such token"));
+  }
   if (req.method == "GET") {
     auto t = tokens.Get(name);
-    if (!t) return ResultOf(Error(404, "no token named '" + name.substr(0, 128) + "'"));
+    if (!t) return ResultOf(Error(404, "no token named '" + name + "'"));
     return ResultOf(Json(200, TokenJson(*t)));
   }
   if (req.method != "DELETE") return MethodNotAllowed("GET, DELETE");
   TokenRegistry::Revoked rv = tokens.Revoke(name, by);
   if (rv.outcome != Outcome::kOk) {
     if (rv.outcome == Outcome::kNotFound) {
-      return ResultOf(Error(404, "no token named '" + name.substr(0, 128) + "'"));
+      return ResultOf(Error(404, "no token named '" + name + "'"));
     }
     return ResultOf(StoreFailure(rv.outcome, rv.error));
   }

@@ -46,9 +46,9 @@ std::optional<TokenInfo> FromEntry(const Entry& e) {
   d.Parse(e.value.data(), e.value.size());
   if (d.HasParseError() || !d.IsObject()) return std::nullopt;
   auto str = [&](const char* name) -> std::optional<std::string_view> {
-    auto it = d.FindMember(name);
-    if (it == d.MemberEnd() || !it->value.IsString()) return std::nullopt;
-    return std::string_view(it->value.GetString(), it->value.GetStringLength());
+    if (!d.HasMember(name) || !d[name].IsString()) return std::nullopt;
+    const auto& v = d[name];
+    return std::string_view(v.GetString(), v.GetStringLength());
   };
   const auto ws = str("workspace"), role = str("role"), hash = str("sha256");
   if (!ws || !role || !hash) return std::nullopt;

@@ -13,6 +13,14 @@
 // byte for byte, marked Idempotency-Replayed. GuardedWriteOf (what the
 // server's conflict turns read before a request runs) names the key the
 // request then writes, and every stale-guard loser is one it names.
+// Access control (memory-api.md §9) is always on: an input that begins
+// "AUTH\n" starts with three tokens whose secrets the dictionary knows
+// (cm_fuzz-admin of "*", cm_fuzz-w writing and cm_fuzz-r reading
+// workspace "w"); otherwise none exists until a POST /admin/tokens makes
+// one. Then: a request without an Authorization header is a 401 (with
+// WWW-Authenticate) unless it is /healthz; a 403 only comes to a known
+// token; no response body holds a known secret (unless the input has
+// it outside an Authorization header: a client may store any text).
 #include <cctype>
 #include <chrono>
 #include <cstddef>
@@ -23,10 +31,13 @@
 
 #include "engine/clock.h"
 #include "engine/store.h"
+#include "engine/names.h"
+#include "net/access_control.h"
 #include "net/guarded_write.h"
 #include "net/handler.h"
 #include "net/json_body.h"
 #include "net/metrics.h"
+#include "net/token_secret.h"
 #include "net/url.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "common/logger.h"
@@ -38,7 +49,8 @@ using namespace casmem::net;
 
 bool KnownStatus(int s) {
   switch (s) {
-    case 200: case 400: case 404: case 405: case 409: case 410: case 413: case 415: case 422: case 503:
+    case 200: case 201: case 400: case 401: case 403: case 404: case 405: case 409: case 410: case 413:
+    case 415: case 422: case 503:
       return true;
     default: return false;
   }
@@ -66,7 +78,7 @@ bool IEquals(std::string_view a, std::string_view b) {
 // Takes the header lines off the front of `rest` into `req`.
 void TakeHeaders(std::string_view* rest, HttpRequest* req) {
   static constexpr std::string_view kNames[] = {"Content-Type", "If-Match", "Idempotency-Key",
-                                                "Casmem-Writer", "Last-Event-ID"};
+                                                "Casmem-Writer", "Last-Event-ID", "Authorization"};
   while (!rest->empty()) {
     const size_t nl = rest->find('\n');
     const std::string_view line = rest->substr(0, nl);
@@ -77,8 +89,8 @@ void TakeHeaders(std::string_view* rest, HttpRequest* req) {
       if (!std::isalpha(static_cast<unsigned char>(c)) && c != '-') return;
     std::optional<std::string_view>* slots[] = {&req->content_type, &req->if_match,
                                                 &req->idempotency_key, &req->writer,
-                                                &req->last_event_id};
-    for (size_t i = 0; i < 5; ++i) {
+                                                &req->last_event_id, &req->authorization};
+    for (size_t i = 0; i < 6; ++i) {
       if (!IEquals(name, kNames[i])) continue;
       if (*slots[i]) req->repeated_header = kNames[i];
       *slots[i] = line.substr(colon + 2);
@@ -87,7 +99,40 @@ void TakeHeaders(std::string_view* rest, HttpRequest* req) {
   }
 }
 
-void OneRequest(Store* store, Handler* handler, std::string_view req) {
+constexpr const char* kSecrets[] = {"cm_fuzz-admin", "cm_fuzz-w", "cm_fuzz-r"};
+
+// Puts the three known tokens in the store, as TokenRegistry keeps them.
+void PlantTokens(Store* store) {
+  const std::pair<const char*, const char*> kinds[] = {{"*", "admin"}, {"w", "write"}, {"w", "read"}};
+  for (int i = 0; i < 3; ++i) {
+    const std::string value = std::string(R"({"workspace":")") + kinds[i].first + R"(","role":")" +
+                              kinds[i].second + R"(","sha256":")" + HashHex(HashSecret(kSecrets[i])) + "\"}";
+    PutRequest p;
+    p.workspace = kTokensWorkspace;
+    const std::string key = "t" + std::to_string(i);
+    p.key = key;
+    p.value = value;
+    FUZZ_CHECK(store->Put(p).outcome == Outcome::kOk);
+  }
+}
+
+// Whether a known secret appears in the input anywhere but in the value
+// of an Authorization line (a client may store any text, secrets too).
+bool SecretInData(std::string_view in) {
+  while (!in.empty()) {
+    const size_t nl = in.find('\n');
+    const std::string_view line = in.substr(0, nl);
+    if (!(line.size() > 14 && IEquals(line.substr(0, 14), "Authorization:")) &&
+        line.find("cm_fuzz") != std::string_view::npos) {
+      return true;
+    }
+    in.remove_prefix(nl == std::string_view::npos ? in.size() : nl + 1);
+  }
+  return false;
+}
+bool secret_in_data = false;  // of the current input
+
+void OneRequest(Store* store, Handler* handler, AccessControl* access, std::string_view req) {
   const size_t nl = req.find('\n');
   const std::string_view line = req.substr(0, nl);
   std::string_view body = nl == std::string_view::npos ? "" : req.substr(nl + 1);
@@ -99,7 +144,26 @@ void OneRequest(Store* store, Handler* handler, std::string_view req) {
   http.body = body;
 
   const std::optional<GuardedKey> guarded = GuardedWriteOf(http);
+  const bool checked = !access->tokens().empty();
+  std::shared_ptr<const TokenInfo> token;
+  if (http.authorization) {
+    if (auto secret = BearerSecret(*http.authorization)) token = access->tokens().Find(*secret);
+  }
   HandlerResult r = handler->Handle(http);
+  if (!secret_in_data) {
+    for (const char* secret : kSecrets) FUZZ_CHECK(r.response.body.find(secret) == std::string::npos);
+  }
+  // /healthz however spelled (percent-encoded, a trailing slash, a query).
+  std::string parse_error;
+  const auto parsed_target = ParseTarget(target, &parse_error);
+  const bool health = parsed_target && parsed_target->segments.size() == 1 &&
+                      parsed_target->segments[0] == "healthz";
+  if (checked && !http.authorization && !health) FUZZ_CHECK(r.response.status == 401);
+  if (r.response.status == 401) {
+    FUZZ_CHECK(checked && !token && HasHeader(r.response, "WWW-Authenticate"));
+    return;
+  }
+  if (r.response.status == 403) FUZZ_CHECK(token || !checked);
   FUZZ_CHECK(store->WaitVisible(r.visible_lsn).ok());
   if (r.key_event == KeyEvent::kStaleConflict) FUZZ_CHECK(guarded && guarded->guard == r.guard);
   if (guarded && r.key_event != KeyEvent::kNone) {
@@ -185,13 +249,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<Store> store;
   FUZZ_CHECK(Store::Open(o, &store).ok());
   Metrics metrics;
-  Handler handler(store.get(), &metrics);
-
   std::string_view in(reinterpret_cast<const char*>(data), size);
+  secret_in_data = SecretInData(in);
+  if (in.starts_with("AUTH\n")) {
+    PlantTokens(store.get());
+    in.remove_prefix(5);
+  }
+  AccessControl access(store.get(), &metrics, AccessOptions{});
+  Handler handler(store.get(), &metrics, &access);
+
   constexpr std::string_view kSep = "\n--\n";
   for (int n = 0; n < 16; ++n) {  // bounded: each input stays fast
     const size_t cut = in.find(kSep);
-    OneRequest(store.get(), &handler, in.substr(0, cut));
+    OneRequest(store.get(), &handler, &access, in.substr(0, cut));
     if (cut == std::string_view::npos) break;
     in.remove_prefix(cut + kSep.size());
   }

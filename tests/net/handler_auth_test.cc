@@ -6,9 +6,11 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/clock.h"
+#include "engine/names.h"
 #include "engine/store.h"
 #include "net/access_control.h"
 #include "net/handler.h"
@@ -262,6 +264,30 @@ TEST_F(AuthHandlerTest, AdminTokenCreateRefusesBadBodies) {
     EXPECT_NE(r.response.body.find("\"error\""), std::string::npos);
   }
   EXPECT_EQ(access->tokens().size(), 1u);
+}
+
+std::string Repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+TEST_F(AuthHandlerTest, ErrorsNeverEchoBytesThatAreNotUtf8) {
+  // Found by fuzz_handler: a 403 named the URL's workspace, and /admin
+  // errors the URL's token name and a body's unknown field, before any of
+  // them was checked.
+  const std::string admin = Token("root", "*", "admin");
+  const std::string reader = Token("reader", "a", "read");
+  for (const auto& [method, target, body, secret] : std::vector<std::tuple<const char*, const char*, std::string, std::string>>{
+           {"POST", "/workspaces/%ff%fe/memory", R"({"key":"k","value":1})", reader},
+           {"GET", "/admin/tokens/%ff", "", admin},
+           {"DELETE", "/admin/tokens/%c3", "", admin},
+           {"POST", "/admin/tokens", "{\"" + Repeat("\xe2\x82\xac", 22) + "\":1}", admin}}) {
+    SCOPED_TRACE(target);
+    HandlerResult r = Run(method, target, body, secret);
+    EXPECT_GE(r.response.status, 400);
+    EXPECT_TRUE(ValidUtf8(r.response.body)) << r.response.body;
+  }
 }
 
 TEST_F(AuthHandlerTest, MalformedAuthorizationIsA401) {
