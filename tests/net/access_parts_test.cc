@@ -17,6 +17,7 @@
 #include "net/rate_limiter.h"
 #include "net/token_registry.h"
 #include "net/token_secret.h"
+#include "tests/support/dir_bytes.h"
 
 namespace casmem::net {
 namespace {
@@ -115,16 +116,6 @@ std::string TempDir(const std::string& name) {
   return dir;
 }
 
-std::string ReadAll(const std::filesystem::path& dir) {
-  std::string all;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream f(e.path(), std::ios::binary);
-    all.append(std::istreambuf_iterator<char>(f), {});
-  }
-  return all;
-}
-
 class RegistryTest : public ::testing::Test {
  protected:
   void Open() {
@@ -184,7 +175,7 @@ TEST_F(RegistryTest, CreateFindRevokeAndReloadFromTheLogAndASnapshot) {
     EXPECT_EQ(tokens->Find(b.secret)->role, Role::kAdmin);
   }
   // The data directory holds the hashes, never a secret.
-  const std::string bytes = ReadAll(dir);
+  const std::string bytes = testing::DirBytes(dir);
   EXPECT_EQ(bytes.find(a.secret), std::string::npos);
   EXPECT_EQ(bytes.find(b.secret), std::string::npos);
   EXPECT_EQ(bytes.find(a.secret.substr(3)), std::string::npos);

@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include "tests/net/server_fixture.h"
+#include "tests/support/dir_bytes.h"
 
 namespace casmem::testing {
 namespace {
@@ -68,16 +69,6 @@ std::string SecretOf(const std::string& body) {
   const size_t at = body.find("\"secret\":\"");
   if (at == std::string::npos) return "";
   return body.substr(at + 10, body.find('"', at + 10) - at - 10);
-}
-
-std::string DirBytes(const std::string& dir) {
-  std::string all;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream f(e.path(), std::ios::binary);
-    all.append(std::istreambuf_iterator<char>(f), {});
-  }
-  return all;
 }
 
 TEST_F(ServerTest, TokensOfflineAndOnlineSurviveSigkillAndSnapshotAndRevokeAtOnce) {
