@@ -242,3 +242,46 @@ TEST(TokenAllowsTest, RoleAndWorkspace) {
 
 }  // namespace
 }  // namespace casmem::net
+
+namespace casmem::net {
+namespace {
+
+TEST(AccessControlTest, MayWriteAsksWithoutCountingOrTakingFromTheLimit) {
+  StoreOptions o;
+  o.sweep_interval = std::chrono::milliseconds(0);
+  std::unique_ptr<Store> store;
+  ASSERT_TRUE(Store::Open(o, &store).ok());
+  Metrics metrics;
+  AccessControl open(store.get(), &metrics, AccessOptions{1, false});
+  HttpRequest req("POST", "/workspaces/a/memory");
+  req.remote_address = "192.0.2.1";
+  EXPECT_TRUE(open.MayWrite(req, "a"));  // no token: nothing is checked
+  {
+    AccessControl guarded(store.get(), &metrics, AccessOptions{1, true});
+    EXPECT_FALSE(guarded.MayWrite(req, "a"));  // protected mode, not loopback
+    req.remote_address = "127.0.0.1";
+    EXPECT_TRUE(guarded.MayWrite(req, "a"));
+  }
+  const std::string writer = open.tokens().Create("w", "a", "write", "t").secret;
+  const std::string reader = open.tokens().Create("r", "a", "read", "t").secret;
+  EXPECT_FALSE(open.MayWrite(req, "a"));  // no Authorization
+  const std::string w = "Bearer " + writer, r = "Bearer " + reader, bad = "Bearer cm_x";
+  req.authorization = w;
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(open.MayWrite(req, "a"));  // the rate limit is not taken
+  EXPECT_FALSE(open.MayWrite(req, "b"));
+  req.authorization = r;
+  EXPECT_FALSE(open.MayWrite(req, "a"));
+  req.authorization = bad;
+  EXPECT_FALSE(open.MayWrite(req, "a"));
+  EXPECT_EQ(metrics.Render(*store).find("casmem_auth_failures_total{"), std::string::npos);
+  // Admit takes from the limit (1 per second): the first passes, the next is a 429.
+  req.authorization = w;
+  AccessControl::Caller caller;
+  EXPECT_FALSE(open.Admit(req, &caller));
+  auto refused = open.Admit(req, &caller);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429);
+}
+
+}  // namespace
+}  // namespace casmem::net
