@@ -51,6 +51,9 @@ class Metrics {
   void CountCompacted() { watch_compacted_.fetch_add(1, std::memory_order_relaxed); }
   void WaitBegan() { waiting_.fetch_add(1, std::memory_order_relaxed); }
   void WaitEnded() { waiting_.fetch_sub(1, std::memory_order_relaxed); }
+  // A TLS connection that did not complete its handshake (bad protocol
+  // version, no shared cipher, timed out).
+  void CountTlsHandshakeFailure() { tls_handshake_failures_.fetch_add(1, std::memory_order_relaxed); }
   void ObserveWriteSeconds(double s) { write_latency_.Observe(s); }
   void ObserveFsyncSeconds(double s) { fsync_latency_.Observe(s); }
   void ObserveBatchRecords(uint64_t n) { batch_records_.Observe(static_cast<double>(n)); }
@@ -70,6 +73,7 @@ class Metrics {
   std::atomic<uint64_t> watch_lagged_{0};
   std::atomic<uint64_t> watch_compacted_{0};
   std::atomic<int64_t> waiting_{0};
+  std::atomic<uint64_t> tls_handshake_failures_{0};
   Histogram write_latency_;
   Histogram fsync_latency_;
   Histogram batch_records_;
