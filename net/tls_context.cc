@@ -19,10 +19,11 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-// OpenSSL's reason for the last failure ("PEM routines: no start line"),
-// and the error queue cleared.
+// OpenSSL's reason for a failure ("PEM routines: no start line"): the
+// first error queued, the root cause (later ones only say which call
+// failed); the error queue is cleared.
 std::string OpenSslReason() {
-  const unsigned long e = ERR_peek_last_error();
+  const unsigned long e = ERR_peek_error();
   std::string out;
   if (e == 0) {
     out = "unknown OpenSSL error";

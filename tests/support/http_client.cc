@@ -179,14 +179,15 @@ Casmemd::Casmemd(const std::string& data_dir, const std::vector<std::string>& ar
     _exit(127);
   }
   ::close(out[1]);
-  // The ready line: "casmemd listening on http://127.0.0.1:PORT".
+  // The ready line: "casmemd listening on http://127.0.0.1:PORT" (https:// with TLS).
   std::string line;
   char c;
   pollfd p{out[0], POLLIN, 0};
   while (::poll(&p, 1, 20'000) > 0 && ::read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
   ::close(out[0]);
-  const std::string prefix = "casmemd listening on http://127.0.0.1:";
-  if (line.rfind(prefix, 0) == 0) port_ = std::stoi(line.substr(prefix.size()));
+  for (const std::string prefix : {"casmemd listening on http://127.0.0.1:", "casmemd listening on https://127.0.0.1:"}) {
+    if (line.rfind(prefix, 0) == 0) port_ = std::stoi(line.substr(prefix.size()));
+  }
 }
 
 Casmemd::~Casmemd() {
