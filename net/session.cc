@@ -65,6 +65,9 @@ constexpr size_t kHeaderLimit = kMaxHeaderBytes;
 constexpr int kNotSentLowWatermark = 256 * 1024;
 using NotSentLowWatermark = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
 constexpr size_t kReadSize = 16 * 1024;
+// How long an orderly TLS close waits for the client's close_notify (or
+// its close) when nothing more is expected from it.
+constexpr std::chrono::milliseconds kTlsCloseTime{1000};
 // The most a connection buffers of what it has not parsed yet. Beast 1.81
 // bounds a header (header_limit) and a body (body_limit) but not a chunk
 // size/extension line nor a trailer, which it keeps unconsumed until their
@@ -208,8 +211,11 @@ class Session : public std::enable_shared_from_this<Session> {
       self->closing_ = true;
       self->WakeAllParked();  // answered with the state now
       if (self->lingering_ || !self->handshake_done_) return self->Close();
-      // Over TLS, an idle connection ends with close_notify (Linger).
-      if (self->queue_.empty() && !self->writing_) self->conn_.tls() ? self->Linger() : self->Close();
+      // Over TLS, an idle connection ends with close_notify (Linger), and
+      // briefly: nothing is unread, so the close cannot turn into a reset.
+      if (self->queue_.empty() && !self->writing_) {
+        self->conn_.tls() ? self->Linger(kTlsCloseTime) : self->Close();
+      }
     });
   }
 
@@ -352,8 +358,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (handing_off_) return;  // the watch stream reads the socket
     if (watching_parked_ && conn_.tls()) {
       // WatchParkedClose's TLS read must end first (one read at a time);
-      // its handler reads on. Woken meanwhile: it is cut short.
-      if (!deferred_ || closing_) park_cancel_.emit(asio::cancellation_type::total);
+      // its handler reads on. Woken meanwhile: it is cut short (terminal:
+      // the only kind Asio's SSL operations pass on; no byte is lost, as
+      // what was read is in the SSL engine already).
+      if (!deferred_ || closing_) park_cancel_.emit(asio::cancellation_type::terminal);
       return;
     }
     if (closing_) return WatchForClose();
@@ -839,8 +847,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close();
     queue_.pop_front();
     if (close || (closing_ && queue_.empty())) {
-      // TLS: always the orderly end (close_notify), bounded like a linger.
-      if (conn_.tls()) return Linger();
+      // TLS: always the orderly end (close_notify), bounded like a linger
+      // after an early refusal, else briefly (the client is not sending).
+      if (conn_.tls()) return Linger(linger_on_close_ && !srv_->stopping.load() ? kLingerTime : kTlsCloseTime);
       return linger_on_close_ && !srv_->stopping.load() ? Linger() : Close();
     }
     if (queue_.empty()) idle_since_ = Clock::now();
@@ -971,7 +980,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // first (TlsShutdown), then the raw drain, all within the linger
   // deadline. A read pending through the TLS stream is cancelled first
   // (no write is pending here); its handler shuts down.
-  void Linger() {
+  void Linger(Clock::duration bound = kLingerTime) {
     if (lingering_) return;
     lingering_ = true;
     if (!conn_.tls()) {
@@ -984,7 +993,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // restart it, or a connection idle before its refused request would
     // have its lingering cut short.
     idle_since_ = Clock::now();
-    linger_deadline_ = Clock::now() + kLingerTime;
+    linger_deadline_ = Clock::now() + bound;
     if (linger_deadline_ < timer_.expiry()) ArmTimer(linger_deadline_);
     if (conn_.tls()) {
       if (!TlsReadPending()) return TlsShutdown();

@@ -3,6 +3,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509err.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -68,6 +69,9 @@ Status MakeTlsContext(const std::string& cert, const std::string& key, std::shar
     return fail("bad TLS certificate " + cert);
   }
   if (SSL_CTX_use_PrivateKey_file(native, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      return fail("TLS key " + key + " does not match certificate " + cert);
+    }
     return fail("bad TLS key " + key + " (for certificate " + cert + ")");
   }
   if (SSL_CTX_check_private_key(native) != 1) {

@@ -45,12 +45,15 @@ class TlsFiles {
   TlsFiles() : dir_(FreshDir("tls-" + TestName())) {
     std::filesystem::create_directories(dir_);
     ok_ = MakeTestCertificate(cert(), key(), "first");
+    if (ok_) std::filesystem::copy_file(cert(), first());
   }
   ~TlsFiles() { std::filesystem::remove_all(dir_); }
   bool ok() const { return ok_; }
   std::string cert() const { return dir_ + "/cert.pem"; }
   std::string key() const { return dir_ + "/key.pem"; }
   std::string dir() const { return dir_; }
+  // A copy of the first certificate: what clients trust once cert.pem changes.
+  std::string first() const { return dir_ + "/first.pem"; }
   // Makes a new pair (CN=`cn`) and copies it over cert.pem/key.pem, as a
   // renewal in place does. Its fingerprint, or "" on failure.
   std::string Renew(const std::string& cn) {
@@ -99,12 +102,20 @@ class ServerTlsTest : public ::testing::Test {
   }
   std::unique_ptr<TlsClient> Client(std::string* error = nullptr) {
     std::string e;
-    auto c = TlsClient::Connect(port, TlsClientOptions{files.cert(), 0}, &e);
+    auto c = TlsClient::Connect(port, TlsClientOptions{ca.empty() ? files.cert() : ca, 0}, &e);
     if (error != nullptr) *error = e;
     EXPECT_TRUE(c) << e;
     return c;
   }
-  uint64_t HandshakeFailures() {
+  // Waits (up to 20 s) for the handshake failure count to reach `n`; the
+  // count. The server counts after the client has seen the close.
+  uint64_t HandshakeFailures(uint64_t n) {
+    for (int i = 0; i < 2000 && CountedHandshakeFailures() < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return CountedHandshakeFailures();
+  }
+  uint64_t CountedHandshakeFailures() {
     const std::string text = metrics.Render(*store);
     const std::string name = "\ncasmem_tls_handshake_failures_total ";
     const size_t at = text.find(name);
@@ -112,6 +123,7 @@ class ServerTlsTest : public ::testing::Test {
   }
 
   TlsFiles files;
+  std::string ca;  // what Client() trusts; empty: files.cert()
   Metrics metrics;
   std::unique_ptr<Store> store;
   std::unique_ptr<Server> server;
@@ -228,7 +240,7 @@ TEST_F(ServerTlsTest, Tls11ClientIsRefused) {
   EXPECT_FALSE(old);
   // Refused by the server (its protocol_version alert), not by the client.
   EXPECT_NE(error.find("protocol version"), std::string::npos) << error;
-  EXPECT_EQ(HandshakeFailures(), 1u);
+  EXPECT_EQ(HandshakeFailures(1), 1u);
   // The same client with TLS 1.2 gets in.
   auto tls12 = TlsClient::Connect(port, TlsClientOptions{files.cert(), TLS1_2_VERSION}, &error);
   ASSERT_TRUE(tls12) << error;
@@ -242,13 +254,13 @@ TEST_F(ServerTlsTest, ClientThatNeverHandshakesIsCutByReadTimeout) {
   auto raw = HttpClient::Connect(port);
   ASSERT_TRUE(raw);
   EXPECT_TRUE(raw->ClosedByPeer(20'000));
-  EXPECT_EQ(HandshakeFailures(), 1u);
+  EXPECT_EQ(HandshakeFailures(1), 1u);
   // One that sent half a ClientHello too.
   auto half = HttpClient::Connect(port);
   ASSERT_TRUE(half);
   ASSERT_TRUE(half->SendRaw(std::string("\x16\x03\x01\x02\x00\x01", 6)));
   EXPECT_TRUE(half->ClosedByPeer(20'000));
-  EXPECT_EQ(HandshakeFailures(), 2u);
+  EXPECT_EQ(HandshakeFailures(2), 2u);
 }
 
 TEST_F(ServerTlsTest, PlainHttpClientGetsA400) {
@@ -289,6 +301,7 @@ TEST_F(ServerTlsTest, ReloadServesNewCertificateToNewConnections) {
 TEST_F(ServerTlsTest, BadReloadKeepsTheOldCertificate) {
   StartServer();
   const std::string first = CertFingerprint(files.cert());
+  ca = files.first();
   WriteFile(files.cert(), "not a certificate\n");
   Status s = server->ReloadTls();
   EXPECT_FALSE(s.ok());
