@@ -188,6 +188,7 @@ TEST_F(ServerTlsTest, KeepAlivePipeliningAndContinue) {
   ASSERT_TRUE(c->Read(&r));
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(c->ClosedByPeer());
+  EXPECT_TRUE(c->CloseNotified());
 }
 
 TEST_F(ServerTlsTest, WatchStreamGetsEvents) {
@@ -231,6 +232,71 @@ TEST_F(ServerTlsTest, ParkedLongPollAndTheRequestBehindIt) {
   EXPECT_NE(r.body.find("ok"), std::string::npos) << r.body;
   // The connection is still usable after its parked read.
   EXPECT_EQ(c->Request("GET", "/workspaces/w/memory/q").status, 200);
+}
+
+TEST_F(ServerTlsTest, LargeListingStreamsChunkedAndHttp10EndsWithCloseNotify) {
+  StartServer();
+  auto c = Client();
+  ASSERT_TRUE(c);
+  // More keys than one page (Handler::kStreamPage): the listing streams.
+  constexpr int kKeys = 1100;
+  for (int base = 0; base < kKeys; base += 100) {
+    std::string batch;
+    for (int i = base; i < base + 100; ++i) {
+      batch += RawRequest("POST", "/workspaces/w/memory", R"({"key":"k)" + std::to_string(10000 + i) + R"(","value":1})",
+                          kJson);
+    }
+    ASSERT_TRUE(c->SendRaw(batch));
+    HttpReply r;
+    for (int i = base; i < base + 100; ++i) {
+      ASSERT_TRUE(c->Read(&r)) << i;
+      ASSERT_EQ(r.status, 200) << r.body;
+    }
+  }
+  HttpReply r = c->Request("GET", "/workspaces/w/memory");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(r.chunked);
+  EXPECT_NE(r.body.find("\"k10000\""), std::string::npos);
+  EXPECT_NE(r.body.find("\"k11099\""), std::string::npos);
+  // HTTP/1.0 has no chunks: the body ends with the connection, which a
+  // TLS client believes only from a close_notify (a bare TCP close reads
+  // as a truncation, and Read fails).
+  ASSERT_TRUE(c->SendRaw("GET /workspaces/w/memory HTTP/1.0\r\n\r\n"));
+  HttpReply r10;
+  ASSERT_TRUE(c->Read(&r10));
+  EXPECT_EQ(r10.status, 200);
+  EXPECT_FALSE(r10.chunked);
+  EXPECT_EQ(r10.body, r.body);
+}
+
+TEST_F(ServerTlsTest, RefusedBodyIsDrainedNotReset) {
+  ServerOptions so;
+  so.max_body_bytes = 1024;
+  StartServer(so);
+  auto c = Client();
+  ASSERT_TRUE(c);
+  // No Expect: 100-continue: the whole body follows its head at once. The
+  // 413 goes first; the body must be read and dropped after it, or the
+  // client's send ends in a reset.
+  const std::string body(2 << 20, 'x');
+  ASSERT_TRUE(c->SendRaw("POST /workspaces/w/memory HTTP/1.1\r\nHost: x\r\n" + kJson +
+                         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  HttpReply r;
+  ASSERT_TRUE(c->Read(&r));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(c->ClosedByPeer(20'000));
+}
+
+TEST_F(ServerTlsTest, StopEndsIdleConnectionsWithCloseNotify) {
+  StartServer();
+  auto c = Client();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->Request("GET", "/healthz").status, 200);
+  server->Stop();
+  // ClosedByPeer: a close_notify (or a TCP close) within the time.
+  EXPECT_TRUE(c->ClosedByPeer(10'000));
+  EXPECT_TRUE(c->CloseNotified());
+  runner.join();
 }
 
 TEST_F(ServerTlsTest, Tls11ClientIsRefused) {

@@ -91,6 +91,11 @@ struct TlsClient::Impl {
   std::optional<beast::ssl_stream<tcp::socket>> stream;  // made once ctx is set up
   beast::flat_buffer buffer;
   bool eof = false;
+  bool close_notify = false;
+  void Ended(const beast::error_code& ec) {
+    eof = true;
+    close_notify = ec == asio::error::eof;  // SSL_ERROR_ZERO_RETURN
+  }
 };
 
 TlsClient::TlsClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -199,7 +204,7 @@ bool TlsClient::ReadUntil(const std::string& needle, std::string* got, int timeo
       });
     });
     if (!done) return false;
-    if (ec) impl_->eof = true;
+    if (ec) impl_->Ended(ec);
   }
 }
 
@@ -217,10 +222,12 @@ bool TlsClient::ClosedByPeer(int timeout_ms) {
       });
     });
     if (!done) return false;
-    if (ec) impl_->eof = true;
+    if (ec) impl_->Ended(ec);
   }
   return true;
 }
+
+bool TlsClient::CloseNotified() const { return impl_->close_notify; }
 
 std::string TlsClient::PeerFingerprint() {
   X509* x = SSL_get1_peer_certificate(impl_->stream->native_handle());

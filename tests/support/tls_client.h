@@ -44,6 +44,9 @@ class TlsClient {
   // True when the server ended the connection (close_notify or TCP close)
   // within timeout_ms.
   bool ClosedByPeer(int timeout_ms = 5'000);
+  // After ClosedByPeer (or a read that met the end): whether the server
+  // sent close_notify (not only a TCP close).
+  bool CloseNotified() const;
   // The SHA-256 fingerprint (hex) of the certificate the server presented.
   std::string PeerFingerprint();
 
