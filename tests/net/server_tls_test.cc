@@ -209,6 +209,7 @@ TEST_F(ServerTlsTest, WatchStreamGetsEvents) {
   // The graceful stop ends the stream with close_notify.
   server->Stop();
   EXPECT_TRUE(w->ClosedByPeer(10'000));
+  EXPECT_TRUE(w->CloseNotified());
 }
 
 TEST_F(ServerTlsTest, ParkedLongPollAndTheRequestBehindIt) {
@@ -327,6 +328,26 @@ TEST_F(ServerTlsTest, ClientThatNeverHandshakesIsCutByReadTimeout) {
   ASSERT_TRUE(half->SendRaw(std::string("\x16\x03\x01\x02\x00\x01", 6)));
   EXPECT_TRUE(half->ClosedByPeer(20'000));
   EXPECT_EQ(HandshakeFailures(2), 2u);
+}
+
+TEST_F(ServerTlsTest, MaxConnectionsRefusesTheOneTooMany) {
+  ServerOptions so;
+  so.max_connections = 1;
+  StartServer(so);
+  auto first = Client();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->Request("GET", "/healthz").status, 200);
+  std::string error;
+  EXPECT_FALSE(TlsClient::Connect(port, TlsClientOptions{files.cert(), 0}, &error));
+  EXPECT_EQ(first->Request("GET", "/healthz").status, 200);
+  first.reset();  // its slot frees once the server has seen it go
+  std::unique_ptr<TlsClient> next;
+  for (int i = 0; i < 200 && !next; ++i) {
+    next = TlsClient::Connect(port, TlsClientOptions{files.cert(), 0}, &error);
+    if (!next) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(next) << error;
+  EXPECT_EQ(next->Request("GET", "/healthz").status, 200);
 }
 
 TEST_F(ServerTlsTest, PlainHttpClientGetsA400) {
