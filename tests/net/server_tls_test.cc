@@ -115,6 +115,15 @@ class ServerTlsTest : public ::testing::Test {
     }
     return CountedHandshakeFailures();
   }
+  // Waits (up to 20 s) until casmem_waiting_requests is `n`; whether it got there.
+  bool WaitWaiting(int n) {
+    const std::string line = "\ncasmem_waiting_requests " + std::to_string(n) + "\n";
+    for (int i = 0; i < 2000; ++i) {
+      if (metrics.Render(*store).find(line) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
   uint64_t CountedHandshakeFailures() {
     const std::string text = metrics.Render(*store);
     const std::string name = "\ncasmem_tls_handshake_failures_total ";
@@ -233,6 +242,16 @@ TEST_F(ServerTlsTest, ParkedLongPollAndTheRequestBehindIt) {
   EXPECT_NE(r.body.find("ok"), std::string::npos) << r.body;
   // The connection is still usable after its parked read.
   EXPECT_EQ(c->Request("GET", "/workspaces/w/memory/q").status, 200);
+}
+
+TEST_F(ServerTlsTest, ParkedRequestOfAClientThatLeftEnds) {
+  StartServer();
+  auto c = Client();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->SendRaw(RawRequest("GET", "/workspaces/w/changes?since=0&wait=60s")));
+  ASSERT_TRUE(WaitWaiting(1));
+  c.reset();  // a TCP close, no close_notify: read through TLS as the end
+  EXPECT_TRUE(WaitWaiting(0));
 }
 
 TEST_F(ServerTlsTest, LargeListingStreamsChunkedAndHttp10EndsWithCloseNotify) {
