@@ -1,6 +1,7 @@
 // Server::Impl: the state shared by the acceptor side (server.cc) and
 // the connections (session.cc), and the constants both use. Internal to
-// net/: it includes Beast and Asio, which no public header does.
+// net/: it includes Beast, Asio and (tls_context.h) OpenSSL, which no
+// public header does.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
