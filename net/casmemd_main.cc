@@ -1,5 +1,6 @@
-// casmemd: checks its address, opens (recovering) the store, serves the
-// memory API over HTTP, prints the ready line, and on SIGTERM/SIGINT
+// casmemd: checks its address and TLS files, opens (recovering) the store,
+// serves the memory API over HTTP or HTTPS, prints the ready line, reloads
+// the TLS files on SIGHUP, and on SIGTERM/SIGINT
 // finishes in-flight requests, makes everything durable, snapshots and
 // exits 0.
 #include <sys/resource.h>
@@ -85,9 +86,10 @@ int main(int argc, char** argv) {
     net::Server server(store.get(), &metrics, opts.server);
     s = server.Listen();
     if (!s.ok()) return Die(s.message());
-    std::printf("casmemd listening on http://%s\n", server.bound_address().c_str());
+    const std::string url = (server.tls() ? "https://" : "http://") + server.bound_address();
+    std::printf("casmemd listening on %s\n", url.c_str());
     std::fflush(stdout);
-    LogInfo("listening on http://" + server.bound_address());
+    LogInfo("listening on " + url);
     server.Run();
     // Every durability callback must fire while the server's io_context
     // still exists (they post to it): close the store first.

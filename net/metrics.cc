@@ -144,6 +144,11 @@ std::string Metrics::Render(const Store& store) const {
                 static_cast<unsigned long long>(watch_compacted_.load()),
                 static_cast<long long>(waiting_.load()));
   out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP casmem_tls_handshake_failures_total TLS connections that failed or timed out in their handshake.\n"
+                "# TYPE casmem_tls_handshake_failures_total counter\ncasmem_tls_handshake_failures_total %llu\n",
+                static_cast<unsigned long long>(tls_handshake_failures_.load()));
+  out += line;
   write_latency_.Render("casmem_write_latency_seconds",
                         "Time from a parsed write request to its durable response.", &out);
   fsync_latency_.Render("casmem_wal_fsync_seconds", "Duration of each WAL fdatasync.", &out);

@@ -62,6 +62,9 @@ class Metrics {
   void CountAuthFailure(std::string_view address);
   void CountRateLimited() { rate_limited_.fetch_add(1, std::memory_order_relaxed); }
   void SetTokens(size_t n) { tokens_.store(static_cast<int64_t>(n), std::memory_order_relaxed); }
+  // A TLS connection that did not complete its handshake (bad protocol
+  // version, no shared cipher, timed out).
+  void CountTlsHandshakeFailure() { tls_handshake_failures_.fetch_add(1, std::memory_order_relaxed); }
   void ObserveWriteSeconds(double s) { write_latency_.Observe(s); }
   void ObserveFsyncSeconds(double s) { fsync_latency_.Observe(s); }
   void ObserveBatchRecords(uint64_t n) { batch_records_.Observe(static_cast<double>(n)); }
@@ -86,6 +89,7 @@ class Metrics {
   std::map<std::string, uint64_t, std::less<>> auth_failures_;  // under auth_mu_
   std::atomic<uint64_t> rate_limited_{0};
   std::atomic<int64_t> tokens_{0};
+  std::atomic<uint64_t> tls_handshake_failures_{0};
   Histogram write_latency_;
   Histogram fsync_latency_;
   Histogram batch_records_;

@@ -1,6 +1,6 @@
 // The acceptor side of casmemd: binding, accepting (with the connection
-// limit and its lingering 503), the conflict-turn timer, signals and the
-// graceful stop. Each accepted connection is a Session (net/session.cc).
+// limit and its lingering 503), the conflict-turn timer, signals (SIGHUP:
+// the TLS reload) and the graceful stop. Each accepted connection is a Session (net/session.cc).
 // Requests are answered by the pure Handler; responses are released by
 // the store's durability callbacks (Redis-style: a reply leaves only
 // after the fsync that covers it).
@@ -40,12 +40,43 @@ void Server::Impl::DoAccept() {
       return;
     }
     if (active.load() >= opts.max_connections) {
-      RejectBusy(std::move(socket));
+      if (tls) {
+        // A plain-text 503 would only confuse a TLS client, and a
+        // handshake is the CPU a server this busy lacks: closed.
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else {
+        RejectBusy(std::move(socket));
+      }
     } else {
-      StartSession(std::move(socket), this, waiters[i].get());
+      StartSession(std::move(socket), this, waiters[i].get(), tls ? tls->Get() : nullptr);
     }
     DoAccept();
   });
+}
+
+void Server::Impl::WaitSignal() {
+  signals.async_wait([this](beast::error_code ec, int signal) {
+    if (ec) return;  // cancelled: stopping
+    if (signal != SIGHUP) return BeginStop();
+    ReloadTls();
+    WaitSignal();
+  });
+}
+
+Status Server::Impl::ReloadTls() {
+  if (!tls) {
+    LogInfo("SIGHUP: nothing to reload (no --tls-cert; serving plain HTTP)");
+    return Status::InvalidArgument("not serving TLS: nothing to reload");
+  }
+  Status s = tls->Load();
+  if (s.ok()) {
+    LogInfo("TLS: reloaded certificate " + tls->cert() + " and key " + tls->key() +
+            " for new connections");
+  } else {
+    LogError("TLS reload failed, still serving the previous certificate: " + s.message());
+  }
+  return s;
 }
 
 void Server::Impl::ArmTurnTimer() {
@@ -174,12 +205,21 @@ Status BindAndListen(const ServerOptions& o, tcp::acceptor& acc) {
 }  // namespace
 
 Status Server::ProbeListen(const ServerOptions& options) {
+  if (!options.tls_cert.empty()) {
+    std::shared_ptr<SslContext> probe;
+    if (Status s = MakeTlsContext(options.tls_cert, options.tls_key, &probe); !s.ok()) return s;
+  }
   asio::io_context ctx(1);
   tcp::acceptor acc(ctx);
   return BindAndListen(options, acc);  // closed again when `acc` goes
 }
 
 Status Server::Listen() {
+  if (!impl_->opts.tls_cert.empty() && !impl_->tls) {
+    auto tls = std::make_unique<TlsContextHolder>(impl_->opts.tls_cert, impl_->opts.tls_key);
+    if (Status s = tls->Load(); !s.ok()) return s;
+    impl_->tls = std::move(tls);
+  }
   auto& acc = impl_->acceptor;
   if (Status s = BindAndListen(impl_->opts, acc); !s.ok()) return s;
   const auto local = acc.local_endpoint();
@@ -192,9 +232,7 @@ std::string Server::bound_address() const { return impl_->bound; }
 void Server::Run() {
   Impl* impl = impl_.get();
   impl->feed->Start();
-  impl->signals.async_wait([impl](beast::error_code ec, int) {
-    if (!ec) impl->BeginStop();
-  });
+  impl->WaitSignal();
   impl->DoAccept();
   std::vector<std::thread> threads;
   // Keep every context running until StopAll(), even with no connection.
@@ -209,6 +247,10 @@ void Server::Run() {
   // No sink may post to a context from here on.
   impl->feed->Stop();
 }
+
+Status Server::ReloadTls() { return impl_->ReloadTls(); }
+
+bool Server::tls() const { return impl_->tls != nullptr; }
 
 void Server::Stop() {
   asio::post(impl_->ioc, [impl = impl_.get()] { impl->BeginStop(); });

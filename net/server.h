@@ -77,6 +77,12 @@ class Server {
   void Run();
   // Starts the graceful stop from any thread.
   void Stop();
+  // HTTPS: reads --tls-cert and --tls-key again (what SIGHUP does), from
+  // any thread. New connections get the new certificate, open ones keep
+  // theirs; on error the old one stays and the error names the file.
+  Status ReloadTls();
+  // Whether Listen set up HTTPS.
+  bool tls() const;
 
   // Opaque outside net/: defined in net/server_impl.h, shared by the
   // acceptor (server.cc) and the connections (session.cc).

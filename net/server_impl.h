@@ -1,6 +1,7 @@
 // Server::Impl: the state shared by the acceptor side (server.cc) and
 // the connections (session.cc), and the constants both use. Internal to
-// net/: it includes Beast and Asio, which no public header does.
+// net/: it includes Beast, Asio and (tls_context.h) OpenSSL, which no
+// public header does.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -22,6 +23,7 @@
 #include "net/handler.h"
 #include "net/response_waiters.h"
 #include "net/server.h"
+#include "net/tls_context.h"
 
 namespace casmem::net {
 
@@ -38,13 +40,14 @@ inline constexpr std::chrono::seconds kLingerTime{5};
 class Session;
 class WatchStream;
 class FlushQueue;
+class ConnStream;
 
 struct Server::Impl {
   Impl(Store* s, Metrics* m, const ServerOptions& o)
       : store(s), metrics(m), opts(o),
         access(s, m, AccessOptions{o.rate_limit, !o.insecure_no_auth && !IsLoopbackHost(o.host)}),
         handler(s, m, &access), contexts(MakeContexts(o.threads)),
-        ioc(control), acceptor(ioc), signals(ioc, SIGINT, SIGTERM) {
+        ioc(control), acceptor(ioc), signals(ioc, SIGINT, SIGTERM, SIGHUP) {
     for (auto& c : contexts) waiters.push_back(std::make_unique<ResponseWaiters>(*c, s));
     for (auto& c : contexts) flush_queues.push_back(std::make_unique<FlushQueue>(*c));
     if (o.conflict_turn.count() > 0) turns = std::make_unique<ConflictTurns>(o.conflict_turn);
@@ -74,6 +77,12 @@ struct Server::Impl {
   // before the Impl is destroyed: callbacks post to this io_context.
 
   void DoAccept();
+  // SIGTERM/SIGINT stop; SIGHUP reloads the TLS files (or is logged as
+  // having nothing to reload), then waits again.
+  void WaitSignal();
+  // Reads --tls-cert/--tls-key again (any thread): new connections get the
+  // new context; on error the old one stays. Logs the outcome.
+  Status ReloadTls();
   // Keeps a timer passing run-out turns while ConflictTurns tracks a key.
   void ArmTurnTimer();
   void TurnTick();
@@ -86,6 +95,9 @@ struct Server::Impl {
   const ServerOptions opts;
   AccessControl access;  // tokens, loaded from the store (memory-api.md §9)
   Handler handler;
+  // HTTPS (memory-api.md §9): the context new connections get; null for
+  // plain HTTP. Set by Listen, before any connection.
+  std::unique_ptr<TlsContextHolder> tls;
   // Declared before ioc so they outlive it: destroying ioc destroys queued
   // handlers, which may hold the last reference to a Session.
   std::atomic<size_t> active{0};
@@ -135,9 +147,11 @@ struct Server::Impl {
   std::unique_ptr<ChangeFeed> feed;
 };
 
-// session.cc: serves an accepted connection until it closes.
+// session.cc: serves an accepted connection until it closes; with `tls`
+// (the server's current context) over TLS, after its handshake.
 // `waiters`: those of the socket's context's thread.
-void StartSession(tcp::socket socket, Server::Impl* srv, ResponseWaiters* waiters);
+void StartSession(tcp::socket socket, Server::Impl* srv, ResponseWaiters* waiters,
+                  std::shared_ptr<SslContext> tls);
 // session.cc: server shutdown: the session answers what it has read, then closes.
 void ShutdownSession(const std::shared_ptr<Session>& session);
 

@@ -2,9 +2,15 @@
 // requests (pipelined), the framing checks, its timers (idle, read, write
 // progress), handing requests to the Handler, holding 409s for their
 // key's turn, writing responses in order once the store says they may be
-// revealed, streaming large listings, and the lingering close.
+// revealed, streaming large listings, and the lingering close. Over TLS
+// (--tls-cert) the same, after the handshake, through the SSL stream
+// (ConnStream, net/tls_stream.h).
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <linux/sockios.h>
 #include <netinet/tcp.h>
@@ -18,6 +24,7 @@
 #include "net/response_format.h"
 #include "net/response_waiters.h"
 #include "net/server_impl.h"
+#include "net/tls_stream.h"
 #include "net/watch_stream.h"
 
 namespace casmem::net {
@@ -58,6 +65,9 @@ constexpr size_t kHeaderLimit = kMaxHeaderBytes;
 constexpr int kNotSentLowWatermark = 256 * 1024;
 using NotSentLowWatermark = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>;
 constexpr size_t kReadSize = 16 * 1024;
+// How long an orderly TLS close waits for the client's close_notify (or
+// its close) when nothing more is expected from it.
+constexpr std::chrono::milliseconds kTlsCloseTime{1000};
 // The most a connection buffers of what it has not parsed yet. Beast 1.81
 // bounds a header (header_limit) and a body (body_limit) but not a chunk
 // size/extension line nor a trailer, which it keeps unconsumed until their
@@ -66,6 +76,13 @@ constexpr size_t kReadSize = 16 * 1024;
 // take what the cap leaves and fail with buffer_overflow at the cap).
 constexpr size_t kBufferLimit = 256 * 1024;
 static_assert(kBufferLimit > kHeaderLimit + kReadSize && kBufferLimit >= 64 * 1024);
+
+// The client will send no more: EOF, or over TLS its close_notify (also
+// EOF) or a TCP close without one (stream_truncated).
+bool IsPeerEof(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof || ec == http::error::partial_message ||
+         ec == asio::ssl::error::stream_truncated;
+}
 
 // A connection's identity as a conflict-turn holder: never reused, so a
 // new connection can never inherit a closed one's turn.
@@ -155,15 +172,15 @@ struct PendingResponse {
 // (shorter) re-arms.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Server::Impl* srv, ResponseWaiters* waiters)
-      : socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
+  Session(ConnStream&& conn, Server::Impl* srv, ResponseWaiters* waiters)
+      : conn_(std::move(conn)),
+        timer_(conn_.get_executor()),
         srv_(srv),
         waiters_(waiters),
         tick_(std::min(srv->opts.idle_timeout, srv->opts.read_timeout)) {
     srv_->active.fetch_add(1);
     beast::error_code ec;
-    const auto remote = socket_.remote_endpoint(ec);
+    const auto remote = conn_.lowest().remote_endpoint(ec);
     if (!ec) peer_ = remote.address().to_string();
   }
   ~Session() {
@@ -179,19 +196,26 @@ class Session : public std::enable_shared_from_this<Session> {
       std::lock_guard lk(srv_->sessions_mu);
       srv_->sessions.emplace(this, weak_from_this());
     }
-    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+    asio::dispatch(conn_.get_executor(), [self = shared_from_this()] {
       self->idle_since_ = Clock::now();
       self->ArmTimer(self->idle_since_ + self->tick_);
+      if (self->conn_.tls()) return self->StartTls();
+      self->handshake_done_ = true;
       self->DoRead();
     });
   }
 
   // Server shutdown: answer what was read, then close.
   void Shutdown() {
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    asio::post(conn_.get_executor(), [self = shared_from_this()] {
       self->closing_ = true;
       self->WakeAllParked();  // answered with the state now
-      if (self->lingering_ || (self->queue_.empty() && !self->writing_)) self->Close();
+      if (self->lingering_ || !self->handshake_done_) return self->Close();
+      // Over TLS, an idle connection ends with close_notify (Linger), and
+      // briefly: nothing is unread, so the close cannot turn into a reset.
+      if (self->queue_.empty() && !self->writing_) {
+        self->conn_.tls() ? self->Linger(kTlsCloseTime) : self->Close();
+      }
     });
   }
 
@@ -215,6 +239,71 @@ class Session : public std::enable_shared_from_this<Session> {
     http::response_serializer<http::empty_body> sr{res};
     std::string chunk;
   };
+
+  // ---- TLS ----
+
+  // The handshake, under --read-timeout (a client that connects and never
+  // completes it is cut like one that never completes a request). A first
+  // byte that cannot begin a TLS handshake is a plain HTTP client: it gets
+  // a 400 in plain text (as Go's net/http answers) instead of a reset.
+  void StartTls() {
+    read_deadline_ = Clock::now() + srv_->opts.read_timeout;
+    reading_ = true;
+    beast::async_detect_ssl(conn_.lowest(), buffer_, [self = shared_from_this()](beast::error_code ec, bool tls) {
+      if (ec || self->closed_) return self->HandshakeFailed(ec);
+      if (!tls) return self->RejectPlainHttp();
+      self->conn_.tls_stream().async_handshake(
+          asio::ssl::stream_base::server, self->buffer_.data(),
+          // The default argument: Beast 1.81 checks this buffered
+          // handshake's handler against the unbuffered signature.
+          [self](beast::error_code ec, size_t used = 0) {
+            if (ec || self->closed_) return self->HandshakeFailed(ec);
+            self->buffer_.consume(used);
+            self->reading_ = false;
+            self->read_deadline_ = kNever;
+            self->idle_since_ = Clock::now();
+            self->handshake_done_ = true;
+            if (self->closing_) return self->Linger();  // shutdown began meanwhile
+            self->DoRead();
+          });
+    });
+  }
+
+  // Counted unless the client only connected and left (a port probe).
+  void HandshakeFailed(beast::error_code ec) {
+    reading_ = false;
+    if (ec != asio::error::eof) srv_->metrics->CountTlsHandshakeFailure();
+    Close();
+  }
+
+  void RejectPlainHttp() {
+    reading_ = false;
+    read_deadline_ = kNever;
+    handshake_done_ = true;
+    conn_.DropTls();
+    Reply(Handler::Error(400, "this port speaks HTTPS; use https://"), 11);
+  }
+
+  // The orderly end of a TLS connection (Linger): close_notify, then what
+  // the client still sends is discarded from the raw socket until it
+  // closes, kLingerBytes or the linger deadline. Runs with no read pending
+  // (Linger cancels one and its handler calls this).
+  void TlsShutdown() {
+    if (tls_shutdown_ || closed_) return;
+    tls_shutdown_ = true;
+    conn_.tls_stream().async_shutdown([self = shared_from_this()](beast::error_code) {
+      // Done: the client's close_notify came, or it closed, or it sent
+      // more (an error once ours is out): either way drain raw bytes.
+      if (self->closed_) return;
+      beast::error_code ec;
+      self->conn_.lowest().shutdown(tcp::socket::shutdown_send, ec);
+      self->buffer_.clear();
+      self->LingerRead();
+    });
+  }
+
+  // Whether a read through the TLS stream is pending (at most one is).
+  bool TlsReadPending() const { return reading_ || watching_ || watching_parked_; }
 
   // ---- timers ----
 
@@ -257,7 +346,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // itself, so a queue back at the same size misses nothing.)
   bool PeerTookBytes() {
     int queued = 0;
-    if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0) return false;
+    if (::ioctl(conn_.lowest().native_handle(), SIOCOUTQ, &queued) != 0) return false;
     const bool changed = queued != last_send_queue_;
     last_send_queue_ = queued;
     return changed;
@@ -267,6 +356,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void DoRead() {
     if (handing_off_) return;  // the watch stream reads the socket
+    if (watching_parked_ && conn_.tls()) {
+      // WatchParkedClose's TLS read must end first (one read at a time);
+      // its handler reads on. Woken meanwhile: it is cut short (terminal:
+      // the only kind Asio's SSL operations pass on; no byte is lost, as
+      // what was read is in the SSL engine already).
+      if (!deferred_ || closing_) park_cancel_.emit(asio::cancellation_type::terminal);
+      return;
+    }
     if (closing_) return WatchForClose();
     // While a write is deferred, the requests behind it wait unread: a
     // pipelined request must not run before the one sent ahead of it. (Nor
@@ -283,12 +380,13 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->eager(false);
     header_checked_ = false;
     if (buffer_.size() > 0) return ParseBuffered();
-    socket_.async_read_some(buffer_.prepare(kReadSize),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              if (ec) return self->OnRead(ec);
-                              self->buffer_.commit(n);
-                              self->ParseBuffered();
-                            });
+    conn_.Visit([&](auto& stream) {
+      stream.async_read_some(buffer_.prepare(kReadSize), [self = shared_from_this()](beast::error_code ec, size_t n) {
+        if (ec) return self->OnRead(ec);
+        self->buffer_.commit(n);
+        self->ParseBuffered();
+      });
+    });
   }
 
   // Feeds what is buffered to the parser. A request that arrived whole (the
@@ -308,17 +406,18 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec || parser_->is_done()) return OnRead(ec);
     if (read_deadline_ == kNever) read_deadline_ = Clock::now() + srv_->opts.read_timeout;
-    if (!parser_->is_header_done()) {
-      http::async_read_header(socket_, buffer_, *parser_,
-                              [self = shared_from_this()](beast::error_code ec, size_t) {
-                                if (ec) return self->OnRead(ec);
-                                if (!self->CheckHeader()) return;
-                                self->ParseBuffered();
-                              });
-      return;
-    }
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    conn_.Visit([&](auto& stream) {
+      if (!parser_->is_header_done()) {
+        http::async_read_header(stream, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec || self->lingering_) return self->OnRead(ec ? ec : asio::error::operation_aborted);
+          if (!self->CheckHeader()) return;
+          self->ParseBuffered();
+        });
+        return;
+      }
+      http::async_read(stream, buffer_, *parser_,
+                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    });
   }
 
   // Runs once per request, when its header is parsed. False: refused (the
@@ -358,19 +457,22 @@ class Session : public std::enable_shared_from_this<Session> {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     writing_ = true;  // a response ready meanwhile waits for the 100 (MaybeWrite)
     WriteProgress();
-    asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->writing_ = false;
-                        self->write_deadline_ = kNever;
-                        if (ec) return self->Close();
-                        self->MaybeWrite();
-                      });
+    conn_.Visit([&](auto& stream) {
+      asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          self->writing_ = false;
+                          self->write_deadline_ = kNever;
+                          if (ec) return self->Close();
+                          self->MaybeWrite();
+                        });
+    });
   }
 
   void OnRead(beast::error_code ec) {
     reading_ = false;
     read_deadline_ = kNever;
     if (closed_) return;
+    if (lingering_ && conn_.tls()) return TlsShutdown();  // Linger cancelled this read
     if (ec == http::error::body_limit) return Reply(Handler::Error(413, "request body too large"), 11);
     if (ec == http::error::header_limit ||
         (ec == http::error::buffer_overflow && parser_ && !parser_->is_header_done())) {
@@ -379,8 +481,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::buffer_overflow) {
       return Reply(Handler::Error(400, "chunk size line or trailer too long"), 11);
     }
-    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == http::error::partial_message) {
+    if (IsPeerEof(ec)) {
       // The client will send no more. A held 409 is answered now: its
       // client may have gone (it must not hold the key's turn) or only
       // half-closed (it still reads).
@@ -521,11 +622,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     auto sink = std::make_shared<WakeSink>([weak = weak_from_this(), p, gen] {
       if (auto self = weak.lock()) {
-        asio::post(self->socket_.get_executor(), [self, p, gen] { self->WakeParked(p, gen, false); });
+        asio::post(self->conn_.get_executor(), [self, p, gen] { self->WakeParked(p, gen, false); });
       }
     });
     parked->subscription = srv_->feed->Subscribe(wait.filter, wait.since, std::move(sink));
-    parked->timer.emplace(socket_.get_executor());
+    parked->timer.emplace(conn_.get_executor());
     parked->timer->expires_at(wait.wake_at);
     parked->timer->async_wait([self = shared_from_this(), p, gen](beast::error_code ec) {
       if (!ec) self->WakeParked(p, gen, false);
@@ -576,12 +677,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (watching_parked_ || reading_ || closing_ || closed_ || peer_eof_) return;
     if (buffer_.size() + kReadSize > kBufferLimit) return;  // pipelined that much: stop looking
     watching_parked_ = true;
-    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+    if (conn_.tls()) return WatchParkedCloseTls();
+    conn_.lowest().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
       self->watching_parked_ = false;
       // Woken meanwhile: the parser reads again (or will), not this.
       if (self->closed_ || !self->deferred_ || self->reading_ || self->closing_) return;
       beast::error_code rec;
-      const size_t available = ec ? 0 : self->socket_.available(rec);
+      const size_t available = ec ? 0 : self->conn_.lowest().available(rec);
       if (ec || rec) return self->Close();
       if (available == 0) {
         self->peer_eof_ = true;
@@ -591,12 +693,41 @@ class Session : public std::enable_shared_from_this<Session> {
         return;
       }
       // Does not block: the bytes are there.
-      const size_t n = self->socket_.read_some(
+      const size_t n = self->conn_.lowest().read_some(
           self->buffer_.prepare(std::min(available, kReadSize)), rec);
       if (rec) return self->Close();
       self->buffer_.commit(n);
       self->WatchParkedClose();
     });
+  }
+
+  // WatchParkedClose over TLS: bytes on the socket may be a record that
+  // is not data (a TLS 1.3 key update) and a close is a close_notify, so
+  // the stream itself is read, into the buffer as above. The read stays
+  // pending until something arrives: DoRead, once the request is woken,
+  // cuts it short (park_cancel_) and this handler reads on.
+  void WatchParkedCloseTls() {
+    conn_.tls_stream().async_read_some(
+        buffer_.prepare(kReadSize),
+        asio::bind_cancellation_slot(park_cancel_.slot(), [self = shared_from_this()](beast::error_code ec, size_t n) {
+          self->watching_parked_ = false;
+          if (self->closed_) return;
+          if (self->lingering_) return self->TlsShutdown();  // Linger cancelled this read
+          self->buffer_.commit(n);
+          if (ec && ec != asio::error::operation_aborted) {
+            if (!IsPeerEof(ec)) return self->Close();
+            // As OnRead's EOF and the plain path's: answered with the
+            // state now, the connection closes once they are sent.
+            self->peer_eof_ = true;
+            self->closing_ = true;
+            self->AnswerHeldNow();
+            self->WakeAllParked();
+            if (self->queue_.empty() && !self->writing_) self->Close();
+            return;
+          }
+          if (self->deferred_ && !self->closing_) return self->WatchParkedClose();
+          self->DoRead();  // woken meanwhile: the parser reads on
+        }));
   }
 
   // What a queued stale loser runs when its turn comes (on any thread; the
@@ -606,7 +737,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // withdrawn (Close) and freed when the queue skips it.
   ConflictTurns::Release HeldConflict(const std::shared_ptr<Pending>& p) {
     return [self = shared_from_this(), p] {
-      asio::post(self->socket_.get_executor(), [self, p] { self->AnswerHeld(p); });
+      asio::post(self->conn_.get_executor(), [self, p] { self->AnswerHeld(p); });
     };
   }
 
@@ -615,7 +746,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // the requests read behind it.
   ConflictTurns::Release DeferredWrite(const std::shared_ptr<Pending>& p) {
     return [self = shared_from_this(), p] {
-      asio::post(self->socket_.get_executor(), [self, p] { self->RunDeferred(p); });
+      asio::post(self->conn_.get_executor(), [self, p] { self->RunDeferred(p); });
     };
   }
 
@@ -701,10 +832,12 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       bufs = {asio::buffer(body) + (sent_ - head_.size()), asio::const_buffer()};
     }
-    socket_.async_write_some(bufs, [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t n) {
-      self->sent_ += n;
-      if (!ec && self->sent_ < self->head_.size() + p->response.body.size()) return self->WriteSome(p, keep_alive);
-      self->OnWritten(ec, !keep_alive);
+    conn_.Visit([&](auto& stream) {
+      stream.async_write_some(bufs, [self = shared_from_this(), p, keep_alive](beast::error_code ec, size_t n) {
+        self->sent_ += n;
+        if (!ec && self->sent_ < self->head_.size() + p->response.body.size()) return self->WriteSome(p, keep_alive);
+        self->OnWritten(ec, !keep_alive);
+      });
     });
   }
 
@@ -714,6 +847,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close();
     queue_.pop_front();
     if (close || (closing_ && queue_.empty())) {
+      // TLS: always the orderly end (close_notify), bounded like a linger
+      // after an early refusal, else briefly (the client is not sending).
+      if (conn_.tls()) return Linger(linger_on_close_ && !srv_->stopping.load() ? kLingerTime : kTlsCloseTime);
       return linger_on_close_ && !srv_->stopping.load() ? Linger() : Close();
     }
     if (queue_.empty()) idle_since_ = Clock::now();
@@ -735,12 +871,14 @@ class Session : public std::enable_shared_from_this<Session> {
     st->res.keep_alive(keep_alive && framed);
     if (framed) st->res.chunked(true);
     WriteProgress();
-    http::async_write_header(socket_, st->sr,
-                             [self = shared_from_this(), p, st, keep_alive](beast::error_code ec, size_t) {
-                               self->write_deadline_ = kNever;
-                               if (ec) return self->Close();
-                               self->NextChunk(p, st, keep_alive);
-                             });
+    conn_.Visit([&](auto& stream) {
+      http::async_write_header(stream, st->sr,
+                               [self = shared_from_this(), p, st, keep_alive](beast::error_code ec, size_t) {
+                                 self->write_deadline_ = kNever;
+                                 if (ec) return self->Close();
+                                 self->NextChunk(p, st, keep_alive);
+                               });
+    });
   }
 
   // asio::async_write's completion condition, asked before each
@@ -760,15 +898,17 @@ class Session : public std::enable_shared_from_this<Session> {
         linger_on_close_ = true;
         return OnWritten({}, true);
       }
-      asio::async_write(socket_, http::make_chunk_last(), Progress(),
-                        [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
-                          self->OnWritten(ec, !keep_alive);
-                        });
+      conn_.Visit([&](auto& stream) {
+        asio::async_write(stream, http::make_chunk_last(), Progress(),
+                          [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                            self->OnWritten(ec, !keep_alive);
+                          });
+      });
       return;
     }
     // While the page waits for its fsync, no deadline runs: the wait is ours.
     srv_->store->WhenVisible(lsn, [self = shared_from_this(), p, st, keep_alive](const Status& s) {
-      asio::post(self->socket_.get_executor(), [self, p, st, keep_alive, ok = s.ok()] {
+      asio::post(self->conn_.get_executor(), [self, p, st, keep_alive, ok = s.ok()] {
         // Mid-stream there is no status left to send: abort the connection.
         if (!ok || self->closed_) return self->Close();
         auto next = [self, p, st, keep_alive](beast::error_code ec, size_t) {
@@ -776,12 +916,13 @@ class Session : public std::enable_shared_from_this<Session> {
           if (ec) return self->Close();
           self->NextChunk(p, st, keep_alive);
         };
-        if (p->version < 11) {
-          asio::async_write(self->socket_, asio::buffer(st->chunk), self->Progress(), std::move(next));
-        } else {
-          asio::async_write(self->socket_, http::make_chunk(asio::buffer(st->chunk)), self->Progress(),
-                            std::move(next));
-        }
+        self->conn_.Visit([&](auto& stream) {
+          if (p->version < 11) {
+            asio::async_write(stream, asio::buffer(st->chunk), self->Progress(), std::move(next));
+          } else {
+            asio::async_write(stream, http::make_chunk(asio::buffer(st->chunk)), self->Progress(), std::move(next));
+          }
+        });
       });
     });
   }
@@ -797,7 +938,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (srv_->turns) srv_->turns->Leave(holder_, Clock::now());
     timer_.cancel();
     counted_ = false;  // the stream counts the connection from here on
-    StartWatchStream(std::move(socket_), srv_, std::move(start));
+    StartWatchStream(std::move(conn_), srv_, std::move(start));
   }
 
   // ---- closing ----
@@ -812,11 +953,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (watching_ || reading_ || peer_eof_ || closed_ || lingering_ || linger_on_close_) return;
     watching_ = true;
     buffer_.clear();
-    socket_.async_read_some(buffer_.prepare(kReadSize), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    auto on_read = [self = shared_from_this()](beast::error_code ec, size_t n) {
       self->watching_ = false;
       if (self->closed_) return;
-      if (self->lingering_) return self->OnLingerRead(ec, n);
-      if (ec == asio::error::eof) {
+      if (self->lingering_) return self->conn_.tls() ? self->TlsShutdown() : self->OnLingerRead(ec, n);
+      if (IsPeerEof(ec)) {
         self->peer_eof_ = true;
         self->AnswerHeldNow();
         self->WakeAllParked();
@@ -826,30 +967,46 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec) return;  // a failing write or a timer ends the connection
       self->lingered_ += n;
       if (self->lingered_ < kLingerBytes) self->WatchForClose();
-    });
+    };
+    conn_.Visit([&](auto& stream) { stream.async_read_some(buffer_.prepare(kReadSize), std::move(on_read)); });
   }
 
   // Half-closes, then reads and discards what the client still sends, up
   // to kLingerBytes or kLingerTime, then closes. A client that wrote its
   // whole body before reading (no `Expect: 100-continue`) gets the reply
   // instead of a reset from closing with unread data.
-  void Linger() {
+  //
+  // Over TLS every close that is ours to make comes here: close_notify
+  // first (TlsShutdown), then the raw drain, all within the linger
+  // deadline. A read pending through the TLS stream is cancelled first
+  // (no write is pending here); its handler shuts down.
+  void Linger(Clock::duration bound = kLingerTime) {
+    if (lingering_) return;
     lingering_ = true;
-    beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) return Close();
-    buffer_.clear();
+    if (!conn_.tls()) {
+      beast::error_code ec;
+      conn_.lowest().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) return Close();
+      buffer_.clear();
+    }
     // The idle deadline also applies while lingering (nothing is served):
     // restart it, or a connection idle before its refused request would
     // have its lingering cut short.
     idle_since_ = Clock::now();
-    linger_deadline_ = Clock::now() + kLingerTime;
+    linger_deadline_ = Clock::now() + bound;
     if (linger_deadline_ < timer_.expiry()) ArmTimer(linger_deadline_);
+    if (conn_.tls()) {
+      if (!TlsReadPending()) return TlsShutdown();
+      beast::error_code ec;
+      conn_.lowest().cancel(ec);
+      return;
+    }
     if (!watching_) LingerRead();  // else the watch's read goes on as this one
   }
 
+  // Raw bytes: plain, or TLS once close_notify is out.
   void LingerRead() {
-    socket_.async_read_some(buffer_.prepare(64 * 1024),
+    conn_.lowest().async_read_some(buffer_.prepare(64 * 1024),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
                               self->OnLingerRead(ec, n);
                             });
@@ -874,12 +1031,12 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
-    socket_.close(ec);
+    conn_.lowest().shutdown(tcp::socket::shutdown_send, ec);
+    conn_.lowest().close(ec);
     timer_.cancel();
   }
 
-  tcp::socket socket_;
+  ConnStream conn_;
   std::string peer_;  // the client's IP address (empty if unknown)
   asio::steady_timer timer_;
   Server::Impl* srv_;
@@ -906,7 +1063,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool peer_eof_ = false;  // the client sent EOF
   bool deferred_ = false;  // a write waits for its key's turn, or a request for a change
   bool handing_off_ = false;  // a watch request was read: the socket goes to its stream
-  bool watching_parked_ = false;  // WatchParkedClose's wait is pending
+  bool watching_parked_ = false;  // WatchParkedClose's wait (TLS: read) is pending
+  asio::cancellation_signal park_cancel_;  // TLS: cuts WatchParkedClose's read short
+  bool handshake_done_ = false;  // plain: from the start
+  bool tls_shutdown_ = false;    // TlsShutdown began
   uint64_t park_generation_ = 0;
   bool counted_ = true;  // in srv_->active (a watch's stream takes the count over)
   const ConflictTurns::Holder holder_ = NextHolder();
@@ -915,7 +1075,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void ReleaseResponse(Session& s, const std::shared_ptr<PendingResponse>& p, bool ok) { s.Released(p, ok); }
 
-void StartSession(tcp::socket socket, Server::Impl* srv, ResponseWaiters* waiters) {
+void StartSession(tcp::socket socket, Server::Impl* srv, ResponseWaiters* waiters,
+                  std::shared_ptr<SslContext> tls) {
   // Responses are written whole; do not let Nagle hold the last segment.
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
@@ -925,7 +1086,11 @@ void StartSession(tcp::socket socket, Server::Impl* srv, ResponseWaiters* waiter
   // the socket staying unwritable until a third of a multi-MiB send
   // buffer is gone. Small responses are not affected.
   socket.set_option(NotSentLowWatermark(kNotSentLowWatermark), ignored);
-  std::make_shared<Session>(std::move(socket), srv, waiters)->Start();
+  if (tls) {
+    std::make_shared<Session>(ConnStream(std::move(socket), std::move(tls)), srv, waiters)->Start();
+  } else {
+    std::make_shared<Session>(ConnStream(std::move(socket)), srv, waiters)->Start();
+  }
 }
 
 void ShutdownSession(const std::shared_ptr<Session>& session) { session->Shutdown(); }

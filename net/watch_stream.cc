@@ -151,8 +151,8 @@ class WatchStream::Outbox : public ChangeFeed::Sink {
   bool closed_ = false;
 };
 
-WatchStream::WatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start)
-    : socket_(std::move(socket)), timer_(socket_.get_executor()), srv_(srv), start_(std::move(start)) {
+WatchStream::WatchStream(ConnStream&& conn, Server::Impl* srv, WatchStart start)
+    : conn_(std::move(conn)), timer_(conn_.get_executor()), srv_(srv), start_(std::move(start)) {
   // The connection stays counted in srv_->active: the session that
   // handed it over stopped counting it, this stream's destructor uncounts it.
   srv_->metrics->WatcherOpened();
@@ -172,8 +172,8 @@ void WatchStream::Start() {
     std::lock_guard lk(srv_->sessions_mu);
     srv_->streams.emplace(this, weak_from_this());
   }
-  outbox_ = std::make_shared<Outbox>(weak_from_this(), socket_.get_executor(),
-                                     srv_->FlushQueueOf(socket_.get_executor()),
+  outbox_ = std::make_shared<Outbox>(weak_from_this(), conn_.get_executor(),
+                                     srv_->FlushQueueOf(conn_.get_executor()),
                                      srv_->opts.watch_buffer_bytes, srv_->metrics);
   // Unframed (no length, no chunking): the stream ends with the connection,
   // which is not reused. `X-Accel-Buffering: no` asks a proxy in front
@@ -192,7 +192,7 @@ void WatchStream::Start() {
 }
 
 void WatchStream::Shutdown() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(conn_.get_executor(), [self = shared_from_this()] {
     if (self->closed_) return;
     // No more changes; what is queued goes out, then the stream ends.
     self->EndSubscription();
@@ -229,17 +229,19 @@ void WatchStream::Flush() {
 // timer (a client that stops reading is cut after --read-timeout).
 void WatchStream::WriteSome() {
   last_progress_ = Clock::now();
-  socket_.async_write_some(asio::buffer(writing_buf_) + sent_,
-                           [self = shared_from_this()](beast::error_code ec, size_t n) {
-                             if (ec) return self->Close();
-                             self->sent_ += n;
-                             self->outbox_->Sent(n);  // unsent = what the socket has not taken
-                             if (self->sent_ < self->writing_buf_.size()) return self->WriteSome();
-                             self->writing_ = false;
-                             self->last_write_ = Clock::now();
-                             if (self->outbox_->WriteDone()) self->srv_->feed->Kick();
-                             self->Flush();
-                           });
+  auto on_write = [self = shared_from_this()](beast::error_code ec, size_t n) {
+    if (ec) return self->Close();
+    self->sent_ += n;
+    self->outbox_->Sent(n);  // unsent = what the socket has not taken
+    if (self->sent_ < self->writing_buf_.size()) return self->WriteSome();
+    self->writing_ = false;
+    self->last_write_ = Clock::now();
+    if (self->outbox_->WriteDone()) self->srv_->feed->Kick();
+    self->Flush();
+  };
+  conn_.Visit([&](auto& stream) {
+    stream.async_write_some(asio::buffer(writing_buf_) + sent_, std::move(on_write));
+  });
 }
 
 void WatchStream::OnLagged() {
@@ -269,7 +271,7 @@ void WatchStream::ArmTimer() {
   if (writing_) at = std::min(at, last_progress_ + srv_->opts.read_timeout);
   timer_.expires_at(std::max(at, Clock::now() + std::chrono::milliseconds(1)));
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec || self->closed_) return;
+    if (ec || self->closed_ || self->tls_ending_) return;  // End's bound runs the timer now
     const auto now = Clock::now();
     if (self->writing_) {
       if (now - self->last_progress_ >= self->srv_->opts.read_timeout) return self->Close();
@@ -285,17 +287,39 @@ void WatchStream::ArmTimer() {
 // What the client sends after its request is read and dropped; its close
 // (or a reset) ends the stream and the subscription at once.
 void WatchStream::ReadUntilClose() {
-  socket_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this()](beast::error_code ec, size_t) {
+  reading_ = true;
+  auto on_read = [self = shared_from_this()](beast::error_code ec, size_t) {
+    self->reading_ = false;
     if (self->closed_) return;
+    if (self->tls_ending_) return self->TlsShutdown();  // End cancelled this read
     if (ec) return self->Close();
     self->ReadUntilClose();
-  });
+  };
+  conn_.Visit([&](auto& stream) { stream.async_read_some(asio::buffer(read_buf_), std::move(on_read)); });
 }
 
 void WatchStream::End() {
+  if (!conn_.tls()) {
+    beast::error_code ec;
+    conn_.lowest().shutdown(tcp::socket::shutdown_send, ec);
+    return Close();
+  }
+  // TLS: close_notify, then close, within the lingering bound (or
+  // --read-timeout if shorter). No write is pending here; the pending
+  // read is cancelled first (one read at a time on the TLS stream).
+  if (tls_ending_) return;
+  tls_ending_ = true;
+  timer_.expires_after(std::min<Clock::duration>(kLingerTime, srv_->opts.read_timeout));
+  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->Close();
+  });
+  if (!reading_) return TlsShutdown();
   beast::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
-  Close();
+  conn_.lowest().cancel(ec);
+}
+
+void WatchStream::TlsShutdown() {
+  conn_.tls_stream().async_shutdown([self = shared_from_this()](beast::error_code) { self->Close(); });
 }
 
 void WatchStream::Close() {
@@ -304,7 +328,7 @@ void WatchStream::Close() {
   outbox_->Close();
   EndSubscription();
   beast::error_code ec;
-  socket_.close(ec);
+  conn_.lowest().close(ec);
   timer_.cancel();
 }
 
@@ -328,8 +352,8 @@ void FlushQueue::Drain() {
   }
 }
 
-void StartWatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start) {
-  std::make_shared<WatchStream>(std::move(socket), srv, std::move(start))->Start();
+void StartWatchStream(ConnStream&& conn, Server::Impl* srv, WatchStart start) {
+  std::make_shared<WatchStream>(std::move(conn), srv, std::move(start))->Start();
 }
 
 void ShutdownWatchStream(const std::shared_ptr<WatchStream>& stream) { stream->Shutdown(); }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "net/server_impl.h"
+#include "net/tls_stream.h"
 
 namespace casmem::net {
 
@@ -38,7 +39,8 @@ class WatchStream : public std::enable_shared_from_this<WatchStream> {
  public:
   // Counts toward --max-connections (Server::Impl::active) while it lives:
   // it takes over the count of the session it comes from.
-  WatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start);
+  // `conn`: plain or TLS (handshake done), as the session had it.
+  WatchStream(ConnStream&& conn, Server::Impl* srv, WatchStart start);
   ~WatchStream();
   WatchStream(const WatchStream&) = delete;
   WatchStream& operator=(const WatchStream&) = delete;
@@ -60,10 +62,11 @@ class WatchStream : public std::enable_shared_from_this<WatchStream> {
   void EndSubscription();
   void ArmTimer();
   void ReadUntilClose();
-  void End();    // half-close after the last byte, then Close
+  void End();    // half-close (TLS: close_notify) after the last byte, then Close
+  void TlsShutdown();
   void Close();  // at once
 
-  tcp::socket socket_;
+  ConnStream conn_;
   asio::steady_timer timer_;
   Server::Impl* const srv_;
   const WatchStart start_;
@@ -77,11 +80,13 @@ class WatchStream : public std::enable_shared_from_this<WatchStream> {
   std::chrono::steady_clock::time_point last_progress_{};  // of the write in flight
   bool writing_ = false;
   bool ending_ = false;  // end once what is queued is sent
+  bool reading_ = false;  // ReadUntilClose's read is pending
+  bool tls_ending_ = false;  // End began a TLS shutdown
   bool closed_ = false;
 };
 
 // Called by the session that read the watch request, on the socket's thread.
-void StartWatchStream(tcp::socket&& socket, Server::Impl* srv, WatchStart start);
+void StartWatchStream(ConnStream&& conn, Server::Impl* srv, WatchStart start);
 void ShutdownWatchStream(const std::shared_ptr<WatchStream>& stream);
 
 }  // namespace casmem::net

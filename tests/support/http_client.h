@@ -80,6 +80,7 @@ class Casmemd {
   Casmemd(const std::string& data_dir, const std::vector<std::string>& args = {});
   ~Casmemd();  // SIGKILL if still running
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 once reaped
   // SIGTERM and wait: the exit status (or -signal).
   int Terminate();
   void Kill();  // SIGKILL and reap
