@@ -245,22 +245,24 @@ TokenRegistry::Revoked TokenRegistry::Revoke(std::string_view name, std::string_
     out.error = "no token named '" + std::string(name) + "'";
     return out;
   }
-  // Out of the index first: from here no request is accepted with it.
-  auto index = std::make_shared<Index>(*Snapshot());
-  index->Remove(t->name);
-  Install(std::move(index));
+  // The store first: a delete it refuses (the log failed, or is too far
+  // behind: kBusy) leaves the token in the index, so the index never
+  // says a token is gone that a restart would bring back, and a retry
+  // finds it. A delete it takes is applied in memory at once; the index
+  // follows under the same lock.
   DeleteRequest del;
   del.workspace = kTokensWorkspace;
   del.key = t->name;
   del.writer = by;
   const WriteResult w = store_->Delete(del);
   if (w.outcome != Outcome::kOk) {
-    // Not logged: the token is still in the store, so it stays out of use
-    // only until a restart. Say so; the caller answers an error.
     out.outcome = w.outcome;
-    out.error = OutcomeError(w) + " (the token is refused until casmemd restarts; revoke it again)";
+    out.error = "token not revoked: " + OutcomeError(w);
     return out;
   }
+  auto index = std::make_shared<Index>(*Snapshot());
+  index->Remove(t->name);
+  Install(std::move(index));
   out.token = std::move(t);
   out.visible_lsn = w.visible_lsn;
   LogInfo("tokens: revoked '" + out.token->name + "' by " + std::string(by));

@@ -18,6 +18,7 @@
 #include "net/token_registry.h"
 #include "net/token_secret.h"
 #include "tests/support/dir_bytes.h"
+#include "tests/support/mem_fs.h"
 
 namespace casmem::net {
 namespace {
@@ -281,6 +282,61 @@ TEST(AccessControlTest, MayWriteAsksWithoutCountingOrTakingFromTheLimit) {
   auto refused = open.Admit(req, &caller);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 429);
+}
+
+}  // namespace
+}  // namespace casmem::net
+
+namespace casmem::net {
+namespace {
+
+TEST(TokenRegistryFaults, ARevokeTheLogRefusesLeavesTheTokenToRevokeAgain) {
+  // Found by review: the index dropped the token before the store's delete,
+  // so a delete refused as busy (--wal-max-pending) answered 503, the retry
+  // 404, and a restart brought the token back.
+  testing::MemFs fs;
+  ManualClock clock{1'795'774'530'123};
+  StoreOptions o;
+  o.fs = &fs;
+  o.data_dir = "/d";
+  o.clock = &clock;
+  o.sweep_interval = std::chrono::milliseconds(0);
+  o.wal_inline_commit = false;
+  o.wal_max_pending_bytes = 1;
+  std::unique_ptr<Store> store;
+  ASSERT_TRUE(Store::Open(o, &store).ok());
+  TokenRegistry tokens(store.get());
+  ASSERT_TRUE(tokens.Load().ok());
+  auto c = tokens.Create("victim", "w", "write", "t");
+  ASSERT_EQ(c.outcome, Outcome::kOk);
+  ASSERT_TRUE(store->WaitVisible(c.visible_lsn).ok());
+  {
+    testing::SyncGate gate(fs);
+    // A write the log's writer takes and then stalls syncing, then one that
+    // waits behind it: the log is past --wal-max-pending.
+    PutRequest p;
+    p.workspace = "w";
+    p.key = "k";
+    p.value = "1";
+    ASSERT_EQ(store->Put(p).outcome, Outcome::kOk);
+    gate.WaitStalled();
+    WriteResult more = store->Put(p);
+    ASSERT_TRUE(more.outcome == Outcome::kOk || more.outcome == Outcome::kBusy);
+    auto rv = tokens.Revoke("victim", "t");
+    EXPECT_EQ(rv.outcome, Outcome::kBusy) << rv.error;
+    EXPECT_NE(rv.error.find("not revoked"), std::string::npos) << rv.error;
+    // Still there, as in the store: a retry finds it (not a 404).
+    EXPECT_TRUE(tokens.Get("victim"));
+    EXPECT_TRUE(tokens.Find(c.secret));
+  }
+  ASSERT_TRUE(store->WaitVisible(store->wal()->last_lsn()).ok());
+  auto rv = tokens.Revoke("victim", "t");
+  ASSERT_EQ(rv.outcome, Outcome::kOk) << rv.error;
+  EXPECT_FALSE(tokens.Find(c.secret));
+  ASSERT_TRUE(store->WaitVisible(rv.visible_lsn).ok());
+  tokens.Load();
+  EXPECT_FALSE(tokens.Find(c.secret));
+  ASSERT_TRUE(store->Close().ok());
 }
 
 }  // namespace
