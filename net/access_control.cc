@@ -82,7 +82,15 @@ AccessControl::AccessControl(Store* store, Metrics* metrics, AccessOptions optio
 std::optional<HttpResponse> AccessControl::Admit(const HttpRequest& req, Caller* caller) {
   caller->token = nullptr;
   std::string_view who = req.remote_address;
+  if (req.repeated_header == "Authorization") {
+    // Which one counts? A proxy may read the other: refused, not guessed.
+    return Refusal(400, "Authorization given more than once");
+  }
   if (tokens_.empty()) {
+    if (options_.refuse_browsers && req.origin) {
+      return Refusal(403, "requests from web pages (with an Origin header) are refused while no "
+                          "access token exists; create a token (casmemd token create)");
+    }
     if (options_.protected_mode && !IsLoopbackHost(req.remote_address)) {
       return Refusal(403, "protected mode: no access token exists, so only clients on loopback are "
                           "served; create a token (casmemd token create, or POST /admin/tokens "

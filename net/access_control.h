@@ -5,7 +5,7 @@
 // WWW-Authenticate: Bearer (no token, a malformed header, an unknown or
 // revoked token), 403 (another workspace, too weak a role; or, in
 // protected mode with no token left, a client that is not on loopback),
-// 429 with Retry-After.
+// 429 with Retry-After; 400 for a repeated Authorization header.
 //
 // Secrets are never logged, counted or echoed: errors name tokens by name.
 // Thread safety: any thread.
@@ -29,6 +29,11 @@ struct AccessOptions {
   // --insecure-no-auth: while no token exists (the last one was revoked),
   // only loopback clients are served.
   bool protected_mode = false;
+  // While no token exists, refuse requests from web pages (those with an
+  // Origin header): a page a local browser opens must not write the
+  // memory or make the first admin token (a POST with a "simple" content
+  // type needs no CORS preflight). Off with --insecure-no-auth.
+  bool refuse_browsers = true;
 };
 
 // Whether `host` (an address or "localhost") is a loopback address.

@@ -14,6 +14,7 @@
 #include "net/handler_internal.h"
 #include "net/json_out.h"
 #include "net/token_json.h"
+#include "net/write_headers.h"
 
 namespace casmem::net {
 
@@ -96,6 +97,11 @@ HandlerResult Handler::AdminTokens(const std::vector<std::string>& seg, const Ht
       return ResultOf(Json(200, TokensJson(tokens.List())));
     }
     if (req.method != "POST") return MethodNotAllowed("GET, POST");
+    // JSON only: a form or text/plain POST (what a web page may send
+    // without a CORS preflight) never makes a token.
+    if (MediaType(req.content_type) != "application/json") {
+      return ResultOf(Error(415, "POST /admin/tokens needs Content-Type: application/json"));
+    }
     std::string name, ws, role, error;
     if (!ParseCreate(req.body, &name, &ws, &role, &error)) return ResultOf(Error(400, error));
     TokenRegistry::Created c = tokens.Create(name, ws, role, by);

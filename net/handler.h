@@ -39,6 +39,7 @@ struct HttpRequest {
   std::optional<std::string_view> writer;  // Casmem-Writer
   std::optional<std::string_view> last_event_id;  // Last-Event-ID (a watch's resume point)
   std::optional<std::string_view> authorization;  // Authorization ("Bearer <secret>")
+  std::optional<std::string_view> origin;  // Origin: sent by web browsers (refused while no token exists)
   // The client's IP address as text (failed authentications are counted
   // per address; the rate limit keys on it while no token exists).
   std::string_view remote_address;

@@ -45,7 +45,8 @@ class ConnStream;
 struct Server::Impl {
   Impl(Store* s, Metrics* m, const ServerOptions& o)
       : store(s), metrics(m), opts(o),
-        access(s, m, AccessOptions{o.rate_limit, !o.insecure_no_auth && !IsLoopbackHost(o.host)}),
+        access(s, m, AccessOptions{o.rate_limit, !o.insecure_no_auth && !IsLoopbackHost(o.host),
+                                   !o.insecure_no_auth}),
         handler(s, m, &access), contexts(MakeContexts(o.threads)),
         ioc(control), acceptor(ioc), signals(ioc, SIGINT, SIGTERM, SIGHUP) {
     for (auto& c : contexts) waiters.push_back(std::make_unique<ResponseWaiters>(*c, s));

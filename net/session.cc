@@ -55,6 +55,7 @@ HttpRequest ToHttpRequest(const http::request<http::string_body>& req) {
   take("Casmem-Writer", &out.writer);
   take("Last-Event-ID", &out.last_event_id);
   take("Authorization", &out.authorization);
+  take("Origin", &out.origin);
   return out;
 }
 

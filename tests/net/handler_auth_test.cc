@@ -42,9 +42,11 @@ class AuthHandlerTest : public ::testing::Test {
   }
   HandlerResult Run(std::string_view method, std::string_view target, std::string_view body,
                     const std::string& secret, std::string_view content_type = "") {
+    // POST bodies are JSON unless the test says otherwise.
     HttpRequest req(method, target, body);
     const std::string auth = "Bearer " + secret;
     if (!secret.empty()) req.authorization = auth;
+    if (content_type.empty() && method == "POST") content_type = "application/json";
     if (!content_type.empty()) req.content_type = content_type;
     req.remote_address = "192.0.2.7";
     HandlerResult r = handler->Handle(req);
@@ -288,6 +290,46 @@ TEST_F(AuthHandlerTest, ErrorsNeverEchoBytesThatAreNotUtf8) {
     EXPECT_GE(r.response.status, 400);
     EXPECT_TRUE(ValidUtf8(r.response.body)) << r.response.body;
   }
+}
+
+TEST_F(AuthHandlerTest, WithoutTokensWebPagesAreRefusedAndTokensNeedJson) {
+  // Found by review: with no token, any page a local browser opened could
+  // POST (text/plain needs no CORS preflight) and make the first admin.
+  HandlerResult page = Run("POST", "/admin/tokens", R"({"name":"pwn","workspace":"*","role":"admin"})", "",
+                           "text/plain");
+  EXPECT_EQ(page.response.status, 415);
+  HttpRequest req("POST", "/admin/tokens", R"({"name":"pwn","workspace":"*","role":"admin"})");
+  req.content_type = "application/json";
+  req.origin = "http://evil.example";
+  req.remote_address = "127.0.0.1";
+  HandlerResult r = handler->Handle(req);
+  EXPECT_EQ(r.response.status, 403);
+  EXPECT_NE(r.response.body.find("Origin"), std::string::npos);
+  req.target = "/memory";
+  req.body = R"({"key":"k","value":1})";
+  EXPECT_EQ(handler->Handle(req).response.status, 403);
+  EXPECT_TRUE(access->tokens().empty());
+  // Once tokens exist, a browser with a token is served like anyone.
+  const std::string admin = Token("root", "*", "admin");
+  const std::string auth = "Bearer " + admin;
+  req.authorization = auth;
+  EXPECT_EQ(handler->Handle(req).response.status, 200);
+  // --insecure-no-auth serves everyone, browsers included.
+  Open(AccessOptions{0, false, false});
+  req.authorization.reset();
+  EXPECT_EQ(handler->Handle(req).response.status, 200);
+}
+
+TEST_F(AuthHandlerTest, ARepeatedAuthorizationHeaderIsRefused) {
+  // Found by review: the first of two was used; a proxy may use the other.
+  const std::string admin = Token("root", "*", "admin");
+  HttpRequest req("GET", "/admin/tokens");
+  const std::string auth = "Bearer " + admin;
+  req.authorization = auth;
+  req.repeated_header = "Authorization";
+  HandlerResult r = handler->Handle(req);
+  EXPECT_EQ(r.response.status, 400);
+  EXPECT_NE(r.response.body.find("Authorization given more than once"), std::string::npos);
 }
 
 TEST_F(AuthHandlerTest, MalformedAuthorizationIsA401) {

@@ -90,7 +90,7 @@ TEST_F(ServerTest, TokensOfflineAndOnlineSurviveSigkillAndSnapshotAndRevokeAtOnc
   {
     auto c = Client();
     HttpReply r = c->Request("POST", "/admin/tokens", R"({"name":"agent","workspace":"team","role":"write"})",
-                             Bearer(root));
+                             Bearer(root) + "Content-Type: application/json\r\n");
     ASSERT_EQ(r.status, 201) << r.body;
     agent = SecretOf(r.body);
     ASSERT_FALSE(agent.empty());
