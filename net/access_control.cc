@@ -80,10 +80,29 @@ AccessControl::AccessControl(Store* store, Metrics* metrics, AccessOptions optio
 }
 
 std::optional<HttpResponse> AccessControl::Admit(const HttpRequest& req, Caller* caller) {
+  if (auto refused = Authenticate(req, caller)) return refused;
+  if (limiter_.enabled()) {
+    // A token's name may look like an address ("10.0.0.7" is a valid
+    // name): the prefix keeps their buckets apart.
+    const std::string key = caller->token ? "t:" + caller->token->name : "a:" + std::string(req.remote_address);
+    if (auto retry = limiter_.Take(key, std::chrono::steady_clock::now())) {
+      if (metrics_ != nullptr) metrics_->CountRateLimited();
+      HttpResponse r = Refusal(429, "rate limit: at most " +
+                                        std::to_string(static_cast<uint64_t>(options_.rate_limit)) +
+                                        " requests per second per " +
+                                        (caller->token ? "token" : "client address"));
+      r.headers.emplace_back("Retry-After", std::to_string(*retry));
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> AccessControl::Authenticate(const HttpRequest& req, Caller* caller) {
   caller->token = nullptr;
-  std::string_view who = req.remote_address;
   if (req.repeated_header == "Authorization") {
     // Which one counts? A proxy may read the other: refused, not guessed.
+    // (Other repeated headers are the routes' 400s.)
     return Refusal(400, "Authorization given more than once");
   }
   if (tokens_.empty()) {
@@ -110,21 +129,6 @@ std::optional<HttpResponse> AccessControl::Admit(const HttpRequest& req, Caller*
     if (!caller->token) {
       if (metrics_ != nullptr) metrics_->CountAuthFailure(req.remote_address);
       return Unauthorized("unknown or revoked token", "invalid_token");
-    }
-    who = caller->token->name;
-  }
-  if (limiter_.enabled()) {
-    // A token's name may look like an address ("10.0.0.7" is a valid
-    // name): the prefix keeps their buckets apart.
-    const std::string key = std::string(caller->token ? "t:" : "a:") + std::string(who);
-    if (auto retry = limiter_.Take(key, std::chrono::steady_clock::now())) {
-      if (metrics_ != nullptr) metrics_->CountRateLimited();
-      HttpResponse r = Refusal(429, "rate limit: at most " +
-                                        std::to_string(static_cast<uint64_t>(options_.rate_limit)) +
-                                        " requests per second per " +
-                                        (caller->token ? "token" : "client address"));
-      r.headers.emplace_back("Retry-After", std::to_string(*retry));
-      return r;
     }
   }
   return std::nullopt;

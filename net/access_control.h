@@ -58,6 +58,10 @@ class AccessControl {
   // Authentication and the rate limit, for every request but /healthz:
   // nullopt to go on (*caller set), else the response that refuses it.
   std::optional<HttpResponse> Admit(const HttpRequest& req, Caller* caller);
+  // Admit's authentication alone (failures counted, nothing taken from the
+  // rate limit): what the session asks once a request's header is read,
+  // before it reads (or invites, with 100 Continue) a body.
+  std::optional<HttpResponse> Authenticate(const HttpRequest& req, Caller* caller);
   // Whether `caller` may act on workspace `ws` ("" for /admin and
   // /metrics) with role `need`: nullopt if so, else the 403.
   std::optional<HttpResponse> Check(const Caller& caller, std::string_view ws, Role need) const;

@@ -40,6 +40,15 @@ HttpResponse Handler::ServiceUnavailable() { return Error(503, "storage unavaila
 // Whether `method` only reads (the read role's methods).
 static bool Reads(std::string_view method) { return method == "GET" || method == "HEAD"; }
 
+std::optional<HttpResponse> Handler::RefuseBeforeBody(const HttpRequest& req) const {
+  if (access_ == nullptr) return std::nullopt;
+  std::string error;
+  const auto target = ParseTarget(req.target, &error);
+  if (target && target->segments.size() == 1 && target->segments[0] == "healthz") return std::nullopt;
+  AccessControl::Caller caller;
+  return access_->Authenticate(req, &caller);
+}
+
 HandlerResult Handler::Handle(const HttpRequest& req) {
   std::string error;
   auto target = ParseTarget(req.target, &error);

@@ -135,6 +135,11 @@ class Handler {
       : store_(store), metrics_(metrics), access_(access) {}
   HandlerResult Handle(const HttpRequest& req);
   AccessControl* access() const { return access_; }
+  // The refusal of a request whose header alone shows it will not be
+  // served (no valid token, memory-api.md §9), or nullopt. The session asks
+  // once the header is read, before it reads or invites (100 Continue) a
+  // body: an unauthenticated client cannot make it buffer bodies.
+  std::optional<HttpResponse> RefuseBeforeBody(const HttpRequest& req) const;
 
   // The 409 for a stale loser whose turn has come (ConflictTurns): built
   // from the key's state now, so that a retry from it can win.

@@ -54,8 +54,10 @@ HttpRequest ToHttpRequest(const http::request<http::string_body>& req) {
   take("Idempotency-Key", &out.idempotency_key);
   take("Casmem-Writer", &out.writer);
   take("Last-Event-ID", &out.last_event_id);
-  take("Authorization", &out.authorization);
   take("Origin", &out.origin);
+  // Last: when it is repeated, repeated_header names it whatever else is
+  // repeated too (access control refuses that before anything else).
+  take("Authorization", &out.authorization);
   return out;
 }
 
@@ -437,6 +439,19 @@ class Session : public std::enable_shared_from_this<Session> {
       Reply(*err, 11);
       return false;
     }
+    // A body is read (or invited with 100 Continue) only from a client
+    // that may be served: an unauthenticated one is answered now and the
+    // connection lingers (bounded) instead of buffering its body.
+    if (parser_->chunked() || parser_->content_length().value_or(0) > 0) {
+      HttpRequest hreq = ToHttpRequest(req);
+      hreq.remote_address = peer_;
+      if (auto refused = srv_->handler.RefuseBeforeBody(hreq)) {
+        reading_ = false;
+        read_deadline_ = kNever;
+        Reply(*refused, req.version());
+        return false;
+      }
+    }
     parser_->eager(true);
     MaybeContinue();
     return true;
@@ -527,7 +542,14 @@ class Session : public std::enable_shared_from_this<Session> {
     // runs: a guarded write of a key whose turn another client holds
     // waits for its own turn (ConflictTurns::AdmitWrite).
     if (turns != nullptr && turns->tracked_keys() > 0 && !srv_->stopping.load()) {
-      if (auto g = GuardedWriteOf(ToHttpRequest(req))) {
+      HttpRequest hreq = ToHttpRequest(req);
+      hreq.remote_address = peer_;
+      AccessControl* access = srv_->handler.access();
+      // Only a request that may write the key waits for (and so takes part
+      // in) its turn; any other runs now and is refused.
+      auto g = GuardedWriteOf(hreq);
+      if (g && access != nullptr && !access->MayWrite(hreq, g->workspace)) g.reset();
+      if (g) {
         auto ticket = std::make_shared<TurnTicket>();
         if (!turns->AdmitWrite(g->workspace, g->key, holder_, g->guard, start, DeferredWrite(p), ticket)) {
           p->held = std::make_unique<Held>(Held{std::move(ticket), std::move(g->workspace),

@@ -192,6 +192,29 @@ TEST_F(ServerTest, ProtectedModeRefusesANonLoopbackListenWithoutTokens) {
   EXPECT_EQ(c->Request("GET", "/memory/k", "", Bearer(root)).status, 404);
 }
 
+TEST_F(ServerTest, AnUnauthenticatedBodyIsNeitherInvitedNorRead) {
+  // Found by review: 100 Continue went out and the whole body was read
+  // before the token was checked (a megabyte of memory per connection).
+  const std::string root = CreateOffline(dir, "root", "*", "admin");
+  Start();
+  auto c = Client();
+  ASSERT_TRUE(c->SendRaw("POST /memory HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                         "Content-Length: 1000000\r\n\r\n"));
+  HttpReply r;
+  ASSERT_TRUE(c->Read(&r));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.Header("connection"), "close");
+  // With a token the same request is invited.
+  auto ok = Client();
+  ASSERT_TRUE(ok->SendRaw("POST /memory HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n" + Bearer(root) +
+                          "Content-Length: 22\r\n\r\n"));
+  ASSERT_TRUE(ok->Read(&r));
+  EXPECT_EQ(r.status, 100);
+  ASSERT_TRUE(ok->SendRaw(R"({"key":"k","value":12})"));
+  ASSERT_TRUE(ok->Read(&r));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 TEST_F(ServerTest, RateLimitAnswers429) {
   const std::string root = CreateOffline(dir, "root", "*", "admin");
   Start({"--rate-limit", "2"});
