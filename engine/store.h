@@ -71,6 +71,11 @@ struct StoreOptions {
   // ... and the newest this many bytes of committed records are also kept
   // in memory (--watch-memory).
   uint64_t watch_memory_bytes = 16ULL << 20;
+  // Close writes a snapshot (and removes the log it covers). A tool that
+  // opens a data directory briefly (`casmemd token`) sets false, with
+  // sweep_interval 0: it leaves snapshots and segments as the daemon left
+  // them, since the daemon's retention options are not the tool's.
+  bool snapshot_on_close = true;
   wal::FileSystem* fs = wal::PosixFileSystem();
   Clock* clock = SystemClock();
 };

@@ -350,7 +350,7 @@ Status Store::Close() {
   if (!wal_) return Status::OK();
   Status s = wal_->health();
   if (s.ok()) s = wal_->SyncAll();
-  if (s.ok()) s = Snapshot();
+  if (s.ok() && options_.snapshot_on_close) s = Snapshot();
   wal_->Close();
   dir_lock_.reset();
   return s;

@@ -125,7 +125,7 @@ HandlerResult Handler::AdminTokens(const std::vector<std::string>& seg, const Ht
     return ResultOf(Json(200, TokenJson(*t)));
   }
   if (req.method != "DELETE") return MethodNotAllowed("GET, DELETE");
-  TokenRegistry::Revoked rv = tokens.Revoke(name, by);
+  TokenRegistry::Revoked rv = tokens.Revoke(name, by, /*keep_last_admin=*/true);
   if (rv.outcome != Outcome::kOk) {
     if (rv.outcome == Outcome::kNotFound) {
       return ResultOf(Error(404, "no token named '" + name + "'"));

@@ -63,9 +63,12 @@ int main(int argc, char** argv) {
   if (!s.ok()) return Die("cannot open data directory " + opts.store.data_dir + ": " + s.ToString());
 
   // Protected mode (memory-api.md §9): with no token, only loopback.
-  if (!opts.server.insecure_no_auth && !net::IsLoopbackHost(opts.server.host)) {
+  if (!net::IsLoopbackHost(opts.server.host)) {
     net::TokenRegistry tokens(store.get());
-    if (Status t = tokens.Load(); t.ok() && tokens.empty()) {
+    if (Status t = tokens.Load(); t.ok() && tokens.empty() && opts.server.insecure_no_auth) {
+      LogWarn("--insecure-no-auth: serving " + opts.server.host + " with no access token: anyone "
+              "who can reach it may read and write every workspace");
+    } else if (t.ok() && tokens.empty()) {
       (void)store->Close();
       return Die("refusing to serve " + opts.server.host + ":" + std::to_string(opts.server.port) +
                  " with no access token (protected mode): anyone who can reach it could read and "

@@ -86,7 +86,10 @@ std::vector<Option> Table() {
          if (colon == std::string::npos || colon == 0) return false;
          auto port = ParseUnsigned(std::string_view(v).substr(colon + 1));
          if (!port || *port > 65535) return false;
-         o->server.host = v.substr(0, colon);
+         std::string host = v.substr(0, colon);
+         // [v6]:port, as in a URL.
+         if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+         o->server.host = host;
          o->server.port = static_cast<uint16_t>(*port);
          return true;
        }},

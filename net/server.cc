@@ -223,7 +223,9 @@ Status Server::Listen() {
   auto& acc = impl_->acceptor;
   if (Status s = BindAndListen(impl_->opts, acc); !s.ok()) return s;
   const auto local = acc.local_endpoint();
-  impl_->bound = local.address().to_string() + ":" + std::to_string(local.port());
+  // "[v6]:port", as a URL writes it.
+  const std::string host = local.address().to_string();
+  impl_->bound = (local.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(local.port());
   return Status::OK();
 }
 

@@ -34,10 +34,20 @@ constexpr const char* kOfflineWriter = "casmemd token";
 // Opens the store of `dir`; `create`: a missing directory is made (a token
 // may be created before casmemd first starts).
 int OpenStore(const std::string& dir, bool create, std::unique_ptr<Store>* out) {
-  if (!create && !wal::PosixFileSystem()->Exists(dir)) return Fail("no data directory " + dir);
+  if (!create && !wal::PosixFileSystem()->Exists(wal::JoinPath(dir, "wal"))) {
+    return Fail(wal::PosixFileSystem()->Exists(dir) ? dir + " is not a casmem data directory (no wal/)"
+                                                    : "no data directory " + dir);
+  }
   StoreOptions o;
   o.data_dir = dir;
   o.fsync = wal::FsyncMode::kAlways;
+  // In and out: no sweep, no snapshot, nothing the daemon keeps (history
+  // segments, remembered Idempotency-Key answers) dropped by this tool's
+  // default retention options.
+  o.sweep_interval = std::chrono::milliseconds(0);
+  o.snapshot_on_close = false;
+  o.idempotency_retention = std::chrono::hours(24 * 365 * 100);
+  o.idempotency_max_bytes = UINT64_MAX;
   Status s = Store::Open(o, out);
   if (!s.ok()) {
     std::string why = s.ToString();
@@ -111,6 +121,11 @@ int RunTokenCommand(const std::vector<std::string>& args) {
     for (const char* need : {"--name", "--workspace", "--role"}) {
       if (!opts.count(need)) return Usage(std::string(need) + " is required");
     }
+    if (json) return Usage("--json is for list");
+    // Checked before the directory is opened (or made).
+    if (const char* problem = TokenRegistry::CreateProblem(opts["--name"], opts["--workspace"], opts["--role"])) {
+      return Usage(problem);
+    }
     std::unique_ptr<Store> store;
     if (int rc = OpenStore(dir, true, &store)) return rc;
     TokenRegistry tokens(store.get());
@@ -136,6 +151,8 @@ int RunTokenCommand(const std::vector<std::string>& args) {
     }
     if (positional.size() == 1) name = positional[0];
     if (name.empty()) return Usage("revoke needs the token's name");
+    if (json) return Usage("--json is for list");
+    if (opts.count("--workspace") || opts.count("--role")) return Usage("revoke takes a name only");
     std::unique_ptr<Store> store;
     if (int rc = OpenStore(dir, false, &store)) return rc;
     TokenRegistry tokens(store.get());

@@ -178,19 +178,23 @@ std::vector<std::shared_ptr<const TokenInfo>> TokenRegistry::List() const {
   return out;
 }
 
+const char* TokenRegistry::CreateProblem(std::string_view name, std::string_view workspace,
+                                         std::string_view role) {
+  if (const char* problem = TokenNameProblem(name)) return problem;
+  if (workspace != "*" && !ValidWorkspace(workspace)) {
+    return "workspace must be \"*\" or 1-128 characters of [A-Za-z0-9._-]";
+  }
+  const auto r = ParseRole(role);
+  if (!r) return "role must be read, write or admin";
+  if (*r == Role::kAdmin && workspace != "*") return "an admin token is for every workspace: give workspace \"*\"";
+  return nullptr;
+}
+
 TokenRegistry::Created TokenRegistry::Create(std::string_view name, std::string_view workspace,
                                              std::string_view role, std::string_view by) {
   Created out;
   const auto r = ParseRole(role);
-  const char* problem = TokenNameProblem(name);
-  if (problem == nullptr && workspace != "*" && !ValidWorkspace(workspace)) {
-    problem = "workspace must be \"*\" or 1-128 characters of [A-Za-z0-9._-]";
-  }
-  if (problem == nullptr && !r) problem = "role must be read, write or admin";
-  if (problem == nullptr && *r == Role::kAdmin && workspace != "*") {
-    problem = "an admin token is for every workspace: give workspace \"*\"";
-  }
-  if (problem != nullptr) {
+  if (const char* problem = CreateProblem(name, workspace, role)) {
     out.outcome = Outcome::kInvalid;
     out.error = problem;
     return out;
@@ -236,7 +240,8 @@ TokenRegistry::Created TokenRegistry::Create(std::string_view name, std::string_
   return out;
 }
 
-TokenRegistry::Revoked TokenRegistry::Revoke(std::string_view name, std::string_view by) {
+TokenRegistry::Revoked TokenRegistry::Revoke(std::string_view name, std::string_view by,
+                                             bool keep_last_admin) {
   Revoked out;
   std::lock_guard lk(write_mu_);
   auto t = Get(name);
@@ -244,6 +249,16 @@ TokenRegistry::Revoked TokenRegistry::Revoke(std::string_view name, std::string_
     out.outcome = Outcome::kNotFound;
     out.error = "no token named '" + std::string(name) + "'";
     return out;
+  }
+  if (keep_last_admin && t->role == Role::kAdmin) {
+    size_t admins = 0;
+    for (const auto& [n, other] : Snapshot()->by_name) admins += other->role == Role::kAdmin;
+    if (admins == 1) {
+      out.outcome = Outcome::kConflict;
+      out.error = "'" + t->name + "' is the last admin token: create another admin token first "
+                  "(or revoke it offline: casmemd token revoke)";
+      return out;
+    }
   }
   // The store first: a delete it refuses (the log failed, or is too far
   // behind: kBusy) leaves the token in the index, so the index never

@@ -77,6 +77,10 @@ class TokenRegistry {
     std::string secret;  // kOk: shown once
     uint64_t visible_lsn = 0;  // kOk: durable (and the secret may be shown) once visible
   };
+  // Why a token of this name, workspace and role cannot be created (a
+  // sentence for the client), or nullptr.
+  static const char* CreateProblem(std::string_view name, std::string_view workspace,
+                                   std::string_view role);
   // Creates a token; it works at once. `by`: who (a token's name, or
   // "casmemd token"), kept as the record's writer.
   Created Create(std::string_view name, std::string_view workspace, std::string_view role,
@@ -90,7 +94,9 @@ class TokenRegistry {
   };
   // Revokes a token: no request is accepted with it from now on, on any
   // connection, even before the revocation is durable.
-  Revoked Revoke(std::string_view name, std::string_view by);
+  // `keep_last_admin`: refuse (kConflict) to revoke the only admin token
+  // left (over HTTP: with none, checks turn off; offline it is allowed).
+  Revoked Revoke(std::string_view name, std::string_view by, bool keep_last_admin = false);
 
   // Changes with every create and revoke (long-lived streams compare it).
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }

@@ -251,6 +251,20 @@ TEST_F(AuthHandlerTest, AdminTokensCreateListGetRevoke) {
   EXPECT_EQ(Run("GET", "/admin/tokens/x/y", "", admin).response.status, 404);
 }
 
+TEST_F(AuthHandlerTest, TheLastAdminTokenIsNotRevokedOverHttp) {
+  // Found by review: revoking it turned every check off (fail open).
+  const std::string admin = Token("root", "*", "admin");
+  Token("reader", "*", "read");
+  HandlerResult r = Run("DELETE", "/admin/tokens/root", "", admin);
+  EXPECT_EQ(r.response.status, 409);
+  EXPECT_NE(r.response.body.find("last admin token"), std::string::npos);
+  EXPECT_TRUE(access->tokens().Get("root"));
+  Token("root2", "*", "admin");
+  EXPECT_EQ(Run("DELETE", "/admin/tokens/root", "", admin).response.status, 200);
+  // Offline (the registry itself) it may go.
+  EXPECT_EQ(access->tokens().Revoke("root2", "t").outcome, Outcome::kOk);
+}
+
 TEST_F(AuthHandlerTest, AdminTokenCreateRefusesBadBodies) {
   const std::string admin = Token("root", "*", "admin");
   for (const char* body : {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -190,6 +191,48 @@ TEST_F(ServerTest, ProtectedModeRefusesANonLoopbackListenWithoutTokens) {
   auto c = Client();
   EXPECT_EQ(c->Request("GET", "/memory/k").status, 401);
   EXPECT_EQ(c->Request("GET", "/memory/k", "", Bearer(root)).status, 404);
+}
+
+// The names of the files in `dir` (snapshots, or log segments).
+std::vector<std::string> FilesIn(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename();
+    if (!name.ends_with(".tmp")) names.push_back(name);  // a spare segment, made and dropped at will
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST_F(ServerTest, TheTokenCommandLeavesSnapshotsAndSegmentsAsTheDaemonLeftThem) {
+  // Found by review: `token list` closed the store with its own default
+  // options, so its snapshot removed log segments --watch-history kept.
+  Start({"--wal-segment-bytes", "64K", "--watch-history", "1G"});
+  {
+    auto c = Client();
+    const std::string big(20'000, 'x');
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_EQ(c->Request("POST", "/memory", R"({"key":"k)" + std::to_string(i) + R"(","value":")" + big + "\"}").status,
+                200);
+    }
+  }
+  server->Kill();
+  server.reset();
+  const auto snaps = FilesIn(dir + "/snap");
+  const auto segments = FilesIn(dir + "/wal");
+  ASSERT_GT(segments.size(), 3u);
+  Command list = RunCasmemd({"token", "list", "--data-dir", dir});
+  EXPECT_EQ(list.status, 0) << list.err;
+  EXPECT_EQ(FilesIn(dir + "/snap"), snaps);
+  EXPECT_EQ(FilesIn(dir + "/wal"), segments);
+  const std::string root = CreateOffline(dir, "root", "*", "admin");
+  EXPECT_EQ(FilesIn(dir + "/snap"), snaps);
+  EXPECT_EQ(FilesIn(dir + "/wal").front(), segments.front());
+  // The history is all there for a watcher resuming from the start.
+  Start({"--wal-segment-bytes", "64K", "--watch-history", "1G"});
+  HttpReply r = Client()->Request("GET", "/changes?since=0", "", Bearer(root));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"revision\":1,"), std::string::npos) << r.body.substr(0, 200);
 }
 
 TEST_F(ServerTest, AnUnauthenticatedBodyIsNeitherInvitedNorRead) {
