@@ -75,7 +75,7 @@ std::optional<std::string_view> BearerSecret(std::string_view v) {
 
 AccessControl::AccessControl(Store* store, Metrics* metrics, AccessOptions options)
     : metrics_(metrics), options_(options), tokens_(store), limiter_(options.rate_limit) {
-  if (metrics_ != nullptr) tokens_.set_on_change([metrics](size_t n) { metrics->SetTokens(n); });
+  if (metrics_ != nullptr) tokens_.add_on_change([metrics](size_t n) { metrics->SetTokens(n); });
   (void)tokens_.Load();
 }
 

@@ -140,6 +140,24 @@ void Server::Impl::RejectBusy(tcp::socket socket) {
   });
 }
 
+void Server::Impl::EndRevokedStreams() {
+  std::vector<std::shared_ptr<WatchStream>> revoked;
+  {
+    std::lock_guard lk(sessions_mu);
+    for (auto& [ptr, weak] : streams) {
+      auto w = weak.lock();
+      if (!w || !w->token()) continue;
+      // The same token still exists (a name revoked and made again is
+      // another token: another secret).
+      if (access.tokens().Get(w->token()->name) != w->token()) revoked.push_back(std::move(w));
+    }
+  }
+  // Like a shutdown: no more changes, what is queued goes, then the end.
+  // (Outside the lock: the last reference may go here, and a stream's
+  // destructor takes sessions_mu.)
+  for (auto& w : revoked) ShutdownWatchStream(w);
+}
+
 void Server::Impl::BeginStop() {
   if (stopping.exchange(true)) return;
   LogInfo("shutting down: no new connections, finishing in-flight requests");

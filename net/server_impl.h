@@ -53,6 +53,8 @@ struct Server::Impl {
     for (auto& c : contexts) flush_queues.push_back(std::make_unique<FlushQueue>(*c));
     if (o.conflict_turn.count() > 0) turns = std::make_unique<ConflictTurns>(o.conflict_turn);
     feed = std::make_unique<ChangeFeed>(s->history(), ChangeDataJson, FeedOptions(o));
+    // A revoked token's watch streams end (memory-api.md §9).
+    access.tokens().add_on_change([this](size_t) { EndRevokedStreams(); });
   }
   // A stream catching up takes at most an eighth of --watch-buffer of
   // values per round (WatchStream's Room) and this many changes, whose SSE
@@ -90,6 +92,8 @@ struct Server::Impl {
   void BeginStop();
   void Drain(std::chrono::steady_clock::time_point deadline);
   void RejectBusy(tcp::socket socket);
+  // Ends the watch streams whose token no longer exists (any thread).
+  void EndRevokedStreams();
 
   Store* store;
   Metrics* metrics;

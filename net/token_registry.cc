@@ -127,7 +127,7 @@ void TokenRegistry::Install(std::shared_ptr<const Index> index) {
   index_.store(std::move(index), std::memory_order_release);
   count_.store(n, std::memory_order_release);
   generation_.fetch_add(1, std::memory_order_acq_rel);
-  if (on_change_) on_change_(n);
+  for (const auto& fn : on_change_) fn(n);
 }
 
 Status TokenRegistry::Load() {

@@ -101,8 +101,10 @@ class TokenRegistry {
   // Changes with every create and revoke (long-lived streams compare it).
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   // Called with the number of tokens after every load, create and revoke
-  // (under the registry's write lock). Set before the registry is shared.
-  void set_on_change(std::function<void(size_t)> fn) { on_change_ = std::move(fn); }
+  // (under the registry's write lock: a callback must not call back into
+  // the registry's Create, Revoke or Load). Added before the registry is
+  // shared.
+  void add_on_change(std::function<void(size_t)> fn) { on_change_.push_back(std::move(fn)); }
 
  private:
   struct Index;
@@ -114,7 +116,7 @@ class TokenRegistry {
   std::atomic<std::shared_ptr<const Index>> index_;
   std::atomic<size_t> count_{0};
   std::atomic<uint64_t> generation_{0};
-  std::function<void(size_t)> on_change_;
+  std::vector<std::function<void(size_t)>> on_change_;
 };
 
 }  // namespace casmem::net

@@ -53,6 +53,8 @@ class WatchStream : public std::enable_shared_from_this<WatchStream> {
   // Writes what the outbox holds, if no write is in flight (the thread's
   // FlushQueue calls it).
   void Flush();
+  // The token the watch was opened with; null while no token existed.
+  const std::shared_ptr<const TokenInfo>& token() const { return start_.token; }
 
  private:
   class Outbox;

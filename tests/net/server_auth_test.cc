@@ -14,6 +14,7 @@
 
 #include "tests/net/server_fixture.h"
 #include "tests/support/dir_bytes.h"
+#include "tests/support/sse_client.h"
 
 namespace casmem::testing {
 namespace {
@@ -256,6 +257,31 @@ TEST_F(ServerTest, AnUnauthenticatedBodyIsNeitherInvitedNorRead) {
   ASSERT_TRUE(ok->SendRaw(R"({"key":"k","value":12})"));
   ASSERT_TRUE(ok->Read(&r));
   EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(ServerTest, AWatchEndsWhenItsTokenIsRevoked) {
+  const std::string root = CreateOffline(dir, "root", "*", "admin");
+  const std::string reader = CreateOffline(dir, "reader", "team", "read");
+  Start();
+  auto other = SseClient::Open(server->port(), "/workspaces/team/watch", Bearer(root));
+  ASSERT_TRUE(other);
+  auto w = SseClient::Open(server->port(), "/workspaces/team/watch", Bearer(reader));
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->status(), 200);
+  auto c = Client();
+  ASSERT_EQ(c->Request("POST", "/workspaces/team/memory", R"({"key":"k","value":1})", Bearer(root)).status, 200);
+  SseEvent ev;
+  ASSERT_TRUE(w->Next(&ev));
+  EXPECT_EQ(ev.event, "put");
+  ASSERT_EQ(c->Request("DELETE", "/admin/tokens/reader", "", Bearer(root)).status, 200);
+  // The stream ends (no heartbeat needed to notice), and no later change reaches it.
+  ASSERT_EQ(c->Request("POST", "/workspaces/team/memory", R"({"key":"k","value":2})", Bearer(root)).status, 200);
+  EXPECT_FALSE(w->Next(&ev, 10'000));
+  EXPECT_TRUE(w->eof());
+  // A watch of a token that still exists goes on.
+  ASSERT_TRUE(other->Next(&ev));
+  ASSERT_TRUE(other->Next(&ev));
+  EXPECT_NE(ev.data.find("\"value\":2"), std::string::npos);
 }
 
 TEST_F(ServerTest, RateLimitAnswers429) {
