@@ -100,7 +100,9 @@ HandlerResult Handler::AdminTokens(const std::vector<std::string>& seg, const Ht
     // JSON only: a form or text/plain POST (what a web page may send
     // without a CORS preflight) never makes a token.
     if (MediaType(req.content_type) != "application/json") {
-      return ResultOf(Error(415, "POST /admin/tokens needs Content-Type: application/json"));
+      HttpResponse r = Error(415, "POST /admin/tokens needs Content-Type: application/json");
+      r.headers.emplace_back("Accept-Post", "application/json");
+      return ResultOf(std::move(r));
     }
     std::string name, ws, role, error;
     if (!ParseCreate(req.body, &name, &ws, &role, &error)) return ResultOf(Error(400, error));

@@ -7,7 +7,7 @@
 // body after them. Invariants per response: a status the API defines; a
 // JSON body that is exactly one valid-UTF-8 JSON value (a streamed list
 // too, once drained); an error body for every status >= 400; a 415 names
-// the patch types it accepts; after a 200 POST the store holds exactly the
+// the media types it accepts (Accept-Patch, or Accept-Post for a POST); after a 200 POST the store holds exactly the
 // value ParseWriteBody produced; and a write with an Idempotency-Key that
 // got its answer, sent again unchanged, gets the same status and body
 // byte for byte, marked Idempotency-Replayed. GuardedWriteOf (what the
@@ -204,7 +204,7 @@ void OneRequest(Store* store, Handler* handler, AccessControl* access, std::stri
   }
   if (resp.status >= 400) FUZZ_CHECK(resp.body.find("\"error\":") != std::string::npos);
   if (resp.status == 405) FUZZ_CHECK(HasHeader(resp, "Allow"));
-  if (resp.status == 415) FUZZ_CHECK(HasHeader(resp, "Accept-Patch"));
+  if (resp.status == 415) FUZZ_CHECK(HasHeader(resp, method == "PATCH" ? "Accept-Patch" : "Accept-Post"));
   const bool replayed = HasHeader(resp, "Idempotency-Replayed", "true");
   if (replayed) FUZZ_CHECK(http.idempotency_key && r.is_write);
   // A remembered answer (2xx or a 409 other than "in progress") comes back

@@ -312,6 +312,7 @@ TEST_F(AuthHandlerTest, WithoutTokensWebPagesAreRefusedAndTokensNeedJson) {
   HandlerResult page = Run("POST", "/admin/tokens", R"({"name":"pwn","workspace":"*","role":"admin"})", "",
                            "text/plain");
   EXPECT_EQ(page.response.status, 415);
+  EXPECT_EQ(Header(page.response, "Accept-Post"), "application/json");
   HttpRequest req("POST", "/admin/tokens", R"({"name":"pwn","workspace":"*","role":"admin"})");
   req.content_type = "application/json";
   req.origin = "http://evil.example";
