@@ -96,6 +96,21 @@ struct TlsClient::Impl {
     eof = true;
     close_notify = ec == asio::error::eof;  // SSL_ERROR_ZERO_RETURN
   }
+  // One read into `buffer` for at most `timeout_ms`; false on timeout. An
+  // error ends the stream (Ended).
+  bool ReadSome(int timeout_ms) {
+    beast::error_code ec = asio::error::timed_out;
+    const bool done = RunFor(timeout_ms, [&](bool* d) {
+      stream->async_read_some(buffer.prepare(64 * 1024), [this, &ec, d](beast::error_code e, size_t n) {
+        buffer.commit(n);
+        ec = e;
+        *d = true;
+      });
+    });
+    if (!done) return false;
+    if (ec) Ended(ec);
+    return true;
+  }
 };
 
 TlsClient::TlsClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -195,16 +210,7 @@ bool TlsClient::ReadUntil(const std::string& needle, std::string* got, int timeo
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || impl_->eof) return false;
-    beast::error_code ec = asio::error::timed_out;
-    const bool done = impl_->RunFor(static_cast<int>(left.count()), [&](bool* d) {
-      impl_->stream->async_read_some(impl_->buffer.prepare(64 * 1024), [this, &ec, d](beast::error_code e, size_t n) {
-        impl_->buffer.commit(n);
-        ec = e;
-        *d = true;
-      });
-    });
-    if (!done) return false;
-    if (ec) impl_->Ended(ec);
+    if (!impl_->ReadSome(static_cast<int>(left.count()))) return false;
   }
 }
 
@@ -213,16 +219,7 @@ bool TlsClient::ClosedByPeer(int timeout_ms) {
   while (!impl_->eof) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
-    beast::error_code ec;
-    const bool done = impl_->RunFor(static_cast<int>(left.count()), [&](bool* d) {
-      impl_->stream->async_read_some(impl_->buffer.prepare(64 * 1024), [this, &ec, d](beast::error_code e, size_t n) {
-        impl_->buffer.commit(n);
-        ec = e;
-        *d = true;
-      });
-    });
-    if (!done) return false;
-    if (ec) impl_->Ended(ec);
+    if (!impl_->ReadSome(static_cast<int>(left.count()))) return false;
   }
   return true;
 }
