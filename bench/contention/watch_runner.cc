@@ -185,9 +185,16 @@ void WatchRun::Send(Writer& w) {
   w.conn->Put(keys_[k], value, [this, &w, k](PutResult r) {
     const uint64_t now = NowNs();
     if (!r.ok) {
-      // The connection is closed after an error: this writer stops.
       result_.errors[r.error]++;
-      ++result_.in_doubt;
+      if (r.refusal == Refusal::kRateLimited) {
+        // Nothing written: wait what the server asked, then go on.
+        w.timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(r.retry_after_s * 1e9)));
+        w.timer->async_wait([this, &w](boost::system::error_code) { Next(w); });
+        return;
+      }
+      // The connection is closed after an error (or refused for good: 401,
+      // 403, nothing written): this writer stops.
+      if (r.refusal == Refusal::kNone) ++result_.in_doubt;
       if (--writers_running_ == 0) writers_done_();
       return;
     }
