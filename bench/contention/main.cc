@@ -285,7 +285,8 @@ int main(int argc, char** argv) {
   BenchOptions o;
   std::string usage_error;
   if (!ParseBenchArgs(argc, argv, std::getenv("CASMEM_TOKEN"), &o, &usage_error)) {
-    std::fprintf(stderr, "casmem-bench: %s\n%s", usage_error.c_str(), kUsage);
+    const bool unknown = usage_error.rfind("unknown option", 0) == 0;
+    std::fprintf(stderr, "casmem-bench: %s\n%s", usage_error.c_str(), unknown ? kUsage : "");
     return 1;
   }
   if (o.help) {
