@@ -39,7 +39,7 @@ std::unique_ptr<WatchTarget> MakeWatchTarget(const std::string& target, const st
   std::string why;
   const auto u = ParseTargetUrl(target, &why);
   if (!u || (u->scheme != "casmem" && u->scheme != "etcd")) {
-    *error = "the watch workload needs casmem://HOST:PORT (or https://) or etcd://HOST:PORT, not " + target;
+    *error = "the watch workload needs casmem://HOST:PORT or etcd://HOST:PORT (or https://HOST:PORT), not " + target;
     return nullptr;
   }
   if (u->scheme == "casmem") {
