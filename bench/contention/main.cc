@@ -235,7 +235,11 @@ int RunWatchMain(const std::string& target, const std::string& workspace, const 
   w.key_prefix = "watch-" + std::to_string(getpid()) + "-" +
                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch()).count());
-  const WatchResult r = RunWatch(*t, w);
+  WatchResult r = RunWatch(*t, w);
+  // Writers refused (401 / 403) before any write: nothing was tested.
+  bool refused = false;
+  for (const auto& [k, v] : r.errors) refused = refused || k == "unauthorized" || k == "forbidden";
+  if (refused && r.writes_total == 0) r.verdict = false;
   PrintWatch(r, format, header);
   if (RefusedMessage(r.errors, r.notices)) return 1;
   if (!r.verdict) return 1;

@@ -612,8 +612,9 @@ RunResult Run_::Go() {
     result_.agents_zero = static_cast<int>(std::count(per_agent.begin(), per_agent.end(), 0));
   }
   result_.updates = total_commits_;
-  if (!result_.refused.empty()) {  // refused from the start: no verdict
+  if (!result_.refused.empty()) {  // refused from the start: no verdict, no rates
     result_.final_read_ok = false;
+    result_.commits_per_s = result_.attempts_per_s = result_.conflicts_per_s = 0;
     if (cfg_.progress) std::fprintf(stderr, "\n");
     return result_;
   }

@@ -449,7 +449,7 @@ void PrintWatch(const WatchResult& r, const std::string& format, bool header) {
   if (r.repeated_revisions) std::printf("  VIOLATION      %llu revisions acknowledged twice\n", static_cast<unsigned long long>(r.repeated_revisions));
   std::printf("  errors         %s\n", MapText(r.errors).c_str());
   std::printf("  notices        %s\n", MapText(r.notices).c_str());
-  std::printf("  verdict        %s\n", !r.verdict ? "none (the run could not start)" : r.clean() ? "clean" : "VIOLATIONS");
+  std::printf("  verdict        %s\n", !r.verdict ? "none (the run could not start, or was refused)" : r.clean() ? "clean" : "VIOLATIONS");
 }
 
 }  // namespace casmem::bench
