@@ -6,7 +6,9 @@
 // needed). Both may carry an Idempotency-Key; with drop_response the first
 // answer is thrown away with its connection and the request sent again
 // with the same key until an answer comes back: a 409 "request in
-// progress" is waited out (1 ms, then again).
+// progress" is waited out (1 ms, then again). A 401 / 403 / 429 is
+// reported as its refusal class (refusal.h), a 429 with its Retry-After;
+// the runner decides what to do about it.
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -31,10 +33,22 @@ std::string Serialize(const rapidjson::Value& v) {
   return {sb.GetString(), sb.GetSize()};
 }
 
+// A 401 / 403 / 429: fills r's refusal, error and (429) retry_after_s;
+// true when `res` was one.
+template <class Result>
+bool Refused(const http::response<http::string_body>& res, Result& r) {
+  const Refusal f = RefusalOf(res.result_int());
+  if (f == Refusal::kNone) return false;
+  r.refusal = f;
+  r.error = RefusalName(f);
+  if (f == Refusal::kRateLimited) r.retry_after_s = RetryAfterSeconds(res[http::field::retry_after]);
+  return true;
+}
+
 class CasmemConnection final : public Connection {
  public:
-  CasmemConnection(asio::io_context& io, std::string workspace)
-      : http_(io),
+  CasmemConnection(asio::io_context& io, std::string workspace, std::shared_ptr<const ConnSecurity> security)
+      : http_(io, std::move(security)),
         timer_(io),
         prefix_("/workspaces/" + workspace + "/memory"),
         txn_("/workspaces/" + workspace + "/txn") {}
@@ -50,6 +64,7 @@ class CasmemConnection final : public Connection {
         r.error = err;
         return cb(std::move(r));
       }
+      if (Refused(res(), r)) return cb(std::move(r));
       if (res().result_int() == 404) {
         r.ok = true;
         return cb(std::move(r));
@@ -88,6 +103,7 @@ class CasmemConnection final : public Connection {
         r.error = err;
         return cb(std::move(r));
       }
+      if (Refused(res(), r)) return cb(std::move(r));
       rapidjson::Document d;
       d.Parse(res().body().data(), res().body().size());
       const int status = res().result_int();
@@ -184,6 +200,10 @@ class CasmemConnection final : public Connection {
         return cb(r);
       }
       const int status = res().result_int();
+      if (Refused(res(), r)) {
+        r.refused = true;  // nothing written
+        return cb(r);
+      }
       rapidjson::Document d;
       d.Parse(res().body().data(), res().body().size());
       if (d.HasParseError() || !d.IsObject()) {
@@ -226,20 +246,20 @@ class CasmemConnection final : public Connection {
 
 class CasmemDriver final : public Driver {
  public:
-  CasmemDriver(std::string host, uint16_t port, std::string ws)
-      : host_(std::move(host)), port_(port), ws_(std::move(ws)) {}
+  CasmemDriver(std::string host, uint16_t port, std::string ws, std::shared_ptr<const ConnSecurity> security)
+      : host_(std::move(host)), port_(port), ws_(std::move(ws)), security_(std::move(security)) {}
   std::string name() const override { return "casmem"; }
   bool Supports(const std::string&) const override { return true; }
   void Connect(asio::io_context& io,
                std::function<void(std::unique_ptr<Connection>, std::string)> done) override {
-    OpenConnection<CasmemConnection>(host_, port_, std::move(done), io, ws_);
+    OpenConnection<CasmemConnection>(host_, port_, std::move(done), io, ws_, security_);
   }
-
 
  private:
   std::string host_;
   uint16_t port_;
   std::string ws_;
+  std::shared_ptr<const ConnSecurity> security_;
 };
 
 }  // namespace
@@ -256,8 +276,9 @@ std::optional<uint64_t> ParseFsyncs(const std::string& metrics) {
 }
 
 std::unique_ptr<Driver> MakeCasmemDriver(const std::string& host, uint16_t port,
-                                         const std::string& workspace) {
-  return std::make_unique<CasmemDriver>(host, port, workspace);
+                                         const std::string& workspace,
+                                         std::shared_ptr<const ConnSecurity> security) {
+  return std::make_unique<CasmemDriver>(host, port, workspace, std::move(security));
 }
 
 }  // namespace casmem::bench

@@ -20,6 +20,9 @@
 #include <optional>
 #include <string>
 
+#include "bench/contention/client_security.h"
+#include "bench/contention/refusal.h"
+
 namespace casmem::bench {
 
 struct ReadResult {
@@ -27,6 +30,10 @@ struct ReadResult {
   uint64_t version = 0;
   std::string value;  // JSON text when version > 0
   std::string error;
+  // A 401 / 403 / 429 (error is then its name, refusal.h), and for a 429
+  // the seconds to wait before trying again.
+  Refusal refusal = Refusal::kNone;
+  double retry_after_s = 0;
 };
 
 struct WriteResult {
@@ -46,6 +53,10 @@ struct WriteResult {
   // kError: the server answered that it wrote nothing (a 4xx), so the
   // update is not in doubt.
   bool refused = false;
+  // kError: a 401 / 403 / 429 (error is then its name, refusal.h), and
+  // for a 429 the seconds to wait before trying again.
+  Refusal refusal = Refusal::kNone;
+  double retry_after_s = 0;
 };
 
 // How to send one Patch / Move (casmem honours these; other drivers have
@@ -125,9 +136,11 @@ void OpenConnection(const std::string& host, uint16_t port,
   });
 }
 
-// host:port of casmemd; keys live in `workspace`.
+// host:port of casmemd; keys live in `workspace`. `security` (null: plain
+// HTTP, no token) makes every connection TLS and/or carry the token.
 std::unique_ptr<Driver> MakeCasmemDriver(const std::string& host, uint16_t port,
-                                         const std::string& workspace);
+                                         const std::string& workspace,
+                                         std::shared_ptr<const ConnSecurity> security = nullptr);
 // The value of casmem_wal_fsyncs_total in a /metrics text, if present.
 std::optional<uint64_t> ParseFsyncs(const std::string& metrics);
 // Redis 7 with a hash {value, version} per key; WATCH/MULTI/EXEC.

@@ -6,12 +6,19 @@
 // a change missing, duplicated, out of order or never acknowledged, or a
 // watcher disconnected).
 //
+// A run whose requests were refused with 401 or 403 from the first on
+// ends at once with a message and status 1 (no verdict).
+//
 //   casmem-bench --target casmem://127.0.0.1:7070 --workload cas --agents 64 --keys 1
 //   casmem-bench --workload watch --agents 16 --watchers 100 --rate 5000 --seconds 10
+//   CASMEM_TOKEN=... casmem-bench --target https://db.example:7443 --workload read
+//   casmem-bench --target https://127.0.0.1:7443 --cacert cert.pem --workload handshake
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +26,8 @@
 #include <vector>
 
 #include "bench/contention/driver.h"
+#include "bench/contention/handshake.h"
+#include "bench/contention/options.h"
 #include "bench/contention/peers.h"
 #include "bench/contention/runner.h"
 #include "bench/contention/watch_runner.h"
@@ -27,48 +36,6 @@
 using namespace casmem::bench;
 
 namespace {
-
-const char kUsage[] =
-    "usage: casmem-bench [options]\n"
-    "  --target URL        casmem://HOST:PORT (default casmem://127.0.0.1:7070),\n"
-    "                      redis://HOST:PORT, etcd://HOST:PORT, postgres://CONNINFO\n"
-    "  --workload W        cas | lww | create | read | write | patch | txn | watch (default cas)\n"
-    "                      patch: one server-side update per operation, no guard\n"
-    "                      (counter+1, append the agent, drop the first agent);\n"
-    "                      txn: move 1 between the counters of one pair of keys\n"
-    "  --agents N          1-1024 agents, one connection each (default 16)\n"
-    "  --keys K            keys contended over (default 1)\n"
-    "  --zipf S            zipfian key choice with exponent S (default: uniform)\n"
-    "  --seconds T         measured time after the warm-up (default 10)\n"
-    "  --ops N             stop after N measured operations instead\n"
-    "  --warmup T          warm-up seconds, not measured (default 1)\n"
-    "  --retry-read        on 409, read again instead of using the 409's current value\n"
-    "  --backoff none|exp  retry backoff; exp = full jitter: before the n-th retry of an\n"
-    "                      operation sleep U(0, min(max, base * 2^(n-1))), then re-read\n"
-    "                      (default none)\n"
-    "  --exp-backoff       the same as --backoff exp\n"
-    "  --backoff-base MS   base of the exponential backoff (default 0.5)\n"
-    "  --backoff-max MS    cap of the exponential backoff (default 50)\n"
-    "  --send-jitter US    wait U(0, US) microseconds before each read and write is sent\n"
-    "                      (stands in for independent clients' scheduling; default 0)\n"
-    "  --workspace WS      casmem workspace (default bench)\n"
-    "  --grow              patch: do not drop the first agent (the value grows)\n"
-    "  --idempotency-keys  patch/txn: send an Idempotency-Key with every operation\n"
-    "  --drop-responses F  patch/txn, casmem: for a fraction F of operations close the\n"
-    "                      connection after sending, then resend with the same key\n"
-    "watch workload (casmem:// or etcd:// targets): --agents writers make unguarded writes\n"
-    "  of --keys keys (default one per writer) while watchers receive the changes\n"
-    "  --watchers W        watchers on --watch-prefix (default 0)\n"
-    "  --watch-prefix P    what they watch (default the written keys' prefix)\n"
-    "  --idle-watchers K   watchers on a prefix nobody writes (must stay connected)\n"
-    "  --idle-workspace WS casmem: the idle watchers' workspace (default --workspace's)\n"
-    "  --rate R|max        total writes/s (default max: as fast as the writers go)\n"
-    "  --duration T        the same as --seconds\n"
-    "  --drain T           after the writes, seconds the watchers may take to catch up (default 10)\n"
-    "  Latency: a watcher's receipt of the change - its writer's receipt of the 200, one\n"
-    "  steady clock; a change received before its 200 counts as 0 ms and as `early`.\n"
-    "  --json | --csv      machine-readable output instead of the table\n"
-    "  --no-header         with --csv: omit the header line\n";
 
 std::string ErrorsText(const RunResult& r) {
   std::string out;
@@ -89,6 +56,18 @@ std::string JsonString(const std::string& s) {
 void PrintTable(const RunResult& r) {
   std::printf("system %s  workload %s  agents %d  keys %d  measured %.1f s\n", r.system.c_str(),
               r.workload.c_str(), r.agents, r.keys, r.seconds);
+  if (!r.refused.empty()) {
+    std::printf("  refused        every request: %s\n  errors         %s\n", r.refused.c_str(), ErrorsText(r).c_str());
+    return;
+  }
+  if (r.workload == "handshake") {
+    std::printf("  connections    %10.0f /s   (%llu; each a connect%s + GET /healthz)\n", r.commits_per_s,
+                static_cast<unsigned long long>(r.commits), r.system == "casmem-tls" ? " + TLS handshake" : "");
+    std::printf("  latency        p50 %.2f ms  p90 %.2f  p99 %.2f  p999 %.2f  max %.2f\n", r.lat_p50_ms, r.lat_p90_ms,
+                r.lat_p99_ms, r.lat_p999_ms, r.lat_max_ms);
+    std::printf("  errors         %s\n", ErrorsText(r).c_str());
+    return;
+  }
   std::printf("  committed      %10.0f /s   (%llu)\n", r.commits_per_s, static_cast<unsigned long long>(r.commits));
   std::printf("  attempts       %10.0f /s\n", r.attempts_per_s);
   std::printf("  409s           %10.0f /s\n", r.conflicts_per_s);
@@ -164,7 +143,7 @@ void PrintJson(const RunResult& r) {
       "\"agent_commits\":{\"min\":%llu,\"median\":%llu,\"max\":%llu,\"zero\":%d},\"lost_updates\":%s,"
       "\"create_keys\":%llu,\"create_bad_keys\":%llu,\"history_checked\":%s,\"errors\":%s,"
       "\"updates\":%llu,\"fsyncs\":%s,\"updates_per_fsync\":%s,\"dropped\":%llu,\"replays\":%llu,"
-      "\"in_progress\":%llu,\"in_doubt\":%llu,\"final_counters\":%s,\"violations\":[",
+      "\"in_progress\":%llu,\"in_doubt\":%llu,\"final_counters\":%s,\"refused\":%s,\"violations\":[",
       JsonString(r.system).c_str(), JsonString(r.workload).c_str(), r.agents, r.keys, r.seconds,
       static_cast<unsigned long long>(r.commits), r.commits_per_s, r.attempts_per_s, r.conflicts_per_s,
       r.retries_mean, r.retries_p99, r.retries_max, r.lat_p50_ms, r.lat_p90_ms, r.lat_p99_ms,
@@ -176,7 +155,7 @@ void PrintJson(const RunResult& r) {
       r.fsyncs_known ? std::to_string(r.fsyncs).c_str() : "null", UpdatesPerFsync(r, "null").c_str(),
       static_cast<unsigned long long>(r.dropped), static_cast<unsigned long long>(r.replays),
       static_cast<unsigned long long>(r.in_progress), static_cast<unsigned long long>(r.in_doubt),
-      FinalCounters(r).c_str());
+      FinalCounters(r).c_str(), r.refused.empty() ? "null" : JsonString(r.refused).c_str());
   for (size_t i = 0; i < r.violations.size(); ++i) {
     std::printf("%s{\"rule\":%s,\"detail\":%s}", i ? "," : "", JsonString(r.violations[i].rule).c_str(),
                 JsonString(r.violations[i].detail).c_str());
@@ -199,12 +178,6 @@ void PrintCsv(const RunResult& r, bool header) {
               JsonString(ErrorsText(r)).c_str(), UpdatesPerFsync(r, "").c_str(), r.agents_zero);
 }
 
-bool ParseDouble(const char* s, double* out) {
-  char* end = nullptr;
-  *out = std::strtod(s, &end);
-  return end != s && *end == '\0' && *out >= 0;
-}
-
 void RaiseFdLimit() {
   rlimit fds;
   if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
@@ -213,11 +186,34 @@ void RaiseFdLimit() {
   }
 }
 
+// Says so on stderr when access control refused requests (the error and
+// notice counts carry the refusal classes, refusal.h); true when a 401 or
+// 403 did.
+bool RefusedMessage(const std::map<std::string, uint64_t>& errors,
+                    const std::map<std::string, uint64_t>& notices = {}) {
+  bool unauthorized = false, forbidden = false;
+  for (const auto* m : {&errors, &notices}) {
+    for (const auto& [k, v] : *m) {
+      unauthorized = unauthorized || k.find("unauthorized") != std::string::npos;
+      forbidden = forbidden || k.find("forbidden") != std::string::npos;
+    }
+  }
+  if (unauthorized) {
+    std::fprintf(stderr, "casmem-bench: the server refused the requests: 401 unauthorized (no token, or an "
+                         "unknown or revoked one): pass a valid token with --token or CASMEM_TOKEN\n");
+  }
+  if (forbidden) {
+    std::fprintf(stderr, "casmem-bench: the server refused the requests: 403 forbidden (the token's workspace "
+                         "or role does not allow them)\n");
+  }
+  return unauthorized || forbidden;
+}
+
 // --workload watch: exit 0 clean, 1 no verdict, 2 violations (see the top).
-int RunWatchMain(const std::string& target, const std::string& workspace, const RunConfig& cfg, WatchConfig w,
-                 bool keys_given, const std::string& format, bool header) {
+int RunWatchMain(const std::string& target, const std::string& workspace, const ClientOptions& client,
+                 const RunConfig& cfg, WatchConfig w, bool keys_given, const std::string& format, bool header) {
   std::string error;
-  std::unique_ptr<WatchTarget> t = MakeWatchTarget(target, workspace, &error);
+  std::unique_ptr<WatchTarget> t = MakeWatchTarget(target, workspace, &error, client);
   if (!t) {
     std::fprintf(stderr, "casmem-bench: %s\n", error.c_str());
     return 1;
@@ -239,87 +235,80 @@ int RunWatchMain(const std::string& target, const std::string& workspace, const 
   w.key_prefix = "watch-" + std::to_string(getpid()) + "-" +
                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch()).count());
-  const WatchResult r = RunWatch(*t, w);
+  WatchResult r = RunWatch(*t, w);
+  // Writers refused (401 / 403) before any write: nothing was tested.
+  bool refused = false;
+  for (const auto& [k, v] : r.errors) refused = refused || k == "unauthorized" || k == "forbidden";
+  if (refused && r.writes_total == 0) r.verdict = false;
   PrintWatch(r, format, header);
+  if (RefusedMessage(r.errors, r.notices)) return 1;
   if (!r.verdict) return 1;
   return r.clean() ? 0 : 2;
+}
+
+void PrintResult(const RunResult& r, const std::string& format, bool header) {
+  if (format == "json") PrintJson(r);
+  else if (format == "csv") PrintCsv(r, header);
+  else PrintTable(r);
+}
+
+// --workload handshake: exit 0 when connections completed, 1 otherwise.
+int RunHandshakeMain(BenchOptions& o) {
+  if (o.cfg.agents < 1 || o.cfg.agents > 1024) {
+    std::fprintf(stderr, "casmem-bench: --agents is 1-1024\n");
+    return 1;
+  }
+  std::string error;
+  const auto url = ParseTargetUrl(o.target, &error);
+  std::optional<std::string> host;
+  std::shared_ptr<const ConnSecurity> security;
+  if (url) host = ResolveHost(url->host, &error);
+  if (host) security = MakeConnSecurity(*url, o.client.token, o.client.tls, &error);
+  if (!security) {
+    std::fprintf(stderr, "casmem-bench: %s\n", error.c_str());
+    return 1;
+  }
+  RaiseFdLimit();
+  RunResult r = RunHandshake(*host, url->port, security, o.cfg);
+  if (url->tls) r.system = "casmem-tls";
+  PrintResult(r, o.format, o.header);
+  if (!r.refused.empty()) {
+    RefusedMessage(r.errors);
+    return 1;
+  }
+  if (r.commits == 0) {
+    std::fprintf(stderr, "casmem-bench: no connection completed (errors: %s)\n", ErrorsText(r).c_str());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  RunConfig cfg;
-  WatchConfig wcfg;
-  bool keys_given = false;
-  std::string target = "casmem://127.0.0.1:7070", workspace = "bench", format = "table";
-  bool header = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "casmem-bench: %s needs a value\n", name);
-        std::exit(1);
-      }
-      return argv[++i];
-    };
-    auto number = [&](const char* name) {
-      double d;
-      const char* v = value(name);
-      if (!ParseDouble(v, &d)) {
-        std::fprintf(stderr, "casmem-bench: bad value '%s' for %s\n", v, name);
-        std::exit(1);
-      }
-      return d;
-    };
-    if (a == "--target") target = value("--target");
-    else if (a == "--workload") cfg.workload = value("--workload");
-    else if (a == "--agents") cfg.agents = static_cast<int>(number("--agents"));
-    else if (a == "--keys") { cfg.keys = static_cast<int>(number("--keys")); keys_given = true; }
-    else if (a == "--zipf") { cfg.zipfian = true; cfg.zipf_s = number("--zipf"); }
-    else if (a == "--seconds" || a == "--duration") cfg.seconds = number(a.c_str());
-    else if (a == "--watchers") wcfg.watchers = static_cast<int>(number("--watchers"));
-    else if (a == "--idle-watchers") wcfg.idle_watchers = static_cast<int>(number("--idle-watchers"));
-    else if (a == "--watch-prefix") wcfg.watch_prefix = value("--watch-prefix");
-    else if (a == "--idle-workspace") wcfg.idle_workspace = value("--idle-workspace");
-    else if (a == "--drain") wcfg.drain_seconds = number("--drain");
-    else if (a == "--rate") {
-      const std::string v = value("--rate");
-      double d = 0;
-      if (v != "max" && !ParseDouble(v.c_str(), &d)) { std::fprintf(stderr, "casmem-bench: --rate is a number or max\n"); return 1; }
-      wcfg.rate = d;
-    }
-    else if (a == "--ops") cfg.ops = static_cast<uint64_t>(number("--ops"));
-    else if (a == "--warmup") cfg.warmup_seconds = number("--warmup");
-    else if (a == "--retry-read") cfg.retry_read = true;
-    else if (a == "--backoff") {
-      const std::string b = value("--backoff");
-      if (b != "none" && b != "exp") { std::fprintf(stderr, "casmem-bench: --backoff is none or exp\n"); return 1; }
-      cfg.exp_backoff = b == "exp";
-    }
-    else if (a == "--exp-backoff") cfg.exp_backoff = true;
-    else if (a == "--backoff-base") cfg.backoff_base_ms = number("--backoff-base");
-    else if (a == "--backoff-max") cfg.backoff_max_ms = number("--backoff-max");
-    else if (a == "--send-jitter") cfg.send_jitter_us = number("--send-jitter");
-    else if (a == "--workspace") workspace = value("--workspace");
-    else if (a == "--grow") cfg.patch_grow = true;
-    else if (a == "--idempotency-keys") cfg.idempotency_keys = true;
-    else if (a == "--drop-responses") {
-      cfg.drop_responses = number("--drop-responses");
-      if (cfg.drop_responses > 1) { std::fprintf(stderr, "casmem-bench: --drop-responses is 0-1\n"); return 1; }
-    }
-    else if (a == "--json") format = "json";
-    else if (a == "--csv") format = "csv";
-    else if (a == "--no-header") header = false;
-    else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
-    else { std::fprintf(stderr, "casmem-bench: unknown option %s\n%s", a.c_str(), kUsage); return 1; }
+  BenchOptions o;
+  std::string usage_error;
+  if (!ParseBenchArgs(argc, argv, std::getenv("CASMEM_TOKEN"), &o, &usage_error)) {
+    const bool unknown = usage_error.rfind("unknown option", 0) == 0;
+    std::fprintf(stderr, "casmem-bench: %s\n%s", usage_error.c_str(), unknown ? kUsage : "");
+    return 1;
   }
+  if (o.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  RunConfig& cfg = o.cfg;
+  const std::string& format = o.format;
+  const bool header = o.header;
+  if (cfg.workload == "handshake") return RunHandshakeMain(o);
   if (cfg.workload == "watch") {
+    const WatchConfig& wcfg = o.wcfg;
     if (cfg.agents < 1 || cfg.agents > 1024 || wcfg.watchers < 0 || wcfg.idle_watchers < 0 ||
         wcfg.watchers + wcfg.idle_watchers > 100000) {
       std::fprintf(stderr, "casmem-bench: --agents is 1-1024, --watchers + --idle-watchers at most 100000\n");
       return 1;
     }
-    return RunWatchMain(target, workspace, cfg, wcfg, keys_given, format, header);
+    return RunWatchMain(o.target, o.workspace, o.client, cfg, o.wcfg, o.keys_given, format, header);
   }
   const std::vector<std::string> workloads = {"cas", "lww", "create", "read", "write", "patch", "txn"};
   if (std::find(workloads.begin(), workloads.end(), cfg.workload) == workloads.end()) {
@@ -337,7 +326,7 @@ int main(int argc, char** argv) {
   // One connection per agent: lift the open-file soft limit.
   RaiseFdLimit();
   std::string error;
-  std::unique_ptr<Driver> driver = MakeDriver(target, workspace, &error);
+  std::unique_ptr<Driver> driver = MakeDriver(o.target, o.workspace, &error, o.client);
   if (!driver) {
     std::fprintf(stderr, "casmem-bench: %s\n", error.c_str());
     return 1;
@@ -358,9 +347,11 @@ int main(int argc, char** argv) {
                                       std::chrono::system_clock::now().time_since_epoch()).count());
   cfg.progress = format == "table" && isatty(2);
   const RunResult r = Run(*driver, cfg);
-  if (format == "json") PrintJson(r);
-  else if (format == "csv") PrintCsv(r, header);
-  else PrintTable(r);
+  PrintResult(r, format, header);
+  if (!r.refused.empty()) {
+    RefusedMessage(r.errors);
+    return 1;
+  }
   if (!r.violations.empty()) return 2;
   // No verdict: the run could not start, or its final values are unknown.
   for (const auto& [k, v] : r.errors) {

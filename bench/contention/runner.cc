@@ -91,6 +91,7 @@ class Run_ {
   void ConnectAll(std::function<void()> then);
   void Seed(std::function<void()> then);
   void SeedNext(Agent& a);
+  void SeedKey(Agent& a, int k);
   void StartOp(Agent& a);
   bool Jitter(Agent& a, void (Run_::*step)(Agent&));
   void DoRead(Agent& a);
@@ -100,7 +101,8 @@ class Run_ {
   void CheckFinalValues();
   void Retry(Agent& a, bool reread);
   void Finish(Agent& a);
-  void Error(Agent& a, const std::string& what);
+  void Error(Agent& a, const std::string& what, Refusal refusal = Refusal::kNone, double retry_after_s = 0);
+  void RefuseAll(Refusal refusal);
   void Committed(Agent& a, uint64_t t);
   void FinalCheck(std::function<void()> then);
   void Progress();
@@ -115,6 +117,10 @@ class Run_ {
   History history_;
   RunResult result_;
   uint64_t measure_start_ = 0, stop_at_ = 0, measured_commits_ = 0;
+  // Requests the server answered with anything but a 401 / 403 / 429 (a
+  // read, a commit, a 409): while 0, a 401 or 403 means every request is
+  // being refused.
+  uint64_t answered_ = 0;
   bool stopping_ = false;
   int running_ = 0;
   std::vector<double> latencies_ms_;
@@ -171,10 +177,26 @@ void Run_::SeedNext(Agent& a) {
     if (--seed_active_ == 0) seed_then_();
     return;
   }
-  const int k = seed_next_++;
+  SeedKey(a, seed_next_++);
+}
+
+void Run_::SeedKey(Agent& a, int k) {
   const AppValue seed = cfg_.workload == "patch" ? AppValue::PatchSeed() : AppValue{};
-  a.conn->Write(KeyName(k), seed.ToJson(), std::nullopt, [this, &a](WriteResult w) {
-    if (w.kind != WriteResult::kCommitted) result_.errors["seed: " + w.error]++;
+  a.conn->Write(KeyName(k), seed.ToJson(), std::nullopt, [this, &a, k](WriteResult w) {
+    if (w.kind == WriteResult::kCommitted) {
+      ++answered_;
+      return SeedNext(a);
+    }
+    result_.errors[w.refusal != Refusal::kNone ? w.error : "seed: " + w.error]++;
+    if (w.refusal == Refusal::kRateLimited && !stopping_) {
+      a.timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(w.retry_after_s * 1e9)));
+      a.timer->async_wait([this, &a, k](boost::system::error_code) {
+        if (stopping_) return SeedNext(a);
+        SeedKey(a, k);
+      });
+      return;
+    }
+    if (IsAuthRefusal(w.refusal) && answered_ == 0) RefuseAll(w.refusal);
     SeedNext(a);
   });
 }
@@ -227,7 +249,8 @@ void Run_::DoRead(Agent& a) {
   a.step_start = NowNs();
   a.conn->Read(KeyName(a.key), [this, &a](ReadResult r) {
     const uint64_t now = NowNs();
-    if (!r.ok) return Error(a, r.error);
+    if (!r.ok) return Error(a, r.error, r.refusal, r.retry_after_s);
+    ++answered_;
     if (cfg_.workload == "read") {
       if (r.version == 0) return Error(a, "read: key absent");
       return Committed(a, now);
@@ -271,6 +294,7 @@ void Run_::DoWrite(Agent& a) {
         ++total_commits_;
         return Committed(a, now);
       case WriteResult::kConflict:
+        ++answered_;
         if (Measuring(now)) ++result_.conflicts;
         if (w == "create") return StartOp(a);  // someone else seeded it: next key
         if (w != "cas") return Error(a, "write: unexpected 409");
@@ -286,7 +310,7 @@ void Run_::DoWrite(Agent& a) {
         }
         return Retry(a, true);
       case WriteResult::kError:
-        return Error(a, r.error);
+        return Error(a, r.error, r.refusal, r.retry_after_s);
     }
   });
 }
@@ -329,9 +353,10 @@ void Run_::DoUpdate(Agent& a) {
         ++total_commits_;
         return Committed(a, now);
       case WriteResult::kConflict:  // refused: nothing written
+        ++answered_;
         return Error(a, "unexpected 409: " + r.error);
       case WriteResult::kError:
-        if (r.refused) return Error(a, r.error);
+        if (r.refused) return Error(a, r.error, r.refusal, r.retry_after_s);
         ++result_.in_doubt;
         if (patch) {
           doubt_up_[k] += 1;
@@ -369,6 +394,7 @@ void Run_::Retry(Agent& a, bool reread) {
 }
 
 void Run_::Committed(Agent& a, uint64_t now) {
+  ++answered_;
   if (Measuring(now)) {
     ++a.commits;
     ++measured_commits_;
@@ -382,12 +408,34 @@ void Run_::Committed(Agent& a, uint64_t now) {
   StartOp(a);
 }
 
-void Run_::Error(Agent& a, const std::string& what) {
+// A failed operation: counted by its error (a refusal by its class), then
+// the agent pauses and starts the next one: 10 ms, or after a 429 the
+// Retry-After the server asked for (capped, refusal.h; the end of the run
+// cuts it short). A 401 or 403 before the server has answered anything
+// else ends the run: it has no result (RunResult::refused).
+void Run_::Error(Agent& a, const std::string& what, Refusal refusal, double retry_after_s) {
   result_.errors[what]++;
+  if (IsAuthRefusal(refusal) && answered_ == 0) RefuseAll(refusal);
   if (stopping_) return Finish(a);
   // Do not hammer a failing server: pause before the next operation.
-  a.timer->expires_after(std::chrono::milliseconds(10));
+  if (refusal == Refusal::kRateLimited) {
+    a.timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(retry_after_s * 1e9)));
+  } else {
+    a.timer->expires_after(std::chrono::milliseconds(10));
+  }
   a.timer->async_wait([this, &a](boost::system::error_code) { StartOp(a); });
+}
+
+void Run_::RefuseAll(Refusal refusal) {
+  if (!result_.refused.empty()) return;
+  result_.refused = RefusalName(refusal);
+  seed_next_ = cfg_.keys;  // no more seeding
+  if (!stopping_) {
+    stopping_ = true;
+    stop_at_ = NowNs();
+  }
+  stop_timer_.cancel();
+  for (Agent& a : agents_) a.timer->cancel();
 }
 
 void Run_::Finish(Agent& a) {
@@ -395,6 +443,7 @@ void Run_::Finish(Agent& a) {
   if (--running_ == 0) {  // every agent is done (stopped, or out of keys to create)
     progress_timer_.cancel();
     stop_timer_.cancel();
+    if (!result_.refused.empty()) return;  // no final read: it would be refused too
     Fsyncs([this](std::optional<uint64_t> after) {
       if (fsyncs_before_ && after && *after >= *fsyncs_before_) {
         result_.fsyncs_known = true;
@@ -426,7 +475,17 @@ void Run_::FinalCheck(std::function<void()> then) {
       return then();
     }
     const int k = (*next)++;
-    a.conn->Read(KeyName(k), [this, step, k](ReadResult r) {
+    a.conn->Read(KeyName(k), [this, next, step, &a, k](ReadResult r) {
+      if (r.refusal == Refusal::kRateLimited) {  // wait, then read key k again
+        result_.errors[r.error]++;
+        --*next;
+        a.timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(r.retry_after_s * 1e9)));
+        a.timer->async_wait([step](boost::system::error_code) {
+          auto s = *step;
+          s();
+        });
+        return;
+      }
       auto v = r.ok ? AppValue::FromJson(r.value) : std::nullopt;
       if (!v) {
         result_.errors["final read: " + (r.ok ? std::string("unreadable value") : r.error)]++;
@@ -553,6 +612,12 @@ RunResult Run_::Go() {
     result_.agents_zero = static_cast<int>(std::count(per_agent.begin(), per_agent.end(), 0));
   }
   result_.updates = total_commits_;
+  if (!result_.refused.empty()) {  // refused from the start: no verdict, no rates
+    result_.final_read_ok = false;
+    result_.commits_per_s = result_.attempts_per_s = result_.conflicts_per_s = 0;
+    if (cfg_.progress) std::fprintf(stderr, "\n");
+    return result_;
+  }
   if (result_.fsyncs_known && result_.fsyncs > 0) {
     result_.updates_per_fsync = static_cast<double>(total_commits_) / static_cast<double>(result_.fsyncs);
   }

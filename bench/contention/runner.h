@@ -83,6 +83,10 @@ struct RunResult {
   // (transport error after sending: applied or not, the client cannot know).
   uint64_t dropped = 0, replays = 0, in_progress = 0, in_doubt = 0;
   std::vector<int64_t> final_counters;  // patch / txn: per key, when read back
+  // "unauthorized" or "forbidden" (refusal.h) when the server refused the
+  // run's requests from the first on: the run stopped there and has no
+  // verdict (no final read, no history check). Empty otherwise.
+  std::string refused;
 };
 
 RunResult Run(Driver& driver, const RunConfig& config);

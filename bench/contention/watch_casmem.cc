@@ -3,7 +3,9 @@
 // /workspaces/{ws}/watch?prefix=P&since=R and parse the SSE stream; the
 // start revision is the Casmem-Revision header of a one-entry list.
 // Deliveries are the events carrying `id:` (the last change of each
-// transaction); the id is the revision.
+// transaction); the id is the revision. Every connection carries the
+// target's token and is TLS for https:// targets (ConnSecurity); a 401 /
+// 403 / 429 is reported by its refusal class.
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -25,7 +27,8 @@ namespace http = boost::beast::http;
 
 class CasmemWriter final : public WatchWriter {
  public:
-  CasmemWriter(asio::io_context& io, std::string path) : http_(io), path_(std::move(path)) {}
+  CasmemWriter(asio::io_context& io, std::string path, std::shared_ptr<const ConnSecurity> security)
+      : http_(io, std::move(security)), path_(std::move(path)) {}
   void Open(const std::string& host, uint16_t port, std::function<void(std::string)> done) {
     http_.Open(host, port, std::move(done));
   }
@@ -45,6 +48,12 @@ class CasmemWriter final : public WatchWriter {
         return done(r);
       }
       const auto& res = http_.response();
+      if (const Refusal f = RefusalOf(res.result_int()); f != Refusal::kNone) {
+        r.refusal = f;
+        r.error = RefusalName(f);
+        if (f == Refusal::kRateLimited) r.retry_after_s = RetryAfterSeconds(res[http::field::retry_after]);
+        return done(r);
+      }
       rapidjson::Document d;
       d.Parse(res.body().data(), res.body().size());
       auto rev = d.IsObject() ? d.FindMember("revision") : d.MemberEnd();
@@ -66,8 +75,8 @@ class CasmemWriter final : public WatchWriter {
 
 class CasmemWatch final : public WatchStream {
  public:
-  CasmemWatch(asio::io_context& io, WatchEvents ev)
-      : conn_(io), ev_(std::move(ev)), parser_([this](const SseEvent& e) { Event(e); }) {}
+  CasmemWatch(asio::io_context& io, WatchEvents ev, std::shared_ptr<const ConnSecurity> security)
+      : conn_(io, std::move(security)), ev_(std::move(ev)), parser_([this](const SseEvent& e) { Event(e); }) {}
 
   void Start(const asio::ip::tcp::endpoint& to, const std::string& target) {
     http::request<http::string_body> req{http::verb::get, target, 11};
@@ -76,6 +85,10 @@ class CasmemWatch final : public WatchStream {
     StreamConn::Handlers h;
     h.on_header = [this](const StreamConn::Header& head, std::string* why) {
       const bool sse = std::string_view(head[http::field::content_type]).rfind("text/event-stream", 0) == 0;
+      if (const Refusal f = RefusalOf(head.result_int()); f != Refusal::kNone) {
+        *why = std::string("watch: ") + RefusalName(f);
+        return false;
+      }
       if (head.result_int() != 200 || !sse) {
         *why = "watch: HTTP " + std::to_string(head.result_int()) + (sse ? "" : ", not text/event-stream");
         return false;
@@ -118,14 +131,14 @@ class CasmemWatch final : public WatchStream {
 
 class CasmemWatchTarget final : public WatchTarget {
  public:
-  CasmemWatchTarget(std::string host, uint16_t port, std::string ws)
-      : host_(std::move(host)), port_(port), ws_(std::move(ws)) {}
+  CasmemWatchTarget(std::string host, uint16_t port, std::string ws, std::shared_ptr<const ConnSecurity> security)
+      : host_(std::move(host)), port_(port), ws_(std::move(ws)), security_(std::move(security)) {}
   std::string name() const override { return "casmem"; }
 
   void OpenWriter(asio::io_context& io,
                   std::function<void(std::unique_ptr<WatchWriter>, std::string)> done) override {
     auto w = std::make_shared<std::unique_ptr<CasmemWriter>>(
-        std::make_unique<CasmemWriter>(io, "/workspaces/" + ws_ + "/memory"));
+        std::make_unique<CasmemWriter>(io, "/workspaces/" + ws_ + "/memory", security_));
     (*w)->Open(host_, port_, [w, done](std::string err) {
       if (!err.empty()) return done(nullptr, err);
       done(std::move(*w), "");
@@ -134,7 +147,7 @@ class CasmemWatchTarget final : public WatchTarget {
 
   std::unique_ptr<WatchStream> Watch(asio::io_context& io, const std::string& prefix, std::optional<uint64_t> since,
                                      WatchEvents events, const std::string& workspace) override {
-    auto w = std::make_unique<CasmemWatch>(io, std::move(events));
+    auto w = std::make_unique<CasmemWatch>(io, std::move(events), security_);
     std::string target = "/workspaces/" + (workspace.empty() ? ws_ : workspace) +
                          "/watch?prefix=" + net::PercentEncode(prefix);
     if (since) target += "&since=" + std::to_string(*since);
@@ -144,13 +157,16 @@ class CasmemWatchTarget final : public WatchTarget {
 
   void CurrentRevision(asio::io_context& io, const std::string& prefix,
                        std::function<void(std::optional<uint64_t>, std::string)> done) override {
-    auto conn = std::make_shared<HttpConn>(io);
+    auto conn = std::make_shared<HttpConn>(io, security_);
     conn->Open(host_, port_, [this, conn, prefix, done](std::string err) {
       if (!err.empty()) return done(std::nullopt, err);
       conn->Send(http::verb::get, "/workspaces/" + ws_ + "/memory?limit=1&prefix=" + net::PercentEncode(prefix), "",
                  [conn, done](std::string err) {
                    if (!err.empty()) return done(std::nullopt, err);
                    const auto& res = conn->response();
+                   if (const Refusal f = RefusalOf(res.result_int()); f != Refusal::kNone) {
+                     return done(std::nullopt, std::string("list: ") + RefusalName(f));
+                   }
                    if (res.result_int() != 200) {
                      return done(std::nullopt, "list: HTTP " + std::to_string(res.result_int()));
                    }
@@ -169,13 +185,15 @@ class CasmemWatchTarget final : public WatchTarget {
   std::string host_;
   uint16_t port_;
   std::string ws_;
+  std::shared_ptr<const ConnSecurity> security_;
 };
 
 }  // namespace
 
 std::unique_ptr<WatchTarget> MakeCasmemWatchTarget(const std::string& host, uint16_t port,
-                                                   const std::string& workspace) {
-  return std::make_unique<CasmemWatchTarget>(host, port, workspace);
+                                                   const std::string& workspace,
+                                                   std::shared_ptr<const ConnSecurity> security) {
+  return std::make_unique<CasmemWatchTarget>(host, port, workspace, std::move(security));
 }
 
 }  // namespace casmem::bench

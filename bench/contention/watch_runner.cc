@@ -185,9 +185,16 @@ void WatchRun::Send(Writer& w) {
   w.conn->Put(keys_[k], value, [this, &w, k](PutResult r) {
     const uint64_t now = NowNs();
     if (!r.ok) {
-      // The connection is closed after an error: this writer stops.
       result_.errors[r.error]++;
-      ++result_.in_doubt;
+      if (r.refusal == Refusal::kRateLimited) {
+        // Nothing written: wait what the server asked, then go on.
+        w.timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(r.retry_after_s * 1e9)));
+        w.timer->async_wait([this, &w](boost::system::error_code) { Next(w); });
+        return;
+      }
+      // The connection is closed after an error (or refused for good: 401,
+      // 403, nothing written): this writer stops.
+      if (r.refusal == Refusal::kNone) ++result_.in_doubt;
       if (--writers_running_ == 0) writers_done_();
       return;
     }
@@ -442,7 +449,7 @@ void PrintWatch(const WatchResult& r, const std::string& format, bool header) {
   if (r.repeated_revisions) std::printf("  VIOLATION      %llu revisions acknowledged twice\n", static_cast<unsigned long long>(r.repeated_revisions));
   std::printf("  errors         %s\n", MapText(r.errors).c_str());
   std::printf("  notices        %s\n", MapText(r.notices).c_str());
-  std::printf("  verdict        %s\n", !r.verdict ? "none (the run could not start)" : r.clean() ? "clean" : "VIOLATIONS");
+  std::printf("  verdict        %s\n", !r.verdict ? "none (the run could not start, or was refused)" : r.clean() ? "clean" : "VIOLATIONS");
 }
 
 }  // namespace casmem::bench

@@ -16,12 +16,19 @@
 #include <optional>
 #include <string>
 
+#include "bench/contention/client_security.h"
+#include "bench/contention/refusal.h"
+
 namespace casmem::bench {
 
 struct PutResult {
   bool ok = false;        // acknowledged (casmem: 200, etcd: put answered)
   uint64_t revision = 0;  // when ok
   std::string error;
+  // casmem: a 401 / 403 / 429 (error is its name; nothing was written),
+  // and for a 429 the seconds to wait before the next write.
+  Refusal refusal = Refusal::kNone;
+  double retry_after_s = 0;
 };
 
 class WatchWriter {
@@ -70,8 +77,10 @@ class WatchTarget {
                                std::function<void(std::optional<uint64_t>, std::string error)> done) = 0;
 };
 
+// `security` null: plain HTTP, no token.
 std::unique_ptr<WatchTarget> MakeCasmemWatchTarget(const std::string& host, uint16_t port,
-                                                   const std::string& workspace);
+                                                   const std::string& workspace,
+                                                   std::shared_ptr<const ConnSecurity> security = nullptr);
 std::unique_ptr<WatchTarget> MakeEtcdWatchTarget(const std::string& host, uint16_t port);
 
 }  // namespace casmem::bench

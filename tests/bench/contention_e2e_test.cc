@@ -166,5 +166,19 @@ TEST_F(ContentionE2E, BadArgumentsAndUnreachableTargetsFail) {
   EXPECT_EQ(r.exit_code, 1) << r.json;
 }
 
+// The handshake workload on a plain target (TCP connects/s, the reference
+// for TLS handshakes/s): every connection completes its GET /healthz.
+TEST_F(ContentionE2E, HandshakeWorkloadOnAPlainTarget) {
+  BenchRun r = RunBench(server_->port(), "--workload handshake --agents 2 --ops 200 --warmup 0");
+  ASSERT_EQ(r.exit_code, 0) << r.json;
+  rapidjson::Document d;
+  d.Parse(r.json.c_str());
+  ASSERT_TRUE(d.IsObject()) << r.json;
+  EXPECT_EQ(std::string(d["workload"].GetString()), "handshake");
+  EXPECT_GE(d["commits"].GetUint64(), 200u) << r.json;
+  EXPECT_EQ(std::string(d["errors"].GetString()), "none") << r.json;
+  EXPECT_TRUE(d["refused"].IsNull()) << r.json;
+}
+
 }  // namespace
 }  // namespace casmem::testing
