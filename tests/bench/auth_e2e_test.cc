@@ -39,9 +39,11 @@ std::optional<std::string> CreateToken(const std::string& dir, const std::string
   Out o = Shell(std::string(CASMEMD_PATH) + " token create --data-dir '" + dir + "' --name " + name +
                 " --workspace '" + ws + "' --role " + role);
   if (o.exit_code != 0) return std::nullopt;
-  while (!o.text.empty() && (o.text.back() == '\n' || o.text.back() == '\r')) o.text.pop_back();
-  if (o.text.empty() || o.text.find('\n') != std::string::npos) return std::nullopt;
-  return o.text;
+  // Standard output's one line comes first; standard error (merged here)
+  // says what was created after it.
+  const std::string secret = o.text.substr(0, o.text.find('\n'));
+  if (secret.rfind("cm_", 0) != 0) return std::nullopt;
+  return secret;
 }
 
 TEST(BenchAuthE2E, TokensThroughCasmemTokenAgainstCasmemd) {
