@@ -10,6 +10,7 @@
 
 #include "bench/contention/http_conn.h"
 #include "bench/contention/refusal.h"
+#include "bench/contention/run_stats.h"
 #include "bench/latency.h"
 
 namespace casmem::bench {
@@ -17,13 +18,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
-
-double Percentile(std::vector<double>& v, double q) {
-  if (v.empty()) return 0;
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
-  return v[i];
-}
 
 class HandshakeRun {
  public:
@@ -154,22 +148,10 @@ RunResult HandshakeRun::Go() {
   const double secs = std::max(result_.seconds, 1e-9);
   result_.commits_per_s = static_cast<double>(measured_) / secs;
   result_.attempts_per_s = static_cast<double>(result_.attempts) / secs;
-  if (!latencies_ms_.empty()) {
-    result_.lat_max_ms = *std::max_element(latencies_ms_.begin(), latencies_ms_.end());
-    result_.lat_p50_ms = Percentile(latencies_ms_, 0.50);
-    result_.lat_p90_ms = Percentile(latencies_ms_, 0.90);
-    result_.lat_p99_ms = Percentile(latencies_ms_, 0.99);
-    result_.lat_p999_ms = Percentile(latencies_ms_, 0.999);
-  }
+  FillLatencies(latencies_ms_, &result_);
   std::vector<uint64_t> per_agent;
   for (const Agent& a : agents_) per_agent.push_back(a.done);
-  std::sort(per_agent.begin(), per_agent.end());
-  if (!per_agent.empty()) {
-    result_.agent_min = per_agent.front();
-    result_.agent_median = per_agent[per_agent.size() / 2];
-    result_.agent_max = per_agent.back();
-    result_.agents_zero = static_cast<int>(std::count(per_agent.begin(), per_agent.end(), 0));
-  }
+  FillAgentSpread(std::move(per_agent), &result_);
   // No value is read back: there is nothing to verify.
   result_.final_read_ok = result_.refused.empty();
   return result_;

@@ -1,5 +1,6 @@
 // Runner implementation: one state machine per agent, all on one thread.
 #include "bench/contention/runner.h"
+#include "bench/contention/run_stats.h"
 
 #include <unistd.h>
 
@@ -23,13 +24,6 @@ using Clock = std::chrono::steady_clock;
 uint64_t NowNs() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
-}
-
-double Percentile(std::vector<double>& v, double q) {
-  if (v.empty()) return 0;
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
-  return v[i];
 }
 
 // Zipfian key choice over [0, n) by inverse CDF.
@@ -595,22 +589,10 @@ RunResult Run_::Go() {
     result_.retries_max = *std::max_element(retries_.begin(), retries_.end());
     result_.retries_p99 = Percentile(retries_, 0.99);
   }
-  if (!latencies_ms_.empty()) {
-    result_.lat_max_ms = *std::max_element(latencies_ms_.begin(), latencies_ms_.end());
-    result_.lat_p50_ms = Percentile(latencies_ms_, 0.50);
-    result_.lat_p90_ms = Percentile(latencies_ms_, 0.90);
-    result_.lat_p99_ms = Percentile(latencies_ms_, 0.99);
-    result_.lat_p999_ms = Percentile(latencies_ms_, 0.999);
-  }
+  FillLatencies(latencies_ms_, &result_);
   std::vector<uint64_t> per_agent;
   for (const Agent& a : agents_) per_agent.push_back(a.commits);
-  if (!per_agent.empty()) {
-    std::sort(per_agent.begin(), per_agent.end());
-    result_.agent_min = per_agent.front();
-    result_.agent_median = per_agent[per_agent.size() / 2];
-    result_.agent_max = per_agent.back();
-    result_.agents_zero = static_cast<int>(std::count(per_agent.begin(), per_agent.end(), 0));
-  }
+  FillAgentSpread(std::move(per_agent), &result_);
   result_.updates = total_commits_;
   if (!result_.refused.empty()) {  // refused from the start: no verdict, no rates
     result_.final_read_ok = false;
