@@ -226,6 +226,21 @@ struct TxnRequest {
   const Idempotency<TxnResult>* idempotency = nullptr;
 };
 
+// A key's state as another store or system had it (Store::Load): what
+// `casmem restore` and the importers write, keeping versions so that
+// guards agents hold stay valid.
+struct LoadRequest {
+  std::string_view workspace;
+  std::string_view key;
+  // Compact JSON of a live key; empty for a tombstone (a deleted key whose
+  // version must not be handed out again).
+  std::string_view value;
+  uint64_t version = 0;       // >= 1
+  int64_t updated_at_ms = 0;  // 0 = now
+  int64_t expires_at_ms = 0;  // 0 = no TTL; in the past = loaded already expired
+  std::string_view writer;    // Casmem-Writer of that version; empty = none
+};
+
 struct StoreCounters {
   uint64_t live_keys = 0;  // includes expired keys the sweep has not reached
   uint64_t tombstones = 0;
@@ -273,6 +288,14 @@ class Store {
   // order. Malformed requests (kInvalid): no ops or more than 128, a key
   // written twice, a check after the write of its key, bad names.
   TxnResult Txn(const TxnRequest& req);
+  // Writes `req`'s key state as given (a put record carrying req.version,
+  // or a tombstone record), with a new revision, logged and durable like
+  // any write. Applies only when the key is unknown here or its version
+  // here (live or tombstone) is older than req.version; otherwise nothing
+  // changes and the outcome is kConflict with current_version = the
+  // version here (set even for a tombstone; current_value is not set).
+  // kInvalid for version 0 or bad names, kTooLarge as for Put.
+  WriteResult Load(const LoadRequest& req);
   // The newest revision handed out (the log's last lsn).
   uint64_t revision() const;
   // Live keys of `workspace` with `prefix`, strictly after `after`, at most
