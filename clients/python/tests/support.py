@@ -72,6 +72,7 @@ class Casmemd:
         def pump(out=self.proc.stdout) -> None:  # keeps the pipe drained
             for raw in iter(out.readline, b""):
                 lines.put(raw.decode("utf-8", "replace"))
+            out.close()
             lines.put(None)
 
         threading.Thread(target=pump, daemon=True).start()
