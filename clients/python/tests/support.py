@@ -245,3 +245,26 @@ class ServerTestCase(unittest.TestCase):
         c = casmem.Client(self.server.url, **kw)
         self.addCleanup(c.close)
         return c
+
+
+def take(it, n: int, timeout: float = 120):
+    """The next `n` items of iterator `it`, read in a helper thread so that a
+    watch that never delivers fails the test instead of hanging it."""
+    out: list = []
+    err: list = []
+
+    def run() -> None:
+        try:
+            for _ in range(n):
+                out.append(next(it))
+        except BaseException as e:  # re-raised in the test's thread
+            err.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise AssertionError(f"only {len(out)} of {n} items after {timeout}s")
+    if err:
+        raise err[0]
+    return out

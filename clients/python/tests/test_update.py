@@ -114,6 +114,22 @@ class UpdateTest(ServerTestCase):
         with self.assertRaises(casmem.NotFound):
             c.update("k", fn)
 
+    def test_key_deleted_midway_with_create_starts_again_from_none(self) -> None:
+        c = self.client(workspace="gone2")
+        other = self.client(workspace="gone2")
+        c.set("k", [1])
+        seen: List[Any] = []
+
+        def fn(v: Any) -> Any:
+            seen.append(v)
+            if len(seen) == 1:
+                other.delete("k")
+            return (v or []) + [2]
+
+        r = c.update("k", fn, create=True)
+        self.assertEqual(seen, [[1], None])
+        self.assertEqual((r.version, r.value), (2, [2]))  # re-created after the tombstone of version 1
+
     def test_gives_up_after_retries(self) -> None:
         c = self.client(workspace="busy")
         other = self.client(workspace="busy")

@@ -10,7 +10,7 @@ import tempfile
 import unittest
 from typing import List
 
-from support import Casmemd, casmem, free_port, metric
+from support import Casmemd, casmem, free_port, metric, take
 
 
 class WatchTestBase(unittest.TestCase):
@@ -48,7 +48,7 @@ class WatchTest(WatchTestBase):
         c.set("other", 1)  # not under the prefix
         c.txn([casmem.Op.set("task:2", "todo"), casmem.Op.delete("task:1")])
         c.merge("task:2", "doing")
-        got = [next(w) for _ in range(4)]
+        got = take(w, 4)
         self.assertEqual([(x.event, x.key) for x in got],
                          [("put", "task:1"), ("put", "task:2"), ("delete", "task:1"),
                           ("put", "task:2")])
@@ -65,9 +65,9 @@ class WatchTest(WatchTestBase):
         c.set("b", 2)
         w = c.watch(since=r1)
         self.addCleanup(w.close)
-        self.assertEqual(next(w).key, "b")
+        self.assertEqual(take(w, 1)[0].key, "b")
         with self.assertRaises(casmem.BadRequest):  # a revision this server never had
-            next(c.watch(since=r1 + 1000))
+            take(c.watch(since=r1 + 1000), 1)
 
     def test_resumes_after_the_server_restarts(self) -> None:
         port = free_port()
@@ -78,18 +78,18 @@ class WatchTest(WatchTestBase):
         self.addCleanup(w.close)
         c.set("k1", 1)
         c.txn([casmem.Op.set("k2", 2), casmem.Op.set("k3", 3)])
-        self.assertEqual([next(w).key for _ in range(3)], ["k1", "k2", "k3"])
+        self.assertEqual([x.key for x in take(w, 3)], ["k1", "k2", "k3"])
 
         self.assertEqual(s.terminate(), 0)  # clean stop: the stream ends
         s = self.start(port=port)
         c.set("k4", 4)
-        self.assertEqual(next(w).key, "k4")  # not k1..k3 again
+        self.assertEqual(take(w, 1)[0].key, "k4")  # not k1..k3 again
 
         c.set("k5", 5)
         s.kill()  # kill -9, whether or not k5 was read already
         s = self.start(port=port)
         c.set("k6", 6)
-        got = [next(w) for _ in range(2)]
+        got = take(w, 2)
         self.assertEqual([x.key for x in got], ["k5", "k6"])
         self.assertEqual(c.changes(since=got[1].revision).changes, [])
 
@@ -99,7 +99,7 @@ class WatchTest(WatchTestBase):
         w = c.watch(since=c.list().revision)
         self.addCleanup(w.close)
         first = c.set("v:00000", 0)
-        self.assertEqual(next(w).revision, first.revision)  # the stream is open
+        self.assertEqual(take(w, 1)[0].revision, first.revision)  # the stream is open
         # Not reading: once the socket buffers are full the server cuts the
         # stream with `lagged`. Write until it has.
         big = "x" * 50_000
@@ -113,13 +113,77 @@ class WatchTest(WatchTestBase):
         for _ in range(5):
             i += 1
             written.append(c.set(f"v:{i:05d}", big).revision)
-        got = [next(w).revision for _ in range(len(written) - 1)]
+        got = [x.revision for x in take(w, len(written) - 1)]
         self.assertEqual(got, written[1:])  # every change once, in order
 
     def test_gives_up_when_told(self) -> None:
         c = self.client(f"http://127.0.0.1:{free_port()}")
         with self.assertRaises(casmem.ConnectionFailed):
-            next(c.watch(since=0, reconnect_for=1))
+            take(c.watch(since=0, reconnect_for=1), 1)
+
+
+class FakeSseServer:
+    """An HTTP server that answers the n-th watch request with the n-th
+    scripted stream (then closes), recording each request's path: for what a
+    real casmemd does only by chance, such as a cut inside a transaction."""
+
+    def __init__(self, streams: List[str]) -> None:
+        import http.server
+        import threading
+        self.paths: List[str] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake.paths.append(self.path)
+                i = len(fake.paths) - 1
+                body = streams[i] if i < len(streams) else ""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(("retry: 1000\n\n" + body).encode())
+                self.wfile.flush()
+                self.close_connection = True
+                if i >= len(streams):
+                    threading.Event().wait(30)  # nothing more to say
+
+            def log_message(self, *a) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def put(key: str, rev: int, last: bool) -> str:
+    return ((f"id: {rev}\n" if last else "") + "event: put\n" +
+            f'data: {{"key":"{key}","value":1,"version":1,"revision":{rev},"updated_at":"t"}}\n\n')
+
+
+class WatchProtocolTest(unittest.TestCase):
+
+    def test_cut_inside_a_transaction_yields_it_once_whole(self) -> None:
+        fake = FakeSseServer([
+            put("a", 5, True) + ": heartbeat\n\n" + put("b", 6, False),  # cut after b
+            put("b", 6, False) + put("c", 6, True) + "event: lagged\ndata: {}\n\n",
+            put("d", 7, True),
+        ])
+        self.addCleanup(fake.close)
+        c = casmem.Client(fake.url, workspace="w", timeout=60)
+        w = c.watch("p", since=4)
+        self.addCleanup(w.close)
+        got = take(w, 4)
+        self.assertEqual([(x.key, x.revision) for x in got],
+                         [("a", 5), ("b", 6), ("c", 6), ("d", 7)])
+        self.assertEqual(fake.paths, ["/workspaces/w/watch?prefix=p&since=4",
+                                      "/workspaces/w/watch?prefix=p&since=5",
+                                      "/workspaces/w/watch?prefix=p&since=6"])
 
 
 class CompactedTest(WatchTestBase):
@@ -138,7 +202,7 @@ class CompactedTest(WatchTestBase):
         s = self.start(args)
         c = self.client(s.url, workspace="w")
         with self.assertRaises(casmem.Compacted) as cm:
-            next(c.watch(since=1))
+            take(c.watch(since=1), 1)
         compact = cm.exception.compact_revision
         self.assertGreater(compact, 1)
         with self.assertRaises(casmem.Compacted) as cm:
@@ -151,7 +215,7 @@ class CompactedTest(WatchTestBase):
         w = c.watch(since=listing.revision)
         self.addCleanup(w.close)
         c.set("after", 1)
-        self.assertEqual(next(w).key, "after")
+        self.assertEqual(take(w, 1)[0].key, "after")
 
 
 if __name__ == "__main__":
