@@ -35,7 +35,7 @@ import threading
 import time
 import urllib.parse
 from typing import (Any, Callable, Dict, Iterator, List, Mapping, Optional,
-                    Sequence, Tuple, Union)
+                    Sequence, Tuple, Type, Union)
 
 __all__ = [
     "Client", "Entry", "WriteResult", "UpdateResult", "DeleteResult",
@@ -178,7 +178,7 @@ class Unavailable(ServerError):
     written. The client already retried it `max_retries` times."""
 
 
-_BY_STATUS: Dict[int, type] = {
+_BY_STATUS: Dict[int, Type[CasmemError]] = {
     400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound,
     409: Conflict, 413: PayloadTooLarge, 422: IdempotencyKeyReused, 429: RateLimited,
     503: Unavailable,
@@ -195,9 +195,7 @@ def _error_for(status: int, body: Any, headers: Mapping[str, str]) -> CasmemErro
             return PatchFailed(status, body, headers)
     if status == 410 and isinstance(body, dict) and "compact_revision" in body:
         return Compacted(int(body["compact_revision"]), status, body)
-    cls = _BY_STATUS.get(status)
-    if cls is None:
-        cls = ServerError if status >= 500 else CasmemError
+    cls = _BY_STATUS.get(status, ServerError if status >= 500 else CasmemError)
     return cls(status, body, headers)
 
 
@@ -698,8 +696,6 @@ class Client:
                 new = fn(value)
                 try:
                     w = self._set(key, new, version, ttl, None, c)
-                except TxnFailed:
-                    raise
                 except Conflict as cf:
                     if isinstance(cf, PatchFailed) or "expected_version" not in (
                             cf.body if isinstance(cf.body, dict) else {}):
@@ -794,8 +790,8 @@ class Client:
                         last = int(ev_id)
                 # The stream ended (lagged, shutdown, a proxy): resume at once.
             except _RETRYABLE_NET as e:
-                if isinstance(e, CasmemError):
-                    raise
+                if isinstance(e, ssl.SSLCertVerificationError):
+                    raise ConnectionFailed(f"watch: {e}") from e
                 now = time.monotonic()
                 if failing_since is None:
                     failing_since = now
