@@ -164,12 +164,16 @@ class DroppingProxy:
     """A TCP proxy to 127.0.0.1:`upstream_port`. While `drop` > 0, the next
     answer coming back from upstream is swallowed and both connections are
     closed instead (the request did reach the server): what a client sees
-    when the network fails after the server acted."""
+    when the network fails after the server acted. While `drop_requests` >
+    0, the next bytes a client sends are swallowed the same way (the server
+    never sees them). `sent` holds every byte forwarded to the server."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.drop = 0
+        self.drop_requests = 0
         self.dropped = 0
+        self.sent = bytearray()
         self.connections = 0
         self._lock = threading.Lock()
         self._srv = socket.socket()
@@ -203,14 +207,21 @@ class DroppingProxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                if answers:
-                    with self._lock:
+                with self._lock:
+                    if answers:
                         swallow = self.drop > 0
                         if swallow:
                             self.drop -= 1
-                            self.dropped += 1
+                    else:
+                        swallow = self.drop_requests > 0
+                        if swallow:
+                            self.drop_requests -= 1
+                        else:
+                            self.sent += data
                     if swallow:
-                        break
+                        self.dropped += 1
+                if swallow:
+                    break
                 dst.sendall(data)
         except OSError:
             pass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Any, List
 
-from support import ServerTestCase, casmem, request_count
+from support import DroppingProxy, ServerTestCase, casmem, request_count
 
 
 class UpdateTest(ServerTestCase):
@@ -54,6 +54,35 @@ class UpdateTest(ServerTestCase):
         # ...and every retry started from the 409's value: one GET per update.
         self.assertEqual(request_count(self.server.url, "memory_item") - gets_before, total + 1)
         self.assertEqual(sorted(r.version for r in results), list(range(1, total + 1)))
+
+    def test_two_agents_one_backlog(self) -> None:
+        """The seed's scenario (README): a PM and a Dev Lead append to one
+        backlog at once; every task of both ends up in it, each agent's in
+        its own order."""
+
+        def agent(name: str, tasks: List[str]) -> None:
+            mem = self.client(workspace="team", writer=name)
+            for task in tasks:
+                def append(backlog: Any) -> Any:
+                    backlog = backlog or {"tasks": []}
+                    backlog["tasks"].append({"task": task, "by": name})
+                    return backlog
+                mem.update("research-backlog:pmm", append, create=True)
+
+        ts = [threading.Thread(target=agent, args=(n, [f"{n}-{i}" for i in range(50)]))
+              for n in ("pm", "dev-lead")]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        got = self.client(workspace="team").get("research-backlog:pmm")
+        tasks = got.value["tasks"]
+        self.assertEqual(len(tasks), 100)
+        for n in ("pm", "dev-lead"):
+            self.assertEqual([t["task"] for t in tasks if t["by"] == n],
+                             [f"{n}-{i}" for i in range(50)])
+        self.assertEqual(got.version, 100)
+        self.assertIn(got.writer, ("pm", "dev-lead"))
 
     def test_retry_uses_the_conflicts_value_without_another_read(self) -> None:
         c = self.client(workspace="one", writer="a")
@@ -146,6 +175,56 @@ class UpdateTest(ServerTestCase):
         self.assertEqual(calls[0], 4)  # the first write and 3 retries
         self.assertEqual(cm.exception.current_version, 5)
         self.assertEqual(c.get("k").value, 4)  # none of fn's writes applied
+
+    def proxied(self, **kw: Any) -> "tuple[DroppingProxy, casmem.Client]":
+        proxy = DroppingProxy(self.server.port)
+        self.addCleanup(proxy.close)
+        c = casmem.Client(proxy.url, timeout=60, **kw)
+        self.addCleanup(c.close)
+        return proxy, c
+
+    def test_writes_carry_no_idempotency_key(self) -> None:
+        # Conflict turns leave out requests with an Idempotency-Key: update
+        # must not send one, or agents on a hot key starve one another.
+        proxy, c = self.proxied(workspace="nokey")
+        c.set("k", 1)
+        self.assertIn(b"idempotency-key:", bytes(proxy.sent).lower())  # plain writes do
+        del proxy.sent[:]
+        c.update("k", lambda v: v + 1)
+        self.assertIn(b"if_match_version", bytes(proxy.sent))
+        self.assertNotIn(b"idempotency-key:", bytes(proxy.sent).lower())
+
+    def test_write_lost_on_the_way_is_sent_again(self) -> None:
+        proxy, c = self.proxied(workspace="resend", writer="me")
+        c.set("k", 1)
+        calls = [0]
+
+        def fn(v: Any) -> Any:
+            calls[0] += 1
+            proxy.drop_requests = 1  # the write never reaches the server
+            return v + 1
+
+        r = c.update("k", fn)
+        self.assertEqual((r.version, r.value, r.conflicts, calls[0]), (2, 2, 0, 1))
+        self.assertEqual(proxy.dropped, 1)
+
+    def test_answer_lost_after_the_write_applied_is_not_applied_twice(self) -> None:
+        for writer in ("me", None):
+            proxy, c = self.proxied(workspace=f"lost-{writer}", writer=writer)
+            c.set("k", 1)
+            calls = [0]
+
+            def fn(v: Any) -> Any:
+                calls[0] += 1
+                proxy.drop = 1  # applied, but the answer is lost
+                return v + 1
+
+            with self.assertRaises(casmem.ConnectionFailed) as cm:
+                c.update("k", fn)
+            self.assertIn("unknown", cm.exception.message)
+            self.assertEqual(calls[0], 1)
+            e = c.get("k")
+            self.assertEqual((e.version, e.value), (2, 2))  # once, not twice
 
     def test_fn_error_propagates_and_writes_nothing(self) -> None:
         c = self.client(workspace="err")
