@@ -500,19 +500,21 @@ class Client:
     def _request(self, method: str, path: str, body: Any = _NO_BODY, *,
                  content_type: str = "application/json", write: bool = False,
                  idempotency_key: Optional[str] = None, conn: Optional[_Conn] = None,
-                 read_timeout: Optional[float] = None) -> _Response:
+                 read_timeout: Optional[float] = None, keyless: bool = False) -> _Response:
         """Send one logical request and return its 2xx answer, or raise.
 
         A write gets one Idempotency-Key (given, or fresh when idempotency
         is on) reused by every retry of this call, so that a retry after a
         broken connection or a 503 is answered from the first if it had
         applied. With `conn`, that connection is used (and kept) throughout.
+        `keyless`: no Idempotency-Key (see `update`), so no retry after a
+        broken connection.
         """
         data = None
         if body is not _NO_BODY:  # None is a body: JSON null
             data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = self._headers(content_type if data is not None else None, write)
-        if write and idempotency_key is None and self.idempotency:
+        if write and idempotency_key is None and self.idempotency and not keyless:
             idempotency_key = secrets.token_urlsafe(24)
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
@@ -611,12 +613,13 @@ class Client:
         return self._set(key, value, if_version, ttl, idempotency_key, None)
 
     def _set(self, key: str, value: JSON, if_version: Optional[int], ttl: Optional[int],
-             idempotency_key: Optional[str], conn: Optional[_Conn]) -> WriteResult:
+             idempotency_key: Optional[str], conn: Optional[_Conn],
+             keyless: bool = False) -> WriteResult:
         body: Dict[str, Any] = {"key": key, "value": value}
         _put_opt(body, "if_match_version", if_version)
         _put_opt(body, "ttl_seconds", ttl)
         r = self._request("POST", self._path("memory"), body, write=True,
-                          idempotency_key=idempotency_key, conn=conn)
+                          idempotency_key=idempotency_key, conn=conn, keyless=keyless)
         return WriteResult(key=r.body.get("key", key), version=int(r.body["version"]),
                            revision=int(r.body.get("revision", 0)),
                            replayed=r.headers.get("idempotency-replayed") == "true")
@@ -675,11 +678,19 @@ class Client:
         version read; on a 409 calls fn again on the 409's `current_value`
         and retries at its `current_version`, without another read, on the
         same connection. fn must be a pure function of its argument (it may
-        run several times). With create=True an absent key starts from
-        fn(None), written only if still absent; otherwise an absent key
-        raises NotFound. Raises Conflict after `retries` retries (1 + retries
-        writes). `ttl` is given to every write (a write without it clears
-        the key's TTL).
+        run several times; it may modify the value it is given). With
+        create=True an absent key starts from fn(None), written only if
+        still absent; otherwise an absent key raises NotFound. Raises
+        Conflict after `retries` retries (1 + retries writes). `ttl` is
+        given to every write (a write without it clears the key's TTL).
+
+        Its writes carry no Idempotency-Key: casmemd's conflict turns
+        (docs/api.md, "Retries on a hot key"), which make agents on one hot
+        key take turns instead of starving one another, leave out requests
+        with one. The guard makes a resend safe instead: after a broken
+        connection the same write is sent again; if it then conflicts with
+        a version that may be its own, ConnectionFailed says that the
+        outcome is unknown (read the key to find out).
         """
         c = self._checkout()
         try:
@@ -695,11 +706,10 @@ class Client:
             while True:
                 new = fn(value)
                 try:
-                    w = self._set(key, new, version, ttl, None, c)
+                    w = self._send_guarded(c, key, new, version, ttl)
                 except Conflict as cf:
-                    if isinstance(cf, PatchFailed) or "expected_version" not in (
-                            cf.body if isinstance(cf.body, dict) else {}):
-                        raise
+                    if not isinstance(cf.body, dict) or "expected_version" not in cf.body:
+                        raise  # not a guard mismatch (e.g. "request in progress")
                     conflicts += 1
                     if conflicts > retries:
                         raise
@@ -714,6 +724,32 @@ class Client:
                                     value=new, replayed=w.replayed, conflicts=conflicts)
         finally:
             self._checkin(c)
+
+    def _send_guarded(self, c: _Conn, key: str, new: JSON, version: int,
+                      ttl: Optional[int]) -> WriteResult:
+        """One guarded write of `update`, resent after a broken connection.
+        A 409 after a resend is passed on only when the write it reports
+        cannot be this one (the next version, by another named writer)."""
+        resent = 0
+        while True:
+            try:
+                return self._set(key, new, version, ttl, None, c, keyless=True)
+            except ConnectionFailed:
+                if resent >= self.max_retries:
+                    raise
+                resent += 1
+                time.sleep(min(0.05 * (2 ** resent), 1.0))
+            except Conflict as cf:
+                not_ours = (version > 0 and cf.current_version == version + 1 and
+                            self.writer is not None and cf.current_writer is not None and
+                            cf.current_writer != self.writer)
+                if resent == 0 or not_ours or "expected_version" not in (
+                        cf.body if isinstance(cf.body, dict) else {}):
+                    raise
+                raise ConnectionFailed(
+                    f"update of {key!r}: the connection broke after the write at version "
+                    f"{version} was sent, and the key has moved on to version "
+                    f"{cf.current_version}: whether this write applied is unknown") from cf
 
     # -- change feed
 
