@@ -376,6 +376,8 @@ class _Response:
     body: Any
 
 
+_WATCH_SILENCE = 45.0  # seconds without a byte after which a watch reconnects
+
 _NO_BODY: Any = object()  # no request body (None is the JSON null)
 
 _RETRYABLE_NET = (ConnectionError, http.client.HTTPException, socket.timeout, OSError)
@@ -794,9 +796,14 @@ class Client:
         failing_since: Optional[float] = None
         backoff = 0.05
         while True:
-            h = self._new_http(max(self.timeout, 1.0))
+            h = self._new_http(self.timeout)
             try:
                 path = self._path("watch", query={"prefix": prefix, "since": str(last)})
+                h.connect()
+                # An idle stream gets a heartbeat every --watch-heartbeat
+                # (15 s): only a longer silence means a dead connection.
+                assert h.sock is not None
+                h.sock.settimeout(max(self.timeout, _WATCH_SILENCE))
                 h.request("GET", path, headers=self._headers(None, False))
                 r = h.getresponse()
                 if r.status != 200:
