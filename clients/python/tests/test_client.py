@@ -290,6 +290,46 @@ class IdempotencyTest(ServerTestCase):
         self.assertLess(time.monotonic() - t0, 60)
 
 
+class ConnectionTest(ServerTestCase):
+
+    def test_one_connection_carries_many_requests(self) -> None:
+        proxy = DroppingProxy(self.server.port)
+        self.addCleanup(proxy.close)
+        c = casmem.Client(proxy.url, workspace="conn", timeout=60)
+        self.addCleanup(c.close)
+        for i in range(10):
+            c.set(f"k{i}", i)
+            c.get(f"k{i}")
+        c.update("k0", lambda v: v + 1)
+        self.assertEqual(len(list(c.list(page_size=3))), 10)
+        self.assertEqual(proxy.connections, 1)
+
+    def test_threads_share_a_client(self) -> None:
+        proxy = DroppingProxy(self.server.port)
+        self.addCleanup(proxy.close)
+        c = casmem.Client(proxy.url, workspace="conn2", timeout=60, pool_size=8)
+        self.addCleanup(c.close)
+        errors: list = []
+
+        def work(t: int) -> None:
+            try:
+                for i in range(20):
+                    c.set(f"t{t}:{i}", i)
+                    if c.get(f"t{t}:{i}").value != i:
+                        errors.append((t, i))
+            except BaseException as e:
+                errors.append(e)
+
+        ts = [threading.Thread(target=work, args=(t,)) for t in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(list(c.list())), 120)
+        self.assertLessEqual(proxy.connections, 6)  # one per thread at most, reused
+
+
 class ConfigTest(unittest.TestCase):
 
     def test_environment_defaults(self) -> None:
