@@ -416,6 +416,8 @@ HttpClient::~HttpClient() { impl_->Close(); }
 
 std::string HttpClient::Authority() const { return impl_->Authority(); }
 
+const std::string& HttpClient::UrlError() const { return impl_->url_error; }
+
 bool HttpClient::Request(std::string_view method, std::string_view target, std::string_view body,
                          const HeaderList& headers, Response* out, std::string* error) {
   Impl& im = *impl_;

@@ -31,8 +31,8 @@ struct Response {
 
 class HttpClient {
  public:
-  // url, token, cacert, insecure, writer. A malformed --url is reported by
-  // the first Request or Watch (as a network failure, with the reason).
+  // url, token, cacert, insecure, writer. A malformed --url or an
+  // unreadable --cacert: see UrlError().
   explicit HttpClient(const GlobalOptions& global);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
@@ -62,6 +62,10 @@ class HttpClient {
                                      std::string_view data)>;
   bool Watch(std::string_view target, const HeaderList& headers, const EventFn& on_event,
              int* status, std::string* error, std::string* error_body = nullptr);
+
+  // Why --url (or --cacert) cannot be used; "" when they can. Request and
+  // Watch fail with this reason too.
+  const std::string& UrlError() const;
 
   // "host:port" of the server, for messages.
   std::string Authority() const;

@@ -69,6 +69,7 @@ int RunGet(const GlobalOptions& global, const std::vector<std::string>& args) {
   }
   const std::string& key = f.positional[0];
   HttpClient client(global);
+  if (!client.UrlError().empty()) return Fail(kExitUsage, client.UrlError());
   Response r;
   if (!client.Request("GET", KeyPath(global, key), "", {}, &r, &error)) {
     return Fail(kExitFailed, error);
@@ -110,6 +111,7 @@ int RunPut(const GlobalOptions& global, const std::vector<std::string>& args) {
   }
   body += "}";
   HttpClient client(global);
+  if (!client.UrlError().empty()) return Fail(kExitUsage, client.UrlError());
   Response r;
   if (!SendWrite(client, "POST", WorkspacePath(global) + "/memory", body,
                  {{"Content-Type", "application/json"}}, &r, &error)) {
@@ -135,6 +137,7 @@ int RunPatch(const GlobalOptions& global, const std::vector<std::string>& args) 
   }
   const std::string& key = f.positional[0];
   HttpClient client(global);
+  if (!client.UrlError().empty()) return Fail(kExitUsage, client.UrlError());
   Response r;
   const char* type = merge ? "application/merge-patch+json" : "application/json-patch+json";
   if (!SendWrite(client, "PATCH", KeyPath(global, key) + query, patch.compact,
@@ -154,6 +157,7 @@ int RunDel(const GlobalOptions& global, const std::vector<std::string>& args) {
   }
   const std::string& key = f.positional[0];
   HttpClient client(global);
+  if (!client.UrlError().empty()) return Fail(kExitUsage, client.UrlError());
   Response r;
   if (!SendWrite(client, "DELETE", KeyPath(global, key) + query, "", {}, &r, &error)) {
     return Fail(kExitFailed, error);

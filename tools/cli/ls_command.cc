@@ -56,6 +56,7 @@ int RunLs(const GlobalOptions& global, const std::vector<std::string>& args) {
   if (!f.positional.empty()) target += "&prefix=" + EncodePathSegment(f.positional[0]);
 
   HttpClient client(global);
+  if (!client.UrlError().empty()) return Fail(kExitUsage, client.UrlError());
   std::vector<std::vector<std::string>> rows;  // the table, printed at the end (aligned)
   while (!target.empty()) {
     Response r;

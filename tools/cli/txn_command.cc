@@ -27,6 +27,7 @@ int RunTxn(const GlobalOptions& global, const std::vector<std::string>& args) {
     return Fail(kExitUsage, "a transaction is an object {\"ops\": [...]} (docs/api.md)");
   }
   HttpClient client(global);
+  if (!client.UrlError().empty()) return Fail(kExitUsage, client.UrlError());
   Response r;
   if (!SendWrite(client, "POST", WorkspacePath(global) + "/txn", body.compact,
                  {{"Content-Type", "application/json"}}, &r, &error)) {

@@ -133,6 +133,7 @@ int RunUpdate(const GlobalOptions& global, const std::vector<std::string>& args)
   ::signal(SIGPIPE, SIG_IGN);  // a command that does not read its input
 
   HttpClient client(global);
+  if (!client.UrlError().empty()) return Fail(kExitUsage, client.UrlError());
   Response r;
   if (!client.Request("GET", KeyPath(global, key), "", {}, &r, &error)) return Fail(kExitFailed, error);
   std::string value;

@@ -55,6 +55,7 @@ int RunWatch(const GlobalOptions& global, const std::vector<std::string>& args) 
   const std::string prefix_query =
       f.positional.empty() ? "" : "&prefix=" + EncodePathSegment(f.positional[0]);
   HttpClient client(global);
+  if (!client.UrlError().empty()) return Fail(kExitUsage, client.UrlError());
   if (!f.Has("--since")) {
     Response r;
     if (!client.Request("GET", WorkspacePath(global) + "/memory?limit=1" + prefix_query, "", {}, &r,
