@@ -39,7 +39,7 @@ class FakeServer {
     thread_ = std::thread([this, connections] {
       for (int n = 0; n < connections; ++n) {
         pollfd p{listen_fd_, POLLIN, 0};
-        if (::poll(&p, 1, 60'000) <= 0) return;  // the test gave up
+        if (::poll(&p, 1, 20'000) <= 0) return;  // the test gave up
         const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) return;
         script_(*this, fd, n);

@@ -18,6 +18,16 @@
 namespace casmem::testing {
 namespace {
 
+TEST(CliOnlineHelp, EveryOnlineCommandIsListedAndHasHelp) {
+  const CliRun all = RunCli({"--help"});
+  for (const char* cmd : {"get", "put", "patch", "del", "ls", "watch", "txn", "update"}) {
+    EXPECT_NE(all.out.find(std::string("\n  ") + cmd + " "), std::string::npos) << cmd;
+    const CliRun r = RunCli({cmd, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_EQ(r.out.rfind(std::string("usage: casmem ") + cmd + " ", 0), 0u) << r.out;
+  }
+}
+
 class CliOnline : public ::testing::Test {
  protected:
   void SetUp() override {
