@@ -3,7 +3,7 @@
 // shard lock; recovery, snapshots and a crash give the same state; a
 // refused append leaves the key expired-for-reads and a later sweep logs
 // it; a write over an expired key logs its expire record first;
-// casmem-waldump shows the flag.
+// `casmem dump --log` shows the flag.
 #include <unistd.h>
 
 #include <atomic>
@@ -351,7 +351,7 @@ TEST(ExpiryLog, AMemoryOnlyStoreGivesExpiryARevision) {
   EXPECT_NE(k, j);
 }
 
-// casmem-waldump prints an expired tombstone as such (a real directory).
+// `casmem dump --log` prints an expired tombstone as such (a real directory).
 TEST(ExpiryLog, WaldumpShowsTheExpiredFlag) {
   const std::string dir =
       ::testing::TempDir() + "casmem-expiry-waldump-" + std::to_string(getpid());
@@ -372,7 +372,7 @@ TEST(ExpiryLog, WaldumpShowsTheExpiredFlag) {
   for (const auto& e : std::filesystem::directory_iterator(dir + "/wal"))
     if (e.path().extension() == ".wal") segment = e.path().string();
   ASSERT_FALSE(segment.empty());
-  FILE* p = popen((std::string(WALDUMP_PATH) + " " + segment).c_str(), "r");
+  FILE* p = popen((std::string(CASMEM_CLI_PATH) + " dump --log " + segment).c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;
   char buf[4096];
