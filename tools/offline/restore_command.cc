@@ -123,7 +123,8 @@ int RunRestore(const cli::GlobalOptions&, const std::vector<std::string>& words)
     lines.push_back(std::move(l));
   }
 
-  const fsys::path target = fsys::absolute(dir, ec);
+  fsys::path target = fsys::absolute(dir, ec).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();  // "dir/"
   const std::string tmp =
       (target.parent_path() / ("." + target.filename().string() + ".restore-" +
                                std::to_string(::getpid())))
@@ -134,8 +135,8 @@ int RunRestore(const cli::GlobalOptions&, const std::vector<std::string>& words)
     fsys::remove_all(tmp, ec);
     return rc;
   }
-  if (fsys::exists(dir, ec)) fsys::remove(dir, ec);  // empty, checked above
-  fsys::rename(tmp, dir, ec);
+  if (fsys::exists(target, ec)) fsys::remove(target, ec);  // empty, checked above
+  fsys::rename(tmp, target, ec);
   if (ec) {
     return Fail(cli::kExitFailed, "cannot rename " + tmp + " to " + dir + ": " + ec.message() +
                                       " (the restored data is in " + tmp + ")");
