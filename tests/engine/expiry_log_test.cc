@@ -352,7 +352,7 @@ TEST(ExpiryLog, AMemoryOnlyStoreGivesExpiryARevision) {
 }
 
 // `casmem dump --log` prints an expired tombstone as such (a real directory).
-TEST(ExpiryLog, WaldumpShowsTheExpiredFlag) {
+TEST(ExpiryLog, DumpLogShowsTheExpiredFlag) {
   const std::string dir =
       ::testing::TempDir() + "casmem-expiry-waldump-" + std::to_string(getpid());
   std::filesystem::remove_all(dir);

@@ -56,7 +56,7 @@ std::string Describe(const Action& a, bool dry) {
 std::vector<Action> Plan(const LogCheck& c) {
   std::vector<Action> plan;
   for (const SnapshotCheck& s : c.snapshots) {
-    if (!s.damage.empty()) plan.push_back({Action::Kind::kMove, s.path, "snap", 0, 0, false, 0, s.damage});
+    if (!s.damage.empty()) plan.push_back({Action::Kind::kMove, s.path, "snap", 0, 0, false, 0, "damaged"});
   }
   const auto& segs = c.segments;
   std::vector<bool> moved(segs.size(), false);
@@ -95,7 +95,8 @@ std::vector<Action> Plan(const LogCheck& c) {
       move(cut.segment, cut.why);
     } else {
       plan.push_back({Action::Kind::kCut, seg.path, "wal", cut.offset,
-                      std::max(seg.data_end, cut.offset), false, seg.seq, cut.why});
+                      std::max(seg.data_end, cut.offset), false, seg.seq,
+                      "damage at offset " + std::to_string(cut.offset) + ": " + seg.damage});
     }
     for (size_t i = cut.segment + 1; i < segs.size(); ++i) move(i, "after the damage");
   } else if (c.torn_tail && !segs.empty() && !moved.back()) {
