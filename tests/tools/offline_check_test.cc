@@ -31,7 +31,7 @@ std::vector<std::string> DumpedKeys(const std::string& dir) {
 }
 
 // The keys left are exactly k0000..k(m-1) for some m in [at_least, kKeys).
-void ExpectPrefixKept(const std::string& dir, int at_least, int below = kKeys) {
+void ExpectPrefixKept(const std::string& dir, int at_least, int below = kKeys + 1) {
   const std::vector<std::string> keys = DumpedKeys(dir);
   ASSERT_GE(static_cast<int>(keys.size()), at_least);
   ASSERT_LT(static_cast<int>(keys.size()), below);
@@ -209,12 +209,37 @@ TEST(OfflineCheck, MissingMiddleSegmentIsDamageAndLaterSegmentsGo) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(OfflineCheck, DamageInSegmentsTheSnapshotCoversIsRemovedNotCut) {
+  const std::string dir = FreshDir("stale");
+  BuildStore(dir, kKeys, /*snapshot=*/true);  // the snapshot covers every segment
+  const auto segs = Segments(dir);
+  ASSERT_GE(segs.size(), 4u);
+  std::string bytes = ReadAll(segs[1]);
+  bytes[bytes.size() / 2] ^= 0x40;
+  WriteAll(segs[1], bytes);
+  const CliRun r = RunCli({"check", "--data-dir", dir});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.err.find(segs[1] + " offset "), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("covered by the snapshot: DAMAGED"), std::string::npos) << r.out;
+  // Every key is in the snapshot: nothing is lost, later segments stay.
+  EXPECT_NE(r.out.find("keys: 300 live"), std::string::npos) << r.out;
+  const std::string out = DryRunThenRepair(dir);
+  EXPECT_NE(out.find("lost: no acknowledged record"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(segs[0]));
+  EXPECT_FALSE(std::filesystem::exists(segs[1]));
+  EXPECT_EQ(ReadAll(BackupDir(dir) + "/wal/" + std::filesystem::path(segs[1]).filename().string()),
+            bytes);
+  EXPECT_TRUE(std::filesystem::exists(segs.back()));
+  ExpectPrefixKept(dir, kKeys, kKeys + 1);
+  ExpectServed(dir, kKeys);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(OfflineCheck, EveryOfflineCommandRefusesWhileCasmemdRuns) {
   const std::string dir = FreshDir("locked");
   BuildStore(dir, 3, false);
   Casmemd d(dir);
   ASSERT_NE(d.port(), 0) << d.Stderr();
-  const std::string restore_dir = dir;  // not empty: refused before the lock matters
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{"check"}, {"repair"}, {"repair", "--dry-run"},
                                              {"dump"}, {"dump", "--log"}}) {
