@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/logger.h"
 #include "engine/store.h"
 #include "tools/cli/command.h"
 #include "tools/offline/data_dir.h"
@@ -44,6 +45,9 @@ bool ReadInput(const std::string& source, std::string* out) {
 
 // Loads every line into a new store at `dir`; closes it (snapshot).
 int Load(const std::string& dir, const std::vector<DumpLine>& lines, uint64_t* revision) {
+  // The store's progress lines would be noise on a script's stderr;
+  // warnings and errors still show.
+  SetLogLevel(LogLevel::kWarn);
   StoreOptions o;
   o.data_dir = dir;
   o.sweep_interval = std::chrono::milliseconds(0);
