@@ -32,6 +32,7 @@ void Put(Store& s, std::string_view ws, std::string_view key, std::string_view v
 void BuildVaried(const std::string& dir) {
   StoreOptions o;
   o.data_dir = dir;
+  o.wal_segment_bytes = 64 * 1024;  // small files: quick to read
   o.sweep_interval = std::chrono::milliseconds(0);
   o.snapshot_on_close = false;
   std::unique_ptr<Store> s;
