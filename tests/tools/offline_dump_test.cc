@@ -94,6 +94,11 @@ TEST(OfflineDump, DumpRestoreDumpIsIdenticalButRevisions) {
   EXPECT_EQ(plain.out.find("casmem:tokens"), std::string::npos) << plain.out;
   EXPECT_EQ(plain.out.find("\"tombstone\""), std::string::npos) << plain.out;
   EXPECT_NE(plain.out.find("\"key\":\"plan\""), std::string::npos);
+  // --workspace: that workspace only (the tokens workspace is never one).
+  const CliRun beta = RunCli({"dump", "--data-dir", dst, "--workspace", "beta"});
+  ASSERT_EQ(beta.exit_code, 0) << beta.err;
+  EXPECT_EQ(beta.out.find("\"workspace\":\"alpha\""), std::string::npos) << beta.out;
+  EXPECT_NE(beta.out.find("\"workspace\":\"beta\",\"key\":\"a\""), std::string::npos) << beta.out;
   std::filesystem::remove_all(dir);
   std::filesystem::remove_all(dst);
 }

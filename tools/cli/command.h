@@ -27,6 +27,9 @@ enum Exit : int {
 struct GlobalOptions {
   std::string url;        // --url, else $CASMEM_URL, else http://127.0.0.1:7070
   std::string workspace;  // --workspace, else $CASMEM_WORKSPACE, else "default"
+  // True when --workspace was given on the command line (not from the
+  // environment): `dump` then dumps only that workspace, else all.
+  bool workspace_flag = false;
   std::string token;      // --token, else $CASMEM_TOKEN; empty = none
   std::string writer;     // --writer, else $CASMEM_WRITER; empty = none (Casmem-Writer)
   std::string cacert;     // --cacert FILE: trust this CA for https:// (else the system's)

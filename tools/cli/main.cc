@@ -101,8 +101,12 @@ int Main(int argc, char** argv) {
       rest.insert(rest.end(), all.begin() + i, all.end());
       break;
     }
+    if (TakeValue(all, &i, "--workspace", &global.workspace, &error)) {
+      if (!error.empty()) return Fail(kExitUsage, error);
+      global.workspace_flag = true;
+      continue;
+    }
     if (TakeValue(all, &i, "--url", &global.url, &error) ||
-        TakeValue(all, &i, "--workspace", &global.workspace, &error) ||
         TakeValue(all, &i, "--token", &global.token, &error) ||
         TakeValue(all, &i, "--writer", &global.writer, &error) ||
         TakeValue(all, &i, "--cacert", &global.cacert, &error)) {

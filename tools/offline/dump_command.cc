@@ -56,7 +56,7 @@ int RunDumpLog(std::vector<std::string> args, const std::string& dir, bool dir_g
 
 }  // namespace
 
-int RunDump(const cli::GlobalOptions&, const std::vector<std::string>& words) {
+int RunDump(const cli::GlobalOptions& global, const std::vector<std::string>& words) {
   std::vector<std::string> args = words;
   std::string dir, error;
   const bool dir_given = std::find_if(args.begin(), args.end(), [](const std::string& a) {
@@ -85,6 +85,7 @@ int RunDump(const cli::GlobalOptions&, const std::vector<std::string>& words) {
   std::string out;
   for (const auto& [ws, keys] : check.keys.workspaces()) {
     if (ws == kTokensWorkspace && !tokens) continue;
+    if (global.workspace_flag && ws != global.workspace) continue;
     for (const auto& [key, state] : keys) {
       const bool expired = !state.tombstone && state.expires_at_ms != 0 && state.expires_at_ms <= now;
       if ((state.tombstone || expired) && !tombstones) continue;

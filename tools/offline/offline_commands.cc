@@ -12,7 +12,7 @@ constexpr Command kOffline[] = {
     {"repair", "[--data-dir DIR] [--dry-run]",
      "cut the log at its first damage (after a backup) so casmemd opens it", offline::RunRepair},
     {"dump",
-     "[--data-dir DIR] [--tombstones] [--include-tokens] | --log [--hex] [FILE...]",
+     "[--data-dir DIR] [--workspace WS] [--tombstones] [--include-tokens] | --log [--hex] [FILE...]",
      "JSON Lines of every live key (--log: the log's records)", offline::RunDump},
     {"restore", "[--data-dir DIR] [FILE|-]",
      "load a dump into an empty data directory, keeping versions", offline::RunRestore},
