@@ -226,6 +226,11 @@ struct TxnRequest {
   const Idempotency<TxnResult>* idempotency = nullptr;
 };
 
+// The largest version Store::Load accepts: 2^53 - 1, the largest integer
+// every JSON client reads exactly. Writes add 1 per version, so no key
+// reaches a version that wraps (2^64) or that a client cannot hold.
+inline constexpr uint64_t kMaxLoadVersion = (1ULL << 53) - 1;
+
 // A key's state as another store or system had it (Store::Load): what
 // `casmem restore` and the importers write, keeping versions so that
 // guards agents hold stay valid.
@@ -235,7 +240,7 @@ struct LoadRequest {
   // Compact JSON of a live key; empty for a tombstone (a deleted key whose
   // version must not be handed out again).
   std::string_view value;
-  uint64_t version = 0;       // >= 1
+  uint64_t version = 0;       // 1 .. kMaxLoadVersion
   int64_t updated_at_ms = 0;  // 0 = now
   int64_t expires_at_ms = 0;  // 0 = no TTL; in the past = loaded already expired
   std::string_view writer;    // Casmem-Writer of that version; empty = none
@@ -294,7 +299,8 @@ class Store {
   // here (live or tombstone) is older than req.version; otherwise nothing
   // changes and the outcome is kConflict with current_version = the
   // version here (set even for a tombstone; current_value is not set).
-  // kInvalid for version 0 or bad names, kTooLarge as for Put.
+  // kInvalid for a version of 0 or over kMaxLoadVersion or bad names,
+  // kTooLarge as for Put.
   WriteResult Load(const LoadRequest& req);
   // The newest revision handed out (the log's last lsn).
   uint64_t revision() const;

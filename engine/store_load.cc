@@ -14,6 +14,9 @@ WriteResult Store::Load(const LoadRequest& req) {
   const char* err = CheckKey(req.workspace, req.key);
   if (err == nullptr) err = WriterProblem(req.writer);
   if (err == nullptr && req.version == 0) err = "version must be at least 1";
+  if (err == nullptr && req.version > kMaxLoadVersion) {
+    err = "version must be at most 9007199254740991 (2^53 - 1)";
+  }
   if (err == nullptr && (req.updated_at_ms < 0 || req.expires_at_ms < 0)) {
     err = "times must not be negative";
   }

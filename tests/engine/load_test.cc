@@ -82,15 +82,21 @@ TEST(Load, AnExpiredTtlLoadsAsAbsent) {
   EXPECT_EQ(Put(*s, "k", "2", 0).version, 5u);
 }
 
-TEST(Load, RefusesVersionZeroBadNamesAndTooLargeValues) {
+TEST(Load, RefusesVersionsOutOfRangeBadNamesAndTooLargeValues) {
   ManualClock clock(kT0);
   StoreOptions o = MemoryOptions(&clock);
   o.max_value_bytes = 8;
   auto s = MustOpen(o);
   EXPECT_EQ(LoadKey(*s, "k", "1", 0).outcome, Outcome::kInvalid);
+  // Past 2^53 - 1 a JSON client cannot hold the version, and near 2^64 the
+  // next write would wrap it to 0.
+  EXPECT_EQ(LoadKey(*s, "k", "1", kMaxLoadVersion + 1).outcome, Outcome::kInvalid);
+  EXPECT_EQ(LoadKey(*s, "k", "1", UINT64_MAX).outcome, Outcome::kInvalid);
   EXPECT_EQ(LoadKey(*s, "", "1", 1).outcome, Outcome::kInvalid);
   EXPECT_EQ(LoadKey(*s, "k", "\"123456789\"", 1).outcome, Outcome::kTooLarge);
   EXPECT_EQ(s->Get("ws", "k").outcome, Outcome::kNotFound);
+  ASSERT_EQ(LoadKey(*s, "k", "1", kMaxLoadVersion).outcome, Outcome::kOk);
+  EXPECT_EQ(Put(*s, "k", "2", kMaxLoadVersion).version, kMaxLoadVersion + 1);
 }
 
 TEST(Load, LoadedStateSurvivesARestart) {

@@ -140,6 +140,7 @@ TEST(OfflineDump, RestoreValidatesEveryLineFirstAndWritesNothingOnError) {
            {"{not json", ""},
            {R"({"workspace":"bad ws","key":"b","value":1,"version":1})", "workspace"},
            {R"({"workspace":"ws","key":"b","value":1,"version":0})", "version"},
+           {R"({"workspace":"ws","key":"b","value":1,"version":9007199254740992})", "version"},
            {R"({"workspace":"ws","key":"b","value":1,"version":"3"})", "version"},
            {R"({"workspace":"ws","key":"b","version":3})", "value"},
            {R"({"workspace":"ws","key":"b","value":1,"version":3,"updated_at":"yesterday"})",

@@ -11,6 +11,7 @@
 #include "engine/json_patch.h"
 #include "engine/json_value.h"
 #include "engine/names.h"
+#include "engine/store.h"
 #include "engine/store_internal.h"
 
 namespace casmem::offline {
@@ -204,8 +205,8 @@ bool ParseDumpLine(std::string_view line, DumpLine* out, std::string* error) {
       has_value = true;
     } else if (m.name == "version") {
       if (v.kind != json::Value::Kind::kNumber || !ParseU64(v.text, &out->version) ||
-          out->version == 0) {
-        *error = "\"version\" must be an integer of at least 1";
+          out->version == 0 || out->version > kMaxLoadVersion) {
+        *error = "\"version\" must be an integer from 1 to 9007199254740991 (2^53 - 1)";
         return false;
       }
       has_version = true;
