@@ -47,8 +47,8 @@ std::string Quote(PGconn* c, const std::string& name) {
 // Epoch ms of a timestamp column: NULL for NULL and +infinity, the
 // smallest bigint for -infinity (long past).
 std::string EpochMs(const std::string& col) {
-  return "CASE WHEN " + col + " = '-infinity' THEN " + std::to_string(LLONG_MIN) +
-         "::bigint WHEN isfinite(" + col + ") THEN floor(extract(epoch FROM " + col +
+  return "CASE WHEN " + col + " = '-infinity' THEN '" + std::to_string(LLONG_MIN) +
+         "'::bigint WHEN isfinite(" + col + ") THEN floor(extract(epoch FROM " + col +
          ") * 1000)::bigint END";
 }
 
