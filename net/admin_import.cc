@@ -19,7 +19,9 @@
 // items before it may be applied, and sending the batch again is safe.
 // Clients' workspace names only: the store's own ("casmem:tokens") is
 // not a name an item can give.
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 

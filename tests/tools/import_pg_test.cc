@@ -220,19 +220,20 @@ CREATE TABLE "Old ""Memory""" (workspace_id text, key text, value jsonb,
   version bigint NOT NULL DEFAULT 1, updated_at timestamptz, PRIMARY KEY (workspace_id, key));
 INSERT INTO "Old ""Memory""" SELECT 'bulk', 'k' || g, jsonb_build_object('n', g), g, now()
   FROM generate_series(1, 1000) g;
-INSERT INTO "Old ""Memory""" VALUES ('bulk', '', '1', 1, now()), ('bulk', 'v0', '1', 0, now());
+INSERT INTO "Old ""Memory""" VALUES ('bulk', '', '1', 1, now()), ('bulk', 'v0', '1', 0, now()),
+  ('bulk', 'sql-null', NULL, 3, now());
 )sql",
                      db_),
             "");
   const std::string data = base_ + "/data";
   CliRun r = Import({"--data-dir", data, "--table", "Old \"Memory\"", "--dry-run"});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_EQ(r.out, Expect({{"read", 1002}, {"valid", 1000}, {"expired", 0}, {"invalid", 2}})) << r.err;
+  EXPECT_EQ(r.out, Expect({{"read", 1003}, {"valid", 1001}, {"expired", 0}, {"invalid", 2}})) << r.err;
   EXPECT_FALSE(std::filesystem::exists(data)) << "a dry run writes nothing";
 
   r = Import({"--data-dir", data, "--table", "public.Old \"Memory\""});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_EQ(r.out, Expect({{"read", 1002}, {"imported", 1000}, {"kept_newer", 0}, {"expired", 0}, {"invalid", 2}}))
+  EXPECT_EQ(r.out, Expect({{"read", 1003}, {"imported", 1001}, {"kept_newer", 0}, {"expired", 0}, {"invalid", 2}}))
       << r.err;
   EXPECT_NE(r.err.find("version 0 is not an integer of at least 1"), std::string::npos) << r.err;
   Casmemd d(data);
@@ -241,6 +242,8 @@ INSERT INTO "Old ""Memory""" VALUES ('bulk', '', '1', 1, now()), ('bulk', 'v0', 
   ASSERT_EQ(st, 200) << body;
   EXPECT_EQ(Json(body)["version"].GetUint64(), 777u);
   EXPECT_NE(body.find(R"("value":{"n":777})"), std::string::npos) << body;
+  std::tie(st, body) = Get(d.port(), "/workspaces/bulk/memory/sql-null");
+  EXPECT_NE(body.find(R"("value":null,"version":3)"), std::string::npos) << body;
   std::tie(st, body) = Get(d.port(), "/workspaces/bulk/memory?prefix=k&limit=10000");
   EXPECT_EQ(Json(body).Size(), 1000u);
 

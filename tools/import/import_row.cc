@@ -15,8 +15,8 @@ RowVerdict CheckRow(const PgRow& row, const WorkspaceMap& map, int64_t now_ms,
     *reason = std::move(why);
     return RowVerdict::kInvalid;
   };
-  if (!row.workspace_id || !row.key || !row.value || !row.version) {
-    return invalid("NULL in workspace_id, key, value or version");
+  if (!row.workspace_id || !row.key || !row.version) {
+    return invalid("NULL in workspace_id, key or version");
   }
   const auto mapped = map.find(*row.workspace_id);
   item->workspace = mapped == map.end() ? *row.workspace_id : mapped->second;
@@ -44,7 +44,8 @@ RowVerdict CheckRow(const PgRow& row, const WorkspaceMap& map, int64_t now_ms,
   if (row.expires_at_ms) item->expires_at_ms = *row.expires_at_ms;
   json::Value v;
   std::string error;
-  if (json::ParseJson(*row.value, kMaxJsonDepth, &v, &error) != json::ParseFailure::kNone) {
+  // An SQL NULL value is what the original handler answered for it: null.
+  if (json::ParseJson(row.value.value_or("null"), kMaxJsonDepth, &v, &error) != json::ParseFailure::kNone) {
     return invalid("value: " + error);
   }
   switch (json::SerializeJson(v, kMaxJsonDepth, max_value_bytes, &item->value)) {
