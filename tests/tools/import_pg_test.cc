@@ -222,18 +222,21 @@ INSERT INTO "Old ""Memory""" SELECT 'bulk', 'k' || g, jsonb_build_object('n', g)
   FROM generate_series(1, 1000) g;
 INSERT INTO "Old ""Memory""" VALUES ('bulk', '', '1', 1, now()), ('bulk', 'v0', '1', 0, now()),
   ('bulk', 'sql-null', NULL, 3, now());
+-- Three values of 400 kB (together over the body limit): batches to a server split by bytes too.
+INSERT INTO "Old ""Memory""" SELECT 'bulk', 'large' || g, to_jsonb(repeat('x', 400000)), 5, now()
+  FROM generate_series(1, 3) g;
 )sql",
                      db_),
             "");
   const std::string data = base_ + "/data";
   CliRun r = Import({"--data-dir", data, "--table", "Old \"Memory\"", "--dry-run"});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_EQ(r.out, Expect({{"read", 1003}, {"valid", 1001}, {"expired", 0}, {"invalid", 2}})) << r.err;
+  EXPECT_EQ(r.out, Expect({{"read", 1006}, {"valid", 1004}, {"expired", 0}, {"invalid", 2}})) << r.err;
   EXPECT_FALSE(std::filesystem::exists(data)) << "a dry run writes nothing";
 
   r = Import({"--data-dir", data, "--table", "public.Old \"Memory\""});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_EQ(r.out, Expect({{"read", 1003}, {"imported", 1001}, {"kept_newer", 0}, {"expired", 0}, {"invalid", 2}}))
+  EXPECT_EQ(r.out, Expect({{"read", 1006}, {"imported", 1004}, {"kept_newer", 0}, {"expired", 0}, {"invalid", 2}}))
       << r.err;
   EXPECT_NE(r.err.find("version 0 is not an integer of at least 1"), std::string::npos) << r.err;
   Casmemd d(data);
@@ -246,6 +249,21 @@ INSERT INTO "Old ""Memory""" VALUES ('bulk', '', '1', 1, now()), ('bulk', 'v0', 
   EXPECT_NE(body.find(R"("value":null,"version":3)"), std::string::npos) << body;
   std::tie(st, body) = Get(d.port(), "/workspaces/bulk/memory?prefix=k&limit=10000");
   EXPECT_EQ(Json(body).Size(), 1000u);
+
+  // The same rows into a running casmemd: batches of 1,000 rows, and of
+  // about 512 KiB.
+  const std::string data2 = base_ + "/data2";
+  Casmemd d2(data2);
+  ASSERT_NE(d2.port(), 0) << d2.Stderr();
+  r = Import({"--table", "Old \"Memory\"", "--url", "http://127.0.0.1:" + std::to_string(d2.port())});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_EQ(r.out, Expect({{"read", 1006}, {"imported", 1004}, {"kept_newer", 0}, {"expired", 0}, {"invalid", 2}}))
+      << r.err;
+  std::tie(st, body) = Get(d2.port(), "/workspaces/bulk/memory?limit=10000");
+  EXPECT_EQ(Json(body).Size(), 1004u);
+  std::tie(st, body) = Get(d2.port(), "/workspaces/bulk/memory/large3");
+  ASSERT_EQ(st, 200);
+  EXPECT_EQ(std::string(Json(body)["value"].GetString()), std::string(400000, 'x'));
 
   // No such table, or not the original's columns: a usage error.
   r = Import({"--data-dir", data, "--table", "workspace_memory"});
