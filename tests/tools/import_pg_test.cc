@@ -59,6 +59,7 @@ class ImportPgTest : public ::testing::Test {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     db_ = std::string("t_") + info->name();
     for (char& c : db_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    ASSERT_EQ(pg_->Sql("DROP DATABASE IF EXISTS " + db_), "");  // --gtest_repeat
     ASSERT_EQ(pg_->Sql("CREATE DATABASE " + db_ + " ENCODING 'UTF8' TEMPLATE template0"), "");
     base_ = ::testing::TempDir() + "casmem-import-" + std::to_string(::getpid()) + "-" + db_;
     std::filesystem::remove_all(base_);
