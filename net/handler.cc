@@ -133,6 +133,11 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
     }
     r.route = Route::kMetrics;
     return r;
+  } else if (seg.size() == 2 && seg[0] == "admin" && seg[1] == "import") {
+    if (auto r = forbidden("", Role::kAdmin, Route::kAdmin)) return std::move(*r);
+    HandlerResult r = AdminImport(store_, req);
+    r.route = Route::kAdmin;
+    return r;
   } else if (seg.size() >= 2 && seg[0] == "admin" && seg[1] == "tokens") {
     if (auto r = forbidden("", Role::kAdmin, Route::kAdmin)) return std::move(*r);
     HandlerResult r = AdminTokens(seg, req, caller.token ? std::string_view(caller.token->name)

@@ -41,4 +41,8 @@ std::optional<HttpResponse> IdempotencyResponse(Outcome o, const Replay& replay)
 // 503 for kStorageFailed and kBusy (with Retry-After); nullopt otherwise.
 std::optional<HttpResponse> StorageResponse(Outcome o, const std::string& error);
 
+// POST /admin/import (admin_import.cc): key states loaded keeping their
+// versions. The caller has checked the admin role.
+HandlerResult AdminImport(Store* store, const HttpRequest& req);
+
 }  // namespace casmem::net

@@ -1,0 +1,156 @@
+// The running-server target (import_target.h): items sent as JSON Lines to
+// POST /admin/import (docs/api.md) in batches of at most kBatchItems items
+// and about kBatchBytes, each batch applied by the server only once it has
+// checked all of it, and answered once durable. A 503 (the server's log is
+// busy) is retried after its Retry-After; sending a batch again is safe,
+// since what it already applied is then "kept_newer".
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "tools/cli/http_client.h"
+#include "tools/import/import_target.h"
+
+namespace casmem::importer {
+
+namespace {
+
+constexpr size_t kBatchItems = 1000;
+constexpr size_t kBatchBytes = 512 << 10;
+constexpr int kBusyRetries = 30;
+
+// RFC 3339, UTC, milliseconds: the API's own format.
+std::string Rfc3339(int64_t ms) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> t{milliseconds(ms)};
+  const sys_days day = floor<days>(t);
+  const year_month_day ymd{day};
+  const int64_t in_day = (t - day).count();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(in_day / 3'600'000), static_cast<int>(in_day / 60'000 % 60),
+                static_cast<int>(in_day / 1000 % 60), static_cast<int>(in_day % 1000));
+  return buf;
+}
+
+void AppendLine(const ImportItem& it, std::string* out) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  auto str = [&w](const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
+  w.StartObject();
+  w.Key("workspace");
+  str(it.workspace);
+  w.Key("key");
+  str(it.key);
+  if (it.tombstone()) {
+    w.Key("tombstone");
+    w.Bool(true);
+  } else {
+    w.Key("value");
+    w.RawValue(it.value.data(), it.value.size(), rapidjson::kObjectType);
+  }
+  w.Key("version");
+  w.Uint64(it.version);
+  if (it.updated_at_ms > 0) {
+    w.Key("updated_at");
+    str(Rfc3339(it.updated_at_ms));
+  }
+  if (it.expires_at_ms > 0) {
+    w.Key("expires_at");
+    str(Rfc3339(it.expires_at_ms));
+  }
+  w.EndObject();
+  out->append(sb.GetString(), sb.GetSize());
+  *out += '\n';
+}
+
+// The "error" of a JSON error body, else the body itself (shortened).
+std::string ErrorOf(const cli::Response& r) {
+  rapidjson::Document d;
+  d.Parse(r.body.c_str(), r.body.size());
+  if (!d.HasParseError() && d.IsObject() && d.HasMember("error") && d["error"].IsString()) {
+    return d["error"].GetString();
+  }
+  return r.body.substr(0, 200);
+}
+
+class HttpTarget final : public ImportTarget {
+ public:
+  explicit HttpTarget(const cli::GlobalOptions& global) : client_(global) {}
+
+  bool Add(const ImportItem& it, bool expired, ImportCounts* counts, std::string* error) override {
+    const size_t before = body_.size();
+    AppendLine(it, &body_);
+    // Over the byte budget: what came before goes first (an item larger
+    // than the budget goes alone).
+    if (body_.size() > kBatchBytes && !expired_.empty()) {
+      std::string line = body_.substr(before);
+      body_.resize(before);
+      if (!Flush(counts, error)) return false;
+      body_ = std::move(line);
+    }
+    expired_.push_back(expired);
+    return expired_.size() < kBatchItems || Flush(counts, error);
+  }
+
+  bool Finish(ImportCounts* counts, std::string* error) override { return Flush(counts, error); }
+
+ private:
+  bool Flush(ImportCounts* counts, std::string* error) {
+    if (expired_.empty()) return true;
+    cli::Response r;
+    for (int attempt = 0;; ++attempt) {
+      if (!client_.Request("POST", "/admin/import", body_, {{"Content-Type", "application/x-ndjson"}},
+                           &r, error)) {
+        return false;
+      }
+      if (r.status != 503 || attempt == kBusyRetries) break;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    if (r.status != 200) {
+      *error = "casmemd answered " + std::to_string(r.status) + ": " + ErrorOf(r);
+      if (r.status == 401 || r.status == 403) *error += " (import needs an admin token: --token or CASMEM_TOKEN)";
+      return false;
+    }
+    rapidjson::Document d;
+    d.Parse(r.body.c_str(), r.body.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("results") || !d["results"].IsArray() ||
+        d["results"].Size() != expired_.size()) {
+      *error = "unexpected answer from casmemd: " + r.body.substr(0, 200);
+      return false;
+    }
+    const auto& results = d["results"];
+    for (rapidjson::SizeType i = 0; i < results.Size(); ++i) {
+      const bool imported = results[i].IsObject() && results[i].HasMember("status") &&
+                            results[i]["status"].IsString() &&
+                            std::string_view(results[i]["status"].GetString()) == "imported";
+      if (expired_[i]) {
+        ++counts->expired;
+      } else if (imported) {
+        ++counts->imported;
+      } else {
+        ++counts->kept_newer;
+      }
+    }
+    body_.clear();
+    expired_.clear();
+    return true;
+  }
+
+  cli::HttpClient client_;
+  std::string body_;            // the batch being built, JSON Lines
+  std::vector<bool> expired_;   // per item of the batch
+};
+
+}  // namespace
+
+std::unique_ptr<ImportTarget> OpenHttpTarget(const cli::GlobalOptions& global) {
+  return std::make_unique<HttpTarget>(global);
+}
+
+}  // namespace casmem::importer
