@@ -18,6 +18,7 @@
 #include "net/handler.h"
 #include "net/handler_internal.h"
 #include "net/json_body.h"
+#include "net/json_out.h"
 #include "net/json_writer.h"
 #include "net/mcp_jsonrpc.h"
 #include "net/mcp_tools.h"
@@ -253,6 +254,11 @@ HandlerResult Handler::Mcp(const std::string& ws, const HttpRequest& req,
     std::optional<std::string> key;
     if (!StringArg(args, "key", &key)) return Invalid("\"key\" must be a string");
     if (!key && tool != Tool::kList) return Invalid("missing argument \"key\"");
+    // A key the API refuses is its 400, as a tool error (an empty one
+    // would otherwise make the path the collection's).
+    if (key) {
+      if (const char* problem = KeyProblem(*key)) return {0, {}, ToolResult(ErrorJson(problem), true, false)};
+    }
     std::optional<std::string_view> guard, ttl;
     if (!IntegerArg(args, "if_match_version", &guard)) return Invalid("\"if_match_version\" must be an integer");
     if (!IntegerArg(args, "ttl_seconds", &ttl)) return Invalid("\"ttl_seconds\" must be an integer");
