@@ -82,7 +82,8 @@ async function main() {
 
   const { client, transport } = await connect(`${base}/workspaces/team/mcp`, writer);
   // The SDK negotiated a version casmemd speaks, and sends it from now on.
-  assert.ok(['2025-03-26', '2025-06-18'].includes(transport.protocolVersion), `negotiated ${transport.protocolVersion}`);
+  const negotiated = transport.protocolVersion;
+  assert.ok(['2025-03-26', '2025-06-18'].includes(negotiated), `negotiated ${negotiated}`);
   assert.equal(client.getServerVersion().name, 'casmem');
   assert.deepEqual(client.getServerCapabilities().tools, { listChanged: false });
   assert.match(client.getInstructions(), /if_match_version/);
@@ -126,11 +127,12 @@ async function main() {
   assert.equal(body(r).version, seen + 2);
 
   // memory_patch: JSON Patch and merge.
-  r = await client.callTool({ name: 'memory_patch', arguments: { key: 'counter', patch: [{ op: 'increment', path: '', value: 5 }] } });
-  assert.equal(r.isError, true);  // the document null is not an integer: 409 patch failed
-  assert.match(body(r).error, /^patch failed/);
   r = await client.callTool({ name: 'memory_patch', arguments: { key: 'counter', merge: { n: 0 } } });
   assert.equal(r.isError, false, JSON.stringify(r));
+  r = await client.callTool({ name: 'memory_patch', arguments: { key: 'counter', patch: [{ op: 'test', path: '/n', value: 7 }] } });
+  assert.equal(r.isError, true);  // a failed test: the 409 with the value it saw
+  assert.match(body(r).error, /^patch failed/);
+  assert.deepEqual(body(r).current_value, { n: 0 });
   r = await client.callTool({ name: 'memory_patch', arguments: { key: 'counter', patch: [{ op: 'increment', path: '/n', value: 5 }] } });
   assert.equal(r.isError, false, JSON.stringify(r));
   assert.deepEqual(body(r).value, { n: 5 });
@@ -147,7 +149,7 @@ async function main() {
   assert.deepEqual(page.entries.map((e) => e.key), ['counter']);
 
   // memory_delete, then memory_get: the 404 body as a tool error.
-  r = await client.callTool({ name: 'memory_delete', arguments: { key: 'counter', if_match_version: 3 } });
+  r = await client.callTool({ name: 'memory_delete', arguments: { key: 'counter', if_match_version: 2 } });
   assert.equal(r.isError, false, JSON.stringify(r));
   assert.equal(body(r).status, 'deleted');
   r = await client.callTool({ name: 'memory_get', arguments: { key: 'counter' } });
@@ -174,8 +176,8 @@ async function main() {
   await ro2.client.close();
 
   // No token: refused before any JSON-RPC.
-  await assert.rejects(connect(`${base}/mcp`, null), /401/);
-  console.log('mcp_sdk_test: ok');
+  await assert.rejects(connect(`${base}/mcp`, null), (e) => e.code === 401 && /bearer token/.test(e.message));
+  console.log(`mcp_sdk_test: ok (protocol ${negotiated})`);
 }
 
 let failed = false;
