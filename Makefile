@@ -7,7 +7,8 @@
 BUILD ?= build
 JOBS ?= 2
 PACKAGES = g++ cmake make libboost1.81-dev libxxhash-dev rapidjson-dev \
-           libgtest-dev libbenchmark-dev libhiredis-dev libpq-dev libssl-dev openssl
+           libgtest-dev libbenchmark-dev libhiredis-dev libpq-dev libssl-dev openssl \
+           python3 postgresql
 # libFuzzer needs clang and its runtime (g++ has none); only `make fuzz` installs them.
 FUZZ_PACKAGES = clang-14 libclang-rt-14-dev
 

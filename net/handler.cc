@@ -49,6 +49,13 @@ std::optional<HttpResponse> Handler::RefuseBeforeBody(const HttpRequest& req) co
   return access_->Authenticate(req, &caller);
 }
 
+// With access control on, a write without Casmem-Writer is named after its
+// token (memory-api.md §7). Token names are valid writer names ([A-Za-z0-9._-],
+// 1-128 bytes), and the caller's TokenInfo outlives the request.
+static void NameWriterAfterToken(WriteHeaders* h, const AccessControl::Caller& caller) {
+  if (h->writer.empty() && caller.token) h->writer = caller.token->name;
+}
+
 HandlerResult Handler::Handle(const HttpRequest& req) {
   std::string error;
   auto target = ParseTarget(req.target, &error);
@@ -184,14 +191,17 @@ HandlerResult Handler::Dispatch(const HttpRequest& req, const Target& target_in,
     }
   } else if (auto headers = ParseWriteHeaders(req, &error); !headers) {
     r = ResultOf(Error(400, error));
-  } else if (txn) {
-    r = Txn(ws, req, *headers);
-  } else if (extra == 0) {
-    r = Write(ws, req, *headers);
-  } else if (req.method == "PATCH") {
-    r = Patch(ws, seg[rest + 1], *target, req, *headers);
   } else {
-    r = Delete(ws, seg[rest + 1], *target, req, *headers);
+    NameWriterAfterToken(&*headers, caller);
+    if (txn) {
+      r = Txn(ws, req, *headers);
+    } else if (extra == 0) {
+      r = Write(ws, req, *headers);
+    } else if (req.method == "PATCH") {
+      r = Patch(ws, seg[rest + 1], *target, req, *headers);
+    } else {
+      r = Delete(ws, seg[rest + 1], *target, req, *headers);
+    }
   }
   r.route = route;
   return r;

@@ -1,5 +1,5 @@
 // Reading the log: one segment at a time (ReadSegment, shared by recovery
-// and casmem-waldump) and the whole log for recovery (ScanLog), which
+// and `casmem dump --log`) and the whole log for recovery (ScanLog), which
 // lists the segments, checks their headers and LSN continuity, hands
 // every record after a given LSN to a replay callback, and classifies
 // damage. Damage in the LAST segment that no later durable data follows

@@ -3,7 +3,7 @@
 // shard lock; recovery, snapshots and a crash give the same state; a
 // refused append leaves the key expired-for-reads and a later sweep logs
 // it; a write over an expired key logs its expire record first;
-// casmem-waldump shows the flag.
+// `casmem dump --log` shows the flag.
 #include <unistd.h>
 
 #include <atomic>
@@ -351,8 +351,8 @@ TEST(ExpiryLog, AMemoryOnlyStoreGivesExpiryARevision) {
   EXPECT_NE(k, j);
 }
 
-// casmem-waldump prints an expired tombstone as such (a real directory).
-TEST(ExpiryLog, WaldumpShowsTheExpiredFlag) {
+// `casmem dump --log` prints an expired tombstone as such (a real directory).
+TEST(ExpiryLog, DumpLogShowsTheExpiredFlag) {
   const std::string dir =
       ::testing::TempDir() + "casmem-expiry-waldump-" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
@@ -372,7 +372,7 @@ TEST(ExpiryLog, WaldumpShowsTheExpiredFlag) {
   for (const auto& e : std::filesystem::directory_iterator(dir + "/wal"))
     if (e.path().extension() == ".wal") segment = e.path().string();
   ASSERT_FALSE(segment.empty());
-  FILE* p = popen((std::string(WALDUMP_PATH) + " " + segment).c_str(), "r");
+  FILE* p = popen((std::string(CASMEM_CLI_PATH) + " dump --log " + segment).c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;
   char buf[4096];

@@ -1,5 +1,5 @@
 // Fuzz target: one segment read directly from bytes (wal::ReadSegment, as
-// recovery and casmem-waldump use it) and the torn-tail evidence search
+// recovery and `casmem dump --log` use it) and the torn-tail evidence search
 // (wal::FindValidDataAfter). Input: a mode byte (bits 0 and 2 as in
 // fuzz_wal_scan: recompute checksums, renumber lsns and counts), then the
 // segment bytes. Invariants:

@@ -399,6 +399,36 @@ TEST_F(AuthHandlerTest, RateLimitAnswers429WithRetryAfterPerToken) {
   EXPECT_NE(metrics.Render(*store).find("casmem_rate_limited_total 1"), std::string::npos);
 }
 
+TEST_F(AuthHandlerTest, AWriteWithoutCasmemWriterIsNamedAfterItsToken) {
+  const std::string dev = Token("dev-lead", "*", "write");
+  Token("root", "*", "admin");
+  ASSERT_EQ(Run("POST", "/memory", R"({"key":"k","value":1})", dev).response.status, 200);
+  EXPECT_NE(Run("GET", "/memory/k", "", dev).response.body.find(R"("writer":"dev-lead")"),
+            std::string::npos);
+  // PATCH and transactions too.
+  ASSERT_EQ(Run("PATCH", "/memory/k", R"([{"op":"replace","path":"","value":2}])", dev,
+                "application/json-patch+json").response.status, 200);
+  EXPECT_EQ(store->Get("default", "k").entry.writer, "dev-lead");
+  ASSERT_EQ(Run("POST", "/txn", R"({"ops":[{"op":"set","key":"t","value":1}]})", dev)
+                .response.status, 200);
+  EXPECT_EQ(store->Get("default", "t").entry.writer, "dev-lead");
+  // A 409 names the token that wrote the current version.
+  const HandlerResult c = Run("POST", "/memory", R"({"key":"k","value":3,"if_match_version":1})", dev);
+  ASSERT_EQ(c.response.status, 409);
+  EXPECT_NE(c.response.body.find(R"("current_writer":"dev-lead")"), std::string::npos);
+  // Casmem-Writer, when given, names the write instead.
+  HttpRequest req("POST", "/memory", R"({"key":"k","value":4})");
+  const std::string auth = "Bearer " + dev;
+  req.authorization = auth;
+  req.writer = "pm";
+  req.content_type = "application/json";
+  req.remote_address = "192.0.2.7";
+  const HandlerResult named = handler->Handle(req);
+  ASSERT_EQ(named.response.status, 200);
+  ASSERT_TRUE(store->WaitVisible(named.visible_lsn).ok());
+  EXPECT_EQ(store->Get("default", "k").entry.writer, "pm");
+}
+
 TEST_F(AuthHandlerTest, AWatchCarriesItsToken) {
   const std::string reader = Token("reader", "a", "read");
   HandlerResult r = Run("GET", "/workspaces/a/watch", "", reader);

@@ -508,6 +508,8 @@ TEST_F(McpHandlerTest, AccessControlPerTool) {
   secret = writer;
   ToolText(Call("memory_set", R"({"key":"k","value":1})", "2025-06-18", "/workspaces/a/mcp").response, &is_error);
   EXPECT_FALSE(is_error);
+  // A write with the token and no Casmem-Writer is named after it, as over HTTP.
+  EXPECT_EQ(store->Get("a", "k").entry.writer, "writer");
   secret = reader;
   ToolText(Call("memory_get", R"({"key":"k"})", "2025-06-18", "/workspaces/a/mcp").response, &is_error);
   EXPECT_FALSE(is_error);

@@ -1,9 +1,12 @@
-// casmem-waldump: prints the records of log segments and snapshots, one
-// line each, and says where and why a file stops being readable. Read
-// only: it never repairs anything (casmemd does that on open).
+// `casmem dump --log` (was casmem-waldump): prints the records of log
+// segments and snapshots, one line each, and says where and why a file
+// stops being readable. Read only: it never repairs anything.
 //
-//   casmem-waldump FILE...        segments (*.wal) or snapshots (*.snap)
-//   casmem-waldump --hex FILE     also the bytes of each batch header and record
+//   casmem dump --log [--hex] [FILE...]   segments (*.wal) or snapshots (*.snap);
+//                                         no FILE: the data directory's, snapshots first
+#include "tools/offline/log_dump.h"
+
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -15,10 +18,8 @@
 #include "wal/record.h"
 #include "wal/segment.h"
 
+namespace casmem::offline {
 namespace {
-
-using casmem::Status;
-namespace wal = casmem::wal;
 
 bool g_hex = false;
 
@@ -97,8 +98,8 @@ int DumpSegment(const std::string& path) {
   std::string buf;
   Status s = wal::ReadWholeFile(wal::PosixFileSystem(), path, &buf);
   if (!s.ok()) {
-    std::fprintf(stderr, "casmem-waldump: %s\n", s.ToString().c_str());
-    return 1;
+    std::fprintf(stderr, "casmem: %s\n", s.ToString().c_str());
+    return 4;  // kExitFailed: the file cannot be read
   }
   uint64_t records = 0, batches = 0, last_lsn = 0;
   bool headed = false;
@@ -138,8 +139,8 @@ int DumpSegment(const std::string& path) {
       },
       &end);
   if (!s.ok()) {
-    std::fprintf(stderr, "casmem-waldump: %s\n", s.ToString().c_str());
-    return 1;
+    std::fprintf(stderr, "casmem: %s\n", s.ToString().c_str());
+    return 2;  // kExitConflict: the header is damaged
   }
   heading();
   if (end.damage.empty()) {
@@ -163,11 +164,11 @@ int DumpSegment(const std::string& path) {
 
 int DumpSnapshot(const std::string& path) {
   uint64_t start = 0, count = 0;
-  Status s = casmem::ReadSnapshot(
+  Status s = ReadSnapshot(
       wal::PosixFileSystem(), path, [](const wal::Record& r) { PrintRecord(0, r, {}); }, &start,
       &count);
   if (!s.ok()) {
-    std::fprintf(stderr, "casmem-waldump: %s\n", s.ToString().c_str());
+    std::fprintf(stderr, "casmem: %s\n", s.ToString().c_str());
     return 2;
   }
   std::printf("%s: snapshot at lsn %" PRIu64 ", %" PRIu64 " records, checksum ok\n", path.c_str(),
@@ -177,26 +178,13 @@ int DumpSnapshot(const std::string& path) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  int rc = 0, files = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--hex") {
-      g_hex = true;
-    } else if (arg == "-h" || arg == "--help") {
-      std::printf("usage: casmem-waldump [--hex] FILE...\n"
-                  "Prints the records of casmem log segments (*.wal) and snapshots (*.snap).\n"
-                  "Exit status: 0 readable to a clean end, 1 unreadable, 2 damaged.\n");
-      return 0;
-    } else {
-      ++files;
-      const int r = arg.ends_with(".snap") ? DumpSnapshot(arg) : DumpSegment(arg);
-      rc = std::max(rc, r);
-    }
-  }
-  if (files == 0) {
-    std::fprintf(stderr, "usage: casmem-waldump [--hex] FILE...\n");
-    return 1;
+int DumpLog(const std::vector<std::string>& files, bool hex) {
+  g_hex = hex;
+  int rc = 0;
+  for (const std::string& f : files) {
+    rc = std::max(rc, f.ends_with(".snap") ? DumpSnapshot(f) : DumpSegment(f));
   }
   return rc;
 }
+
+}  // namespace casmem::offline
