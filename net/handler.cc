@@ -66,6 +66,16 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
   if (access_ != nullptr && !health) {
     if (auto refused = access_->Admit(req, &caller)) return ResultOf(std::move(*refused));
   }
+  if (!target) return ResultOf(Error(400, error));
+  return Dispatch(req, *target, caller.token);
+}
+
+HandlerResult Handler::Dispatch(const HttpRequest& req, const Target& target_in,
+                                const std::shared_ptr<const TokenInfo>& token) {
+  std::string error;
+  const Target* target = &target_in;
+  AccessControl::Caller caller;
+  caller.token = token;
   // The 403 for a caller who may not act on `ws` ("" for the server) with
   // `need`, if so.
   auto forbidden = [&](std::string_view ws, Role need, Route route) -> std::optional<HandlerResult> {
@@ -76,7 +86,6 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
     r.route = route;
     return r;
   };
-  if (!target) return ResultOf(Error(400, error));
   // A parameter the API reads, given twice, is ambiguous (which guard?):
   // refused like a repeated header rather than resolved silently.
   for (const char* name : {"if_match_version", "ttl_seconds", "prefix", "after", "limit", "since",
@@ -137,6 +146,13 @@ HandlerResult Handler::Handle(const HttpRequest& req) {
     if (auto r = forbidden("", Role::kAdmin, Route::kAdmin)) return std::move(*r);
     HandlerResult r = AdminImport(store_, req);
     r.route = Route::kAdmin;
+    return r;
+  } else if ((seg.size() == 1 && seg[0] == "mcp") ||
+             (seg.size() == 3 && seg[0] == "workspaces" && seg[2] == "mcp")) {
+    // MCP (memory-api.md §10): any valid token may speak the protocol; each
+    // tool is checked as the HTTP route it runs (mcp_handler.cc).
+    HandlerResult r = Mcp(seg.size() == 1 ? std::string("default") : seg[1], req, caller.token);
+    r.route = Route::kMcp;
     return r;
   } else if (seg.size() >= 2 && seg[0] == "admin" && seg[1] == "tokens") {
     if (auto r = forbidden("", Role::kAdmin, Route::kAdmin)) return std::move(*r);

@@ -40,6 +40,8 @@ struct HttpRequest {
   std::optional<std::string_view> last_event_id;  // Last-Event-ID (a watch's resume point)
   std::optional<std::string_view> authorization;  // Authorization ("Bearer <secret>")
   std::optional<std::string_view> origin;  // Origin: sent by web browsers (refused while no token exists)
+  std::optional<std::string_view> accept;  // Accept (read by the MCP route only)
+  std::optional<std::string_view> mcp_protocol_version;  // MCP-Protocol-Version (the MCP route)
   // The client's IP address as text (failed authentications are counted
   // per address; the rate limit keys on it while no token exists).
   std::string_view remote_address;
@@ -174,6 +176,16 @@ class Handler {
   // the caller's token name (the writer of what it changes).
   HandlerResult AdminTokens(const std::vector<std::string>& seg, const HttpRequest& req,
                             std::string_view by);
+  // Everything Handle does after authentication: routing, the per-route
+  // access check against `token` (null: not checked, no token exists or no
+  // access control), the resource's handler. The MCP route runs its tools
+  // through it with requests it builds, so they are checked, validated and
+  // answered exactly as the HTTP routes are.
+  HandlerResult Dispatch(const HttpRequest& req, const Target& target,
+                         const std::shared_ptr<const TokenInfo>& token);
+  // mcp_handler.cc: POST /mcp and /workspaces/{ws}/mcp (memory-api.md §10).
+  HandlerResult Mcp(const std::string& ws, const HttpRequest& req,
+                    const std::shared_ptr<const TokenInfo>& token);
   // The reply to a put, delete or patch: `response` (RenderWrite's, the
   // same function that renders the answer an Idempotency-Key remembers)
   // plus what the session needs (visibility, ConflictTurns, metrics).

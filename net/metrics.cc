@@ -16,6 +16,7 @@ const char* RouteLabel(Route r) {
     case Route::kHealth: return "healthz";
     case Route::kMetrics: return "metrics";
     case Route::kAdmin: return "admin";
+    case Route::kMcp: return "mcp";
     default: return "unknown";
   }
 }

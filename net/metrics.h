@@ -15,7 +15,7 @@
 
 namespace casmem::net {
 
-enum class Route { kCollection, kItem, kPatch, kTxn, kWatch, kChanges, kHealth, kMetrics, kAdmin, kUnknown, kCount };
+enum class Route { kCollection, kItem, kPatch, kTxn, kWatch, kChanges, kHealth, kMetrics, kAdmin, kMcp, kUnknown, kCount };
 const char* RouteLabel(Route r);
 
 // Cumulative histogram with fixed upper bounds.
@@ -71,8 +71,8 @@ class Metrics {
   std::string Render(const Store& store) const;
 
  private:
-  static constexpr std::array<int, 18> kStatuses = {200, 201, 400, 401, 403, 404, 405, 409, 410, 413,
-                                                    415, 422, 429, 431, 500, 501, 503, 0};
+  static constexpr std::array<int, 20> kStatuses = {200, 201, 202, 400, 401, 403, 404, 405, 406, 409,
+                                                    410, 413, 415, 422, 429, 431, 500, 501, 503, 0};
   static size_t StatusIndex(int status);
   std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
              static_cast<size_t>(Route::kCount)> requests_{};

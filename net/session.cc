@@ -55,6 +55,18 @@ HttpRequest ToHttpRequest(const http::request<http::string_body>& req) {
   take("Casmem-Writer", &out.writer);
   take("Last-Event-ID", &out.last_event_id);
   take("Origin", &out.origin);
+  // Read by the MCP route only, so a repeat must not become every route's
+  // 400: a repeated Accept counts as absent (its parts may only be judged
+  // together), a repeated MCP-Protocol-Version as the invalid value "".
+  auto take_lenient = [&](std::string_view name, std::optional<std::string_view>* slot,
+                          std::optional<std::string_view> if_repeated) {
+    auto range = req.equal_range(beast::string_view(name.data(), name.size()));
+    if (range.first == range.second) return;
+    *slot = View(range.first->value());
+    if (std::next(range.first) != range.second) *slot = if_repeated;
+  };
+  take_lenient("Accept", &out.accept, std::nullopt);
+  take_lenient("MCP-Protocol-Version", &out.mcp_protocol_version, std::string_view());
   // Last: when it is repeated, repeated_header names it whatever else is
   // repeated too (access control refuses that before anything else).
   take("Authorization", &out.authorization);

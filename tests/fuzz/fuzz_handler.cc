@@ -2,7 +2,8 @@
 // Store per input, so a crash reproduces from its input alone. Input: one
 // or more requests separated by "\n--\n"; each is "METHOD TARGET" on its
 // first line, then header lines "Name: value" (the ones the handler reads:
-// Content-Type, If-Match, Idempotency-Key, Casmem-Writer; a repeat is
+// Content-Type, If-Match, Idempotency-Key, Casmem-Writer, Last-Event-ID,
+// Authorization, Accept, MCP-Protocol-Version; a repeat is
 // passed on as repeated_header) as long as lines look like one, and the
 // body after them. Invariants per response: a status the API defines; a
 // JSON body that is exactly one valid-UTF-8 JSON value (a streamed list
@@ -49,8 +50,8 @@ using namespace casmem::net;
 
 bool KnownStatus(int s) {
   switch (s) {
-    case 200: case 201: case 400: case 401: case 403: case 404: case 405: case 409: case 410: case 413:
-    case 415: case 422: case 503:
+    case 200: case 201: case 202: case 400: case 401: case 403: case 404: case 405: case 406: case 409:
+    case 410: case 413: case 415: case 422: case 503:
       return true;
     default: return false;
   }
@@ -78,7 +79,8 @@ bool IEquals(std::string_view a, std::string_view b) {
 // Takes the header lines off the front of `rest` into `req`.
 void TakeHeaders(std::string_view* rest, HttpRequest* req) {
   static constexpr std::string_view kNames[] = {"Content-Type", "If-Match", "Idempotency-Key",
-                                                "Casmem-Writer", "Last-Event-ID", "Authorization"};
+                                                "Casmem-Writer", "Last-Event-ID", "Authorization",
+                                                "Accept", "MCP-Protocol-Version"};
   while (!rest->empty()) {
     const size_t nl = rest->find('\n');
     const std::string_view line = rest->substr(0, nl);
@@ -89,8 +91,9 @@ void TakeHeaders(std::string_view* rest, HttpRequest* req) {
       if (!std::isalpha(static_cast<unsigned char>(c)) && c != '-') return;
     std::optional<std::string_view>* slots[] = {&req->content_type, &req->if_match,
                                                 &req->idempotency_key, &req->writer,
-                                                &req->last_event_id, &req->authorization};
-    for (size_t i = 0; i < 6; ++i) {
+                                                &req->last_event_id, &req->authorization,
+                                                &req->accept, &req->mcp_protocol_version};
+    for (size_t i = 0; i < 8; ++i) {
       if (!IEquals(name, kNames[i])) continue;
       if (*slots[i]) req->repeated_header = kNames[i];
       *slots[i] = line.substr(colon + 2);
@@ -197,7 +200,10 @@ void OneRequest(Store* store, Handler* handler, AccessControl* access, std::stri
   }
   const HttpResponse& resp = r.response;
   FUZZ_CHECK(KnownStatus(resp.status));
-  if (resp.content_type == "application/json") {
+  if (resp.status == 202) {
+    // MCP: only notifications or responses were posted; no body.
+    FUZZ_CHECK(r.route == Route::kMcp && resp.body.empty());
+  } else if (resp.content_type == "application/json") {
     CheckJson(resp.body);
   } else {
     FUZZ_CHECK(resp.status == 200 && method == "GET");  // /metrics
@@ -205,6 +211,10 @@ void OneRequest(Store* store, Handler* handler, AccessControl* access, std::stri
   if (resp.status >= 400) FUZZ_CHECK(resp.body.find("\"error\":") != std::string::npos);
   if (resp.status == 405) FUZZ_CHECK(HasHeader(resp, "Allow"));
   if (resp.status == 415) FUZZ_CHECK(HasHeader(resp, method == "PATCH" ? "Accept-Patch" : "Accept-Post"));
+  if (resp.status == 406) FUZZ_CHECK(r.route == Route::kMcp);
+  // An MCP answer never waits for a conflict turn (a held 409 would be
+  // rebuilt as HTTP, not as the tool result).
+  if (r.route == Route::kMcp) FUZZ_CHECK(r.key_event != KeyEvent::kStaleConflict);
   const bool replayed = HasHeader(resp, "Idempotency-Replayed", "true");
   if (replayed) FUZZ_CHECK(http.idempotency_key && r.is_write);
   // A remembered answer (2xx or a 409 other than "in progress") comes back
