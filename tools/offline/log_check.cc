@@ -171,15 +171,16 @@ Status CheckLog(const std::string& data_dir, LogCheck* out) {
         [&](const wal::BatchAt& b) {
           const uint64_t lsn = b.header.first_lsn;
           if (first_batch && lsn != c.name_first_lsn && i == first && !out->cut &&
-              c.name_first_lsn <= base && lsn == base + 1) {
-            // Acknowledged writes in a segment named below the snapshot:
+              c.name_first_lsn <= base && c.name_first_lsn < lsn && lsn <= base + 1) {
+            // Acknowledged writes in a segment named below the snapshot
+            // (a snapshot casmemd took later may cover some of them):
             // renaming it keeps them, where a cut would drop them.
             c.misnamed = true;
             out->rename = i;
             const std::string why = "first record has lsn " + std::to_string(lsn) +
                                     " but the segment name says " +
                                     std::to_string(c.name_first_lsn) +
-                                    "; its records follow the snapshot: rename it";
+                                    "; its records reach the snapshot: rename it";
             if (c.damage.empty()) {
               c.damage = why;
               c.damage_offset = b.offset;

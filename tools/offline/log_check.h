@@ -47,9 +47,10 @@ struct SegmentCheck {
   std::string damage;
   uint64_t damage_offset = 0;
   bool torn_tail = false;  // the damage is a torn tail (last segment only)
-  // Its records are whole and follow the snapshot (first lsn base + 1) but
-  // its name says an lsn at or below the snapshot's: what casmemd wrote
-  // into an empty segment an older repair left. Repair renames it.
+  // The first segment recovery reads, its first record at or before the
+  // snapshot's lsn + 1 but after the lsn its name says, which is at or
+  // below the snapshot's: what casmemd wrote into an empty segment an
+  // older repair left. Repair renames it (its records were acknowledged).
   bool misnamed = false;
 };
 

@@ -12,8 +12,13 @@
 // first damage in the log recovery reads is cut (the bytes from its
 // offset zeroed, or the whole segment moved out when the damage is its
 // header or a missing predecessor) and every later segment moved out; a
-// torn tail of the last segment is cut as casmemd would cut it. A log gap
-// after the snapshot cannot be cut away: repair refuses (exit 2).
+// torn tail of the last segment is cut as casmemd would cut it. When what
+// is left would end before the snapshot's lsn, every segment up to the cut
+// goes too (casmemd appends to the last segment, which must end just
+// before the lsn it writes next). Last, a segment whose records continue
+// the snapshot but whose name is older (written after an older repair) is
+// renamed, nothing cut. A log gap after the snapshot cannot be cut away:
+// repair refuses (exit 2).
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -118,8 +123,9 @@ std::vector<Action> Plan(const LogCheck& c) {
     const std::string to =
         wal::JoinPath(wal::ParentDir(seg.path), wal::FormatSegmentName(seg.seq, seg.first_lsn));
     Action a{Action::Kind::kRename, seg.path, "wal", 0, 0, false, seg.seq,
-             "its records start at lsn " + std::to_string(seg.first_lsn) +
-                 ", after the snapshot, but its name says " + std::to_string(seg.name_first_lsn),
+             "its records start at lsn " + std::to_string(seg.first_lsn) + " (the snapshot reaches " +
+                 std::to_string(c.base_lsn) + ") but its name says " +
+                 std::to_string(seg.name_first_lsn),
              to};
     plan.push_back(std::move(a));
   }
