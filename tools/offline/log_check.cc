@@ -71,7 +71,7 @@ Status CheckSnapshots(wal::FileSystem* fs, LogCheck* out) {
 void CheckTail(LogCheck* out) {
   if (out->cut || !out->fatal.empty() || out->segments.empty()) return;
   const size_t i = out->segments.size() - 1;
-  const SegmentCheck& c = out->segments[i];
+  SegmentCheck& c = out->segments[i];
   if (!c.header_missing && c.format != wal::kSegmentFormat) return;  // casmemd starts a new one
   const uint64_t tail_next = c.last_lsn ? c.last_lsn + 1 : c.name_first_lsn;
   if (tail_next == out->last_lsn + 1) return;
@@ -83,6 +83,10 @@ void CheckTail(LogCheck* out) {
       " but recovery reaches lsn " + std::to_string(out->last_lsn) + ": casmemd would append lsn " +
       std::to_string(out->last_lsn + 1) + " there and refuse it on its next start";
   const std::string where = At(c.path, offset) + ": " + why;
+  if (c.damage.empty()) {  // a torn tail keeps its own line
+    c.damage = why;
+    c.damage_offset = offset;
+  }
   out->damage.push_back(where);
   out->cut = CutPoint{i, offset, where};
 }
