@@ -235,6 +235,124 @@ TEST(OfflineCheck, DamageInSegmentsTheSnapshotCoversIsRemovedNotCut) {
   std::filesystem::remove_all(dir);
 }
 
+// casmemd (a real one) writes key "after" into `dir`, stops cleanly or is
+// killed (no snapshot then), and, started again, serves k0000..k0019 and it.
+void WriteThenRestartServes(const std::string& dir, bool kill) {
+  {
+    Casmemd d(dir);
+    ASSERT_NE(d.port(), 0) << d.Stderr();
+    auto c = HttpClient::Connect(d.port());
+    ASSERT_NE(c, nullptr);
+    ASSERT_EQ(c->Request("POST", "/workspaces/ws/memory", R"({"key":"after","value":1})").status, 200);
+    if (kill) {
+      d.Kill();
+    } else {
+      EXPECT_EQ(d.Terminate(), 0) << d.Stderr();
+    }
+  }
+  Casmemd d(dir);
+  ASSERT_NE(d.port(), 0) << "casmemd refuses the directory after one write and a restart: "
+                         << d.Stderr();
+  auto c = HttpClient::Connect(d.port());
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->Request("GET", "/workspaces/ws/memory/after").status, 200);
+  EXPECT_EQ(c->Request("GET", "/workspaces/ws/memory/" + KeyName(0)).status, 200);
+  EXPECT_EQ(c->Request("GET", "/workspaces/ws/memory/" + KeyName(19)).status, 200);
+  EXPECT_EQ(d.Terminate(), 0);
+}
+
+// k0000..k(n-1), one request each (each acknowledged, so durable, before
+// the next), through a real casmemd, stopped cleanly: its snapshot covers
+// the whole log.
+void FillWithCasmemd(const std::string& dir, int n) {
+  Casmemd d(dir);
+  ASSERT_NE(d.port(), 0) << d.Stderr();
+  auto c = HttpClient::Connect(d.port());
+  ASSERT_NE(c, nullptr);
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(c->Request("POST", "/workspaces/ws/memory",
+                         R"({"key":")" + KeyName(i) + R"(","value":)" + ValueOf(i) + "}")
+                  .status,
+              200);
+  }
+  ASSERT_EQ(d.Terminate(), 0) << d.Stderr();
+}
+
+// Flips a byte in the first batch of the only segment (no record before
+// it is left), repairs, and checks that casmemd then takes a write and
+// opens the directory again.
+void FlipFirstBatchRepairThenWrite(const std::string& dir) {
+  const auto segs = Segments(dir);
+  ASSERT_EQ(segs.size(), 1u);
+  std::string bytes = ReadAll(segs[0]);
+  ASSERT_GT(bytes.size(), 100u);
+  bytes[100] ^= 0x40;  // inside the first batch (it starts at offset 32)
+  WriteAll(segs[0], bytes);
+  const CliRun before = RunCli({"check", "--data-dir", dir});
+  EXPECT_EQ(before.exit_code, 2) << before.out << before.err;
+
+  DryRunThenRepair(dir);
+  EXPECT_EQ(static_cast<int>(DumpedKeys(dir).size()), 20);  // the snapshot holds every key
+  WriteThenRestartServes(dir, /*kill=*/false);
+  const CliRun check = RunCli({"check", "--data-dir", dir});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
+// The snapshot a clean stop writes covers the whole log; damage in the
+// first batch of the last segment leaves no record before the cut. The
+// repaired log must not end in an empty segment named below the snapshot:
+// casmemd would append lsn 21 to a segment named 1 and refuse it on its
+// next start. And where such a segment was left (by an older repair) and
+// written, repair keeps those acknowledged writes: it renames the segment.
+TEST(OfflineCheck, DamageInTheFirstBatchAfterASnapshotKeepsCasmemdWritable) {
+  // Later batches say the damaged one was durable: damage, cut at 32.
+  const std::string dir = FreshDir("firstbatch");
+  FillWithCasmemd(dir, 20);
+  FlipFirstBatchRepairThenWrite(dir);
+  // Written by the engine in a burst: a torn tail there, cut at 32 too.
+  const std::string torn = FreshDir("firstbatch-torn");
+  BuildStore(torn, 20, /*snapshot=*/true);
+  FlipFirstBatchRepairThenWrite(torn);
+
+  // What an older repair left and casmemd then wrote into: lsn 21 first in
+  // a segment named 1, no snapshot after it (casmemd was killed).
+  const std::string crash = FreshDir("firstbatch-crash");
+  FillWithCasmemd(crash, 20);
+  for (const std::string& seg : Segments(crash)) std::filesystem::remove(seg);
+  {
+    Casmemd d(crash);
+    ASSERT_NE(d.port(), 0) << d.Stderr();
+    auto c = HttpClient::Connect(d.port());
+    ASSERT_NE(c, nullptr);
+    ASSERT_EQ(c->Request("POST", "/workspaces/ws/memory", R"({"key":"crash","value":1})").status, 200);
+    d.Kill();
+  }
+  const auto segs = Segments(crash);
+  ASSERT_EQ(segs.size(), 1u);
+  const std::string misnamed = crash + "/wal/0000000000000001-0000000000000001.wal";
+  ASSERT_EQ(std::filesystem::path(segs[0]).filename().string(), "0000000000000001-0000000000000015.wal");
+  std::filesystem::rename(segs[0], misnamed);
+  const CliRun damaged = RunCli({"check", "--data-dir", crash});
+  EXPECT_EQ(damaged.exit_code, 2) << damaged.out;
+  EXPECT_NE(damaged.err.find(misnamed + " offset 32"), std::string::npos) << damaged.err;
+  const std::string out = DryRunThenRepair(crash);
+  EXPECT_NE(out.find("renamed " + misnamed), std::string::npos) << out;
+  EXPECT_NE(out.find("recovery reaches lsn 21"), std::string::npos) << out;
+  ASSERT_EQ(Segments(crash), std::vector<std::string>{segs[0]});
+  WriteThenRestartServes(crash, /*kill=*/true);
+  {
+    Casmemd d(crash);
+    ASSERT_NE(d.port(), 0) << d.Stderr();
+    auto c = HttpClient::Connect(d.port());
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->Request("GET", "/workspaces/ws/memory/crash").status, 200);  // acknowledged, kept
+    EXPECT_EQ(d.Terminate(), 0);
+  }
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(torn);
+  std::filesystem::remove_all(crash);
+}
+
 TEST(OfflineCheck, EveryOfflineCommandRefusesWhileCasmemdRuns) {
   const std::string dir = FreshDir("locked");
   BuildStore(dir, 3, false);

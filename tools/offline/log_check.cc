@@ -60,6 +60,37 @@ Status CheckSnapshots(wal::FileSystem* fs, LogCheck* out) {
   return Status::OK();
 }
 
+// casmemd appends to the last segment (when it has the current format)
+// with lsn recovery's last + 1, and its next start refuses a segment whose
+// first record is not the lsn its name says, or a record that does not
+// follow the one before. So the last segment must end just before that
+// lsn: its last record, or, with none, its name. An empty segment named at
+// or below the snapshot's lsn (what a cut can leave) opens once and then
+// never again after a write. Damage then, cut at the segment's end (at 0
+// when empty: it goes whole) so that repair moves it out.
+void CheckTail(LogCheck* out) {
+  if (out->cut || !out->fatal.empty() || out->segments.empty()) return;
+  const size_t i = out->segments.size() - 1;
+  SegmentCheck& c = out->segments[i];
+  if (!c.header_missing && c.format != wal::kSegmentFormat) return;  // casmemd starts a new one
+  const uint64_t tail_next = c.last_lsn ? c.last_lsn + 1 : c.name_first_lsn;
+  if (tail_next == out->last_lsn + 1) return;
+  const uint64_t offset = c.last_lsn ? c.data_bytes : 0;
+  const std::string why =
+      (c.last_lsn ? "the last segment ends at lsn " + std::to_string(c.last_lsn)
+                  : "the last segment has no records and its name says lsn " +
+                        std::to_string(c.name_first_lsn)) +
+      " but recovery reaches lsn " + std::to_string(out->last_lsn) + ": casmemd would append lsn " +
+      std::to_string(out->last_lsn + 1) + " there and refuse it on its next start";
+  const std::string where = At(c.path, offset) + ": " + why;
+  if (c.damage.empty()) {  // a torn tail keeps its own line
+    c.damage = why;
+    c.damage_offset = offset;
+  }
+  out->damage.push_back(where);
+  out->cut = CutPoint{i, offset, where};
+}
+
 }  // namespace
 
 Status CheckLog(const std::string& data_dir, LogCheck* out) {
@@ -143,7 +174,24 @@ Status CheckLog(const std::string& data_dir, LogCheck* out) {
         buf, c.path,
         [&](const wal::BatchAt& b) {
           const uint64_t lsn = b.header.first_lsn;
-          if (first_batch && lsn != c.name_first_lsn) {
+          if (first_batch && lsn != c.name_first_lsn && i == first && !out->cut &&
+              c.name_first_lsn <= base && c.name_first_lsn < lsn && lsn <= base + 1) {
+            // Acknowledged writes in a segment named below the snapshot
+            // (a snapshot casmemd took later may cover some of them):
+            // renaming it keeps them, where a cut would drop them.
+            c.misnamed = true;
+            out->rename = i;
+            const std::string why = "first record has lsn " + std::to_string(lsn) +
+                                    " but the segment name says " +
+                                    std::to_string(c.name_first_lsn) +
+                                    "; its records reach the snapshot: rename it";
+            if (c.damage.empty()) {
+              c.damage = why;
+              c.damage_offset = b.offset;
+            }
+            out->damage.push_back(At(c.path, b.offset) + ": " + why);
+            expected = lsn;
+          } else if (first_batch && lsn != c.name_first_lsn) {
             bad_offset = b.offset;
             return Status::Corruption("first record has lsn " + std::to_string(lsn) +
                                       " but the segment name says " +
@@ -225,6 +273,7 @@ Status CheckLog(const std::string& data_dir, LogCheck* out) {
                   std::to_string(later.offset));
     }
   }
+  CheckTail(out);
   return Status::OK();
 }
 

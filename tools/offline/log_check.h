@@ -47,6 +47,11 @@ struct SegmentCheck {
   std::string damage;
   uint64_t damage_offset = 0;
   bool torn_tail = false;  // the damage is a torn tail (last segment only)
+  // The first segment recovery reads, its first record at or before the
+  // snapshot's lsn + 1 but after the lsn its name says, which is at or
+  // below the snapshot's: what casmemd wrote into an empty segment an
+  // older repair left. Repair renames it (its records were acknowledged).
+  bool misnamed = false;
 };
 
 // Where the log must be cut so that recovery opens it: segment `segment`
@@ -68,6 +73,9 @@ struct LogCheck {
   std::optional<size_t> stale_remove_through;
   std::vector<std::string> damage;  // every damage found, "path offset N: why"
   bool torn_tail = false;              // the last segment ends in a torn write
+  // A misnamed segment (SegmentCheck::misnamed): repair renames it to
+  // the name its records say, cutting nothing.
+  std::optional<size_t> rename;
   // Damage repair cannot fix by cutting (a log gap after the snapshot).
   std::string fatal;
   // The lsn recovery would reach (base_lsn or the last record before the

@@ -12,18 +12,25 @@
 // first damage in the log recovery reads is cut (the bytes from its
 // offset zeroed, or the whole segment moved out when the damage is its
 // header or a missing predecessor) and every later segment moved out; a
-// torn tail of the last segment is cut as casmemd would cut it. A log gap
-// after the snapshot cannot be cut away: repair refuses (exit 2).
+// torn tail of the last segment is cut as casmemd would cut it. When what
+// is left would end before the snapshot's lsn, every segment up to the cut
+// goes too (casmemd appends to the last segment, which must end just
+// before the lsn it writes next). Last, a segment whose records continue
+// the snapshot but whose name is older (written after an older repair) is
+// renamed, nothing cut. A log gap after the snapshot cannot be cut away:
+// repair refuses (exit 2).
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 
 #include "tools/cli/command.h"
 #include "tools/offline/data_dir.h"
 #include "tools/offline/log_check.h"
 #include "tools/offline/offline.h"
 #include "wal/repair.h"
+#include "wal/segment.h"
 
 namespace casmem::offline {
 namespace {
@@ -32,7 +39,7 @@ using cli::Fail;
 namespace fsys = std::filesystem;
 
 struct Action {
-  enum class Kind { kMove, kCut } kind = Kind::kMove;
+  enum class Kind { kMove, kCut, kRename } kind = Kind::kMove;
   std::string path;      // in the data directory
   std::string sub;       // "wal" or "snap": where its backup goes
   uint64_t offset = 0;   // kCut: zero [offset, end)
@@ -40,10 +47,14 @@ struct Action {
   bool restore_header = false;  // kCut: write the segment header again (seq)
   uint64_t seq = 0;
   std::string why;
+  std::string to;  // kRename: the new path (same directory)
 };
 
 std::string Describe(const Action& a, bool dry) {
   char buf[160];
+  if (a.kind == Action::Kind::kRename) {
+    return std::string(dry ? "would rename " : "renamed ") + a.path + " to " + a.to + " (" + a.why + ")";
+  }
   if (a.kind == Action::Kind::kMove) {
     return std::string(dry ? "would move " : "moved ") + a.path + " to the backup (" + a.why + ")";
   }
@@ -56,14 +67,14 @@ std::string Describe(const Action& a, bool dry) {
 std::vector<Action> Plan(const LogCheck& c) {
   std::vector<Action> plan;
   for (const SnapshotCheck& s : c.snapshots) {
-    if (!s.damage.empty()) plan.push_back({Action::Kind::kMove, s.path, "snap", 0, 0, false, 0, "damaged"});
+    if (!s.damage.empty()) plan.push_back({Action::Kind::kMove, s.path, "snap", 0, 0, false, 0, "damaged", ""});
   }
   const auto& segs = c.segments;
   std::vector<bool> moved(segs.size(), false);
   auto move = [&](size_t i, const std::string& why) {
     if (moved[i]) return;
     moved[i] = true;
-    plan.push_back({Action::Kind::kMove, segs[i].path, "wal", 0, 0, false, 0, why});
+    plan.push_back({Action::Kind::kMove, segs[i].path, "wal", 0, 0, false, 0, why, ""});
   };
   if (c.stale_remove_through) {
     for (size_t i = 0; i <= *c.stale_remove_through; ++i) {
@@ -73,21 +84,23 @@ std::vector<Action> Plan(const LogCheck& c) {
   if (c.cut) {
     const CutPoint& cut = *c.cut;
     const SegmentCheck& seg = segs[cut.segment];
-    // What the log reaches after the cut: appending after a record older
-    // than the snapshot would break lsn continuity, so then every segment
-    // up to the cut goes (the snapshot holds all they held).
-    uint64_t remaining_last = 0;
+    // casmemd appends to the last segment left with lsn recovery's last + 1,
+    // and refuses on its next start a segment whose first record is not
+    // the lsn its name says or a record that does not follow the one
+    // before. The lsn the log left after the cut takes next: the cut
+    // segment's last record + 1, or its name's lsn when the cut leaves it
+    // no record; with the whole segment cut, the same of the segment
+    // before (none: casmemd starts a new log at the snapshot's lsn + 1).
+    // At or below the snapshot's lsn, every segment up to the cut goes
+    // (the snapshot holds all they held).
+    std::optional<uint64_t> tail_next;
     if (cut.offset > 0) {
-      remaining_last = seg.last_lsn;
-    } else {
-      for (size_t i = cut.segment; i-- > 0;) {
-        if (segs[i].last_lsn) {
-          remaining_last = segs[i].last_lsn;
-          break;
-        }
-      }
+      tail_next = seg.last_lsn ? seg.last_lsn + 1 : seg.name_first_lsn;
+    } else if (cut.segment > 0 && !moved[cut.segment - 1]) {
+      const SegmentCheck& prev = segs[cut.segment - 1];
+      tail_next = prev.last_lsn ? prev.last_lsn + 1 : prev.name_first_lsn;
     }
-    if (remaining_last != 0 && remaining_last < c.base_lsn) {
+    if (tail_next && *tail_next <= c.base_lsn) {
       for (size_t i = 0; i <= cut.segment; ++i) {
         move(i, "the log after the cut would end before the snapshot, which holds all of it");
       }
@@ -96,13 +109,25 @@ std::vector<Action> Plan(const LogCheck& c) {
     } else {
       plan.push_back({Action::Kind::kCut, seg.path, "wal", cut.offset,
                       std::max(seg.data_end, cut.offset), false, seg.seq,
-                      "damage at offset " + std::to_string(cut.offset) + ": " + seg.damage});
+                      "damage at offset " + std::to_string(cut.offset) + ": " + seg.damage, ""});
     }
     for (size_t i = cut.segment + 1; i < segs.size(); ++i) move(i, "after the damage");
   } else if (c.torn_tail && !segs.empty() && !moved.back()) {
     const SegmentCheck& last = segs.back();
     plan.push_back({Action::Kind::kCut, last.path, "wal", last.damage_offset, last.data_end,
-                    last.header_missing, last.seq, "torn tail: " + last.damage});
+                    last.header_missing, last.seq, "torn tail: " + last.damage, ""});
+  }
+  // Last: a cut in the misnamed segment names it as it was.
+  if (c.rename && !moved[*c.rename]) {
+    const SegmentCheck& seg = segs[*c.rename];
+    const std::string to =
+        wal::JoinPath(wal::ParentDir(seg.path), wal::FormatSegmentName(seg.seq, seg.first_lsn));
+    Action a{Action::Kind::kRename, seg.path, "wal", 0, 0, false, seg.seq,
+             "its records start at lsn " + std::to_string(seg.first_lsn) + " (the snapshot reaches " +
+                 std::to_string(c.base_lsn) + ") but its name says " +
+                 std::to_string(seg.name_first_lsn),
+             to};
+    plan.push_back(std::move(a));
   }
   return plan;
 }
@@ -119,6 +144,13 @@ std::string BackupName() {
 Status Execute(const std::string& backup, const std::vector<Action>& plan, std::string* manifest) {
   wal::FileSystem* fs = wal::PosixFileSystem();
   for (const Action& a : plan) {
+    if (a.kind == Action::Kind::kRename) {
+      Status s = fs->Rename(a.path, a.to);
+      if (s.ok()) s = fs->SyncDir(wal::ParentDir(a.path));
+      if (!s.ok()) return s;
+      *manifest += "renamed " + a.path + " to " + a.to + " (" + a.why + ")\n";
+      continue;
+    }
     const std::string dir = wal::JoinPath(backup, a.sub);
     Status s = fs->CreateDirs(dir);
     if (!s.ok()) return s;
