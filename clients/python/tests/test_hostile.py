@@ -80,6 +80,7 @@ class HostileServerTest(unittest.TestCase):
         server = FakeServer(1, script)
         self.addCleanup(server.close)
         c = casmem.Client(server.url, max_retries=0)
+        self.addCleanup(c.close)
         with self.assertRaises(casmem.ConnectionFailed) as cm:
             c.get("k")
         self.assertIn("over 64 MiB", str(cm.exception))
@@ -97,6 +98,7 @@ class HostileServerTest(unittest.TestCase):
         server = FakeServer(1, script)
         self.addCleanup(server.close)
         c = casmem.Client(server.url)
+        self.addCleanup(c.close)
         with self.assertRaises(casmem.ConnectionFailed) as cm:
             for _ in c.watch(since=0, reconnect_for=0):
                 pass
@@ -116,12 +118,14 @@ class HostileServerTest(unittest.TestCase):
 
         server = FakeServer(1, script)
         self.addCleanup(server.close)
-        c = casmem.Client(server.url, max_retries=0)
+        c = casmem.Client(server.url, max_retries=0, timeout=5)
+        self.addCleanup(c.close)
         got = []
-        with self.assertRaises(casmem.BadAnswer) as cm:
+        with self.assertRaises(casmem.CasmemError) as cm:
             for e in c.list(page_size=1):
                 got.append(e.key)
         self.assertIn("does not move forward", str(cm.exception))
+        self.assertIsInstance(cm.exception, casmem.BadAnswer)
         self.assertEqual(got, ["a"])  # the repeated page is not yielded
         self.assertEqual(len(server.requests), 2)
 
