@@ -43,7 +43,7 @@ __all__ = [
     "CasmemError", "ConnectionFailed", "BadRequest", "Unauthorized",
     "Forbidden", "NotFound", "Conflict", "PatchFailed", "TxnFailed",
     "Compacted", "PayloadTooLarge", "IdempotencyKeyReused", "RateLimited",
-    "ServerError", "Unavailable",
+    "ServerError", "Unavailable", "BadAnswer",
 ]
 
 __version__ = "0.1.0"
@@ -176,6 +176,14 @@ class ServerError(CasmemError):
 class Unavailable(ServerError):
     """503: storage unavailable or busy, or too many connections; nothing was
     written. The client already retried it `max_retries` times."""
+
+
+class BadAnswer(CasmemError):
+    """The server's answer breaks the protocol (for example a next-page link
+    that does not move forward, which would list forever); `status` is None."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(None, {"error": reason})
 
 
 _BY_STATUS: Dict[int, Type[CasmemError]] = {
@@ -378,6 +386,12 @@ class _Response:
 
 _WATCH_SILENCE = 45.0  # seconds without a byte after which a watch reconnects
 
+# The largest answer body read (a 1 MiB value JSON-escaped and large list
+# pages fit easily) and the longest watch line or event: a longer one, from
+# a broken or hostile server, raises ConnectionFailed instead of growing.
+_MAX_BODY = 64 << 20
+_MAX_SSE_EVENT = 16 << 20
+
 _NO_BODY: Any = object()  # no request body (None is the JSON null)
 
 _RETRYABLE_NET = (ConnectionError, http.client.HTTPException, socket.timeout, OSError)
@@ -569,7 +583,10 @@ class Client:
             h.sock.settimeout(timeout)
         h.request(method, path, body=data, headers=dict(headers))
         r = h.getresponse()
-        raw = r.read()
+        raw = r.read(_MAX_BODY + 1)
+        if len(raw) > _MAX_BODY:
+            h.close()  # the rest is never read: the connection is unusable
+            raise ConnectionFailed(f"{method} {path}: the answer is over {_MAX_BODY >> 20} MiB")
         hdrs = {k.lower(): v for k, v in r.getheaders()}
         if r.will_close:
             h.close()
@@ -807,7 +824,7 @@ class Client:
                 h.request("GET", path, headers=self._headers(None, False))
                 r = h.getresponse()
                 if r.status != 200:
-                    raw = r.read().decode("utf-8", errors="replace")
+                    raw = r.read(_MAX_BODY).decode("utf-8", errors="replace")
                     try:
                         body: Any = json.loads(raw)
                     except ValueError:
@@ -853,15 +870,20 @@ def _sse_events(r: http.client.HTTPResponse) -> Iterator[Tuple[str, str, Optiona
     event = ""
     data: List[str] = []
     ev_id: Optional[str] = None
+    data_len = 0
     while True:
-        line_b = r.readline()
+        line_b = r.readline(_MAX_SSE_EVENT + 1)
         if not line_b:
             return
+        data_len += len(line_b)
+        if len(line_b) > _MAX_SSE_EVENT or data_len > _MAX_SSE_EVENT:
+            raise ConnectionFailed(f"watch: a line or event over {_MAX_SSE_EVENT >> 20} MiB: "
+                                   "not an event stream")
         line = line_b.decode("utf-8", errors="replace").rstrip("\r\n")
         if line == "":
             if data or ev_id is not None or event:
                 yield (event or "message", "\n".join(data), ev_id)
-            event, data, ev_id = "", [], None
+            event, data, ev_id, data_len = "", [], None, 0
             continue
         if line.startswith(":"):
             continue
@@ -887,6 +909,7 @@ class Listing(Iterator[Entry]):
             "prefix": prefix, "limit": str(page_size), "after": after}
         self._page: List[Entry] = []
         self._i = 0
+        self._after = (after or "").encode("utf-8")  # the cursor of the page asked for
         self.revision: int = -1
         self._fetch()
 
@@ -898,6 +921,15 @@ class Listing(Iterator[Entry]):
         self._page = [Entry.from_json(d) for d in r.body]
         self._i = 0
         self._query = _next_query(r.headers.get("link", ""))
+        if self._query is not None:
+            # Keys come in byte order: a next page's cursor is beyond the
+            # last one, or the same pages would be asked for forever.
+            nxt = (self._query.get("after") or "").encode("utf-8")
+            if nxt <= self._after:
+                self._query = None
+                raise BadAnswer("the next-page link does not move forward (after="
+                                f"{nxt.decode('utf-8', errors='replace')!r})")
+            self._after = nxt
 
     def __iter__(self) -> "Listing":
         return self

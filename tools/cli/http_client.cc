@@ -16,7 +16,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <chrono>
 #include <optional>
 
@@ -33,6 +35,13 @@ namespace {
 
 constexpr std::chrono::seconds kIoTimeout{30};
 constexpr std::chrono::seconds kWatchSilence{90};
+// The largest answer body read (a 1 MiB value JSON-escaped, a page of
+// 10000 keys, fit easily); a longer one (a hostile or broken server's
+// endless body) fails the request instead of growing without bound.
+constexpr uint64_t kMaxBody = 64ull << 20;
+// The longest SSE line and event (casmemd's are far shorter); beyond it
+// the stream is taken as broken.
+constexpr size_t kMaxSseEvent = 16u << 20;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -50,12 +59,15 @@ bool IsClosedByPeer(const error_code& ec) {
 // id, data, comments; lines end with \n or \r\n).
 class SseParser {
  public:
-  // Feeds bytes; calls fn per complete event. False when fn said stop.
-  bool Feed(std::string_view bytes, const HttpClient::EventFn& fn) {
+  // Feeds bytes; calls fn per complete event. False when fn said stop or
+  // the stream is broken (a line or event over kMaxSseEvent: *broken).
+  bool Feed(std::string_view bytes, const HttpClient::EventFn& fn, bool* broken) {
     pending_.append(bytes);
     size_t start = 0;
     while (true) {
-      const size_t nl = pending_.find('\n', start);
+      // Bytes before scanned_ were searched already: each byte is
+      // searched once however many chunks a long line arrives in.
+      const size_t nl = pending_.find('\n', std::max(start, scanned_));
       if (nl == std::string::npos) break;
       std::string_view line(pending_.data() + start, nl - start);
       start = nl + 1;
@@ -69,6 +81,7 @@ class SseParser {
           has_data_ = false;
           if (!go) {
             pending_.erase(0, start);
+            scanned_ = 0;
             return false;
           }
         }
@@ -90,11 +103,17 @@ class SseParser {
       }
     }
     pending_.erase(0, start);
+    scanned_ = pending_.size();
+    if (pending_.size() > kMaxSseEvent || data_.size() + pending_.size() > kMaxSseEvent) {
+      *broken = true;
+      return false;
+    }
     return true;
   }
 
  private:
   std::string pending_, event_, id_, data_;
+  size_t scanned_ = 0;  // pending_[0, scanned_) holds no newline
   bool has_data_ = false;
 };
 
@@ -338,7 +357,7 @@ struct HttpClient::Impl {
       return false;
     }
     http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);
+    parser.body_limit(kMaxBody);
     while (!parser.is_done()) {
       Lowest().expires_after(kIoTimeout);  // per read: a long listing is not cut
       ec = Run([&](auto handler) { http::async_read_some(s, buffer, parser, std::move(handler)); });
@@ -368,7 +387,7 @@ struct HttpClient::Impl {
       return false;
     }
     http::response_parser<http::buffer_body> parser;
-    parser.body_limit(boost::none);
+    parser.body_limit(boost::none);  // an endless stream is the point; SseParser bounds what it keeps
     Lowest().expires_after(kIoTimeout);
     ec = Run([&](auto handler) { http::async_read_header(s, buffer, parser, std::move(handler)); });
     if (ec) {
@@ -378,6 +397,7 @@ struct HttpClient::Impl {
     *status = parser.get().result_int();
     if (*status != 200) {
       http::response_parser<http::string_body> rest(std::move(parser));
+      rest.body_limit(kMaxBody);
       while (!rest.is_done()) {
         Lowest().expires_after(kIoTimeout);
         ec = Run([&](auto handler) { http::async_read_some(s, buffer, rest, std::move(handler)); });
@@ -395,7 +415,12 @@ struct HttpClient::Impl {
       ec = Run([&](auto handler) { http::async_read_some(s, buffer, parser, std::move(handler)); });
       if (ec == http::error::need_buffer) ec = {};
       const size_t n = sizeof chunk - parser.get().body().size;
-      if (n > 0 && !sse.Feed(std::string_view(chunk, n), on_event)) return true;
+      bool broken = false;
+      if (n > 0 && !sse.Feed(std::string_view(chunk, n), on_event, &broken)) {
+        if (!broken) return true;
+        *error = "bad event stream from " + Authority() + ": a line or event over 16 MiB";
+        return false;
+      }
       if (ec) {
         *error = ec == beast::error::timeout
                      ? "no data from " + Authority() + " for 90 s"
@@ -430,9 +455,13 @@ bool HttpClient::Request(std::string_view method, std::string_view target, std::
     const bool ok = im.tls ? im.Exchange(*im.secure, req, out, &got_any, &failure)
                            : im.Exchange(*im.plain, req, out, &got_any, &failure);
     if (ok) return true;
-    *error = failure == beast::error::timeout
-                 ? "no answer from " + im.Authority() + " within 30 s"
-                 : "lost the connection to " + im.Authority() + ": " + im.Why(failure);
+    if (failure == http::error::body_limit) {
+      *error = "the answer from " + im.Authority() + " is over 64 MiB: refused";
+    } else {
+      *error = failure == beast::error::timeout
+                   ? "no answer from " + im.Authority() + " within 30 s"
+                   : "lost the connection to " + im.Authority() + ": " + im.Why(failure);
+    }
     im.Close();
     // A kept connection the server closed while idle: the request never
     // reached it, so sending it once more on a new connection is safe.

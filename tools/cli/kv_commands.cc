@@ -34,7 +34,7 @@ bool ReadJsonArg(const Flags& f, size_t index, std::string_view what, Json* out,
 bool GuardQuery(const Flags& f, bool with_ttl, std::string* query, std::string* error) {
   std::string q;
   if (f.Has("--if-version")) {
-    long long v = 0;
+    uint64_t v = 0;
     if (!ParseCount(f.Value("--if-version"), &v)) {
       *error = "--if-version needs a version (an integer >= 0)";
       return false;
@@ -100,7 +100,7 @@ int RunPut(const GlobalOptions& global, const std::vector<std::string>& args) {
   const std::string& key = f.positional[0];
   std::string body = "{\"key\":" + JsonQuote(key) + ",\"value\":" + value.compact;
   if (f.Has("--if-version")) {
-    long long v = 0;
+    uint64_t v = 0;
     ParseCount(f.Value("--if-version"), &v);  // checked by GuardQuery
     body += ",\"if_match_version\":" + std::to_string(v);
   }

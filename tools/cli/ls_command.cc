@@ -31,6 +31,39 @@ std::string NextLink(const std::string& link) {
   return "";
 }
 
+// The decoded value of the after= parameter of a next-page target; ""
+// when it has none.
+std::string AfterCursor(const std::string& target) {
+  const size_t q = target.find('?');
+  if (q == std::string::npos) return "";
+  size_t pos = q + 1;
+  while (pos <= target.size()) {
+    size_t end = target.find('&', pos);
+    if (end == std::string::npos) end = target.size();
+    const std::string_view param(target.data() + pos, end - pos);
+    if (param.substr(0, 6) == "after=") {
+      std::string out;
+      for (size_t i = 6; i < param.size(); ++i) {
+        auto hex = [](char c) -> int {
+          if (c >= '0' && c <= '9') return c - '0';
+          if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+          if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+          return -1;
+        };
+        if (param[i] == '%' && i + 2 < param.size() && hex(param[i + 1]) >= 0 && hex(param[i + 2]) >= 0) {
+          out.push_back(static_cast<char>(hex(param[i + 1]) * 16 + hex(param[i + 2])));
+          i += 2;
+        } else {
+          out.push_back(param[i] == '+' ? ' ' : param[i]);
+        }
+      }
+      return out;
+    }
+    pos = end + 1;
+  }
+  return "";
+}
+
 std::string Field(const Json& entry, std::string_view name) {
   auto m = entry.Member(name);
   if (!m || *m == "null") return "-";
@@ -47,7 +80,7 @@ int RunLs(const GlobalOptions& global, const std::vector<std::string>& args) {
       !CheckPositional(f, 0, 1, "casmem ls [PREFIX] [--limit N] [--json|--keys]", &error)) {
     return Fail(kExitUsage, error);
   }
-  long long limit = 1000;
+  uint64_t limit = 1000;
   if (f.Has("--limit") && (!ParseCount(f.Value("--limit"), &limit) || limit < 1 || limit > 10000)) {
     return Fail(kExitUsage, "--limit needs a page size from 1 to 10000");
   }
@@ -58,6 +91,8 @@ int RunLs(const GlobalOptions& global, const std::vector<std::string>& args) {
   HttpClient client(global);
   if (!client.UrlError().empty()) return Fail(kExitUsage, client.UrlError());
   std::vector<std::vector<std::string>> rows;  // the table, printed at the end (aligned)
+  std::string last_after;  // the cursor of the page just asked for
+  bool have_after = false;
   while (!target.empty()) {
     Response r;
     if (!client.Request("GET", target, "", {}, &r, &error)) return Fail(kExitFailed, error);
@@ -81,6 +116,17 @@ int RunLs(const GlobalOptions& global, const std::vector<std::string>& args) {
                       Field(entry, "updated_at"), Field(entry, "expires_at"), Field(entry, "writer")});
     }
     target = NextLink(r.Header("link"));
+    // Keys are listed in byte order, so each page's cursor is beyond the
+    // last: a next link whose after= does not move forward (the same
+    // page again, from a broken or hostile server) would loop forever.
+    if (!target.empty()) {
+      std::string after = AfterCursor(target);
+      if (after.empty() || (have_after && after <= last_after)) {
+        return Fail(kExitFailed, "bad answer: the next-page link does not move forward (" + target + ")");
+      }
+      last_after = std::move(after);
+      have_after = true;
+    }
   }
   if (f.Has("--json") || f.Has("--keys")) return kExitOk;
   const std::vector<std::string> head = {"KEY", "VERSION", "REVISION", "UPDATED", "EXPIRES", "WRITER"};

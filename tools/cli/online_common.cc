@@ -155,7 +155,8 @@ std::string ErrorOf(const Response& r) {
 }  // namespace
 
 bool ParseFlags(const std::vector<std::string>& args, const std::vector<std::string_view>& with_value,
-                const std::vector<std::string_view>& boolean, Flags* out, std::string* error) {
+                const std::vector<std::string_view>& boolean, Flags* out, std::string* error,
+                bool rest_is_command) {
   auto in = [](const std::vector<std::string_view>& list, std::string_view name) {
     for (auto n : list) {
       if (n == name) return true;
@@ -166,7 +167,8 @@ bool ParseFlags(const std::vector<std::string>& args, const std::vector<std::str
     const std::string& a = args[i];
     if (a == "--") {
       out->has_rest = true;
-      out->rest.assign(args.begin() + i + 1, args.end());
+      auto& dest = rest_is_command ? out->rest : out->positional;
+      dest.insert(dest.end(), args.begin() + i + 1, args.end());
       return true;
     }
     const bool option = a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1]));
@@ -245,19 +247,11 @@ std::string JsonQuote(std::string_view s) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-std::optional<long long> IntMember(const Json& j, std::string_view name) {
+std::optional<uint64_t> IntMember(const Json& j, std::string_view name) {
   auto m = j.Member(name);
-  if (!m || m->empty()) return std::nullopt;
-  long long v = 0;
-  const char* p = m->c_str();
-  bool neg = *p == '-';
-  if (neg) ++p;
-  if (!*p) return std::nullopt;
-  for (; *p; ++p) {
-    if (!std::isdigit(static_cast<unsigned char>(*p))) return std::nullopt;
-    v = v * 10 + (*p - '0');
-  }
-  return neg ? -v : v;
+  uint64_t v = 0;
+  if (!m || !ParseCount(*m, &v)) return std::nullopt;
+  return v;
 }
 
 bool ReadSource(const std::string& arg, const std::string& file, std::string* out,
@@ -280,12 +274,14 @@ bool ReadSource(const std::string& arg, const std::string& file, std::string* ou
   return true;
 }
 
-bool ParseCount(std::string_view text, long long* value) {
-  if (text.empty() || text.size() > 18) return false;
-  long long v = 0;
+bool ParseCount(std::string_view text, uint64_t* value) {
+  if (text.empty()) return false;
+  uint64_t v = 0;
   for (char c : text) {
     if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-    v = v * 10 + (c - '0');
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - digit) / 10) return false;  // beyond 2^64-1: refused, never wrapped
+    v = v * 10 + digit;
   }
   *value = v;
   return true;
@@ -294,7 +290,7 @@ bool ParseCount(std::string_view text, long long* value) {
 bool ParseTtlSeconds(std::string_view text, long long* seconds, std::string* error) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  long long n = 0;
+  uint64_t n = 0;
   const std::string_view unit = text.substr(digits);
   long long ms_per = 0;
   if (unit.empty() || unit == "s") {
@@ -310,7 +306,7 @@ bool ParseTtlSeconds(std::string_view text, long long* seconds, std::string* err
     *error = "bad duration \"" + std::string(text) + "\" (an integer with ms, s, m or h)";
     return false;
   }
-  const long long ms = n * ms_per;
+  const long long ms = static_cast<long long>(n) * ms_per;
   if (ms % 1000 != 0 || ms < 1000 || ms / 1000 > 315360000) {
     *error = "--ttl must be a whole number of seconds from 1s to 315360000s, not \"" +
              std::string(text) + "\"";

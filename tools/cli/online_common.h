@@ -5,6 +5,7 @@
 // connection with the same key, spec section 7).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -24,7 +25,10 @@ inline constexpr int kExitCommandFailed = 5;
 
 // The words of a command: options ("--name VALUE", "--name=VALUE", or a
 // boolean "--name"), positional words ("-" and negative numbers such as
-// "-5" are positional), and what follows a lone "--".
+// "-5" are positional), and what follows a lone "--": for a command that
+// runs `-- COMMAND` (update) those words are `rest`; for every other
+// command they are positional words, never options (`get -- -k` reads the
+// key "-k").
 struct Flags {
   std::map<std::string, std::string, std::less<>> values;
   std::set<std::string, std::less<>> bools;
@@ -40,7 +44,8 @@ struct Flags {
 };
 // False with *error on an unknown option or a missing value.
 bool ParseFlags(const std::vector<std::string>& args, const std::vector<std::string_view>& with_value,
-                const std::vector<std::string_view>& boolean, Flags* out, std::string* error);
+                const std::vector<std::string_view>& boolean, Flags* out, std::string* error,
+                bool rest_is_command = false);
 
 // A JSON text checked and made compact. For an object or array root,
 // `members` holds each member's name (empty for array elements) and
@@ -59,8 +64,9 @@ bool ParseJson(std::string_view text, Json* out, std::string* error);
 std::string JsonStringValue(std::string_view json_text);
 // A JSON string literal for `s` (quotes and escapes).
 std::string JsonQuote(std::string_view s);
-// An integer member's value (nullopt when absent, null or not an integer).
-std::optional<long long> IntMember(const Json& j, std::string_view name);
+// A non-negative integer member's value (nullopt when absent, null, not
+// an integer, negative, or beyond 2^64-1: never wrapped).
+std::optional<uint64_t> IntMember(const Json& j, std::string_view name);
 
 // The text of a value argument: "-" reads standard input, `file` (when
 // not empty) that file. False with *error.
@@ -70,8 +76,9 @@ bool ReadSource(const std::string& arg, const std::string& file, std::string* ou
 // Spec durations ("300ms", "5s", "10m", "24h", bare = seconds) as whole
 // seconds in [1, 315360000]; false with *error otherwise.
 bool ParseTtlSeconds(std::string_view text, long long* seconds, std::string* error);
-// A non-negative integer (a version or revision); false otherwise.
-bool ParseCount(std::string_view text, long long* value);
+// A non-negative integer up to 2^64-1 (a version or revision), any number
+// of digits; false otherwise (an overflow is refused, never wrapped).
+bool ParseCount(std::string_view text, uint64_t* value);
 
 // "/workspaces/{ws}" percent-encoded.
 std::string WorkspacePath(const GlobalOptions& global);

@@ -116,14 +116,15 @@ int RunUpdate(const GlobalOptions& global, const std::vector<std::string>& args)
       "casmem update KEY [--create] [--retries N] [--ttl D] -- COMMAND [ARGS...]";
   Flags f;
   std::string error;
-  if (!ParseFlags(args, {"--retries", "--ttl"}, {"--create"}, &f, &error) ||
+  if (!ParseFlags(args, {"--retries", "--ttl"}, {"--create"}, &f, &error, /*rest_is_command=*/true) ||
       !CheckPositional(f, 1, 1, kUsage, &error)) {
     return Fail(kExitUsage, error);
   }
   if (!f.has_rest || f.rest.empty()) {
     return Fail(kExitUsage, "missing the command after --; usage: " + std::string(kUsage));
   }
-  long long retries = 20, ttl = 0;
+  uint64_t retries = 20;
+  long long ttl = 0;
   if (f.Has("--retries") && !ParseCount(f.Value("--retries"), &retries)) {
     return Fail(kExitUsage, "--retries needs a number >= 0");
   }
@@ -137,7 +138,7 @@ int RunUpdate(const GlobalOptions& global, const std::vector<std::string>& args)
   Response r;
   if (!client.Request("GET", KeyPath(global, key), "", {}, &r, &error)) return Fail(kExitFailed, error);
   std::string value;
-  long long version = 0;
+  uint64_t version = 0;
   if (r.status == 404) {
     if (!create) return Fail(kExitNotFound, "key \"" + key + "\" not found (--create starts from null)");
     value = "null";
@@ -153,7 +154,7 @@ int RunUpdate(const GlobalOptions& global, const std::vector<std::string>& args)
   }
 
   std::mt19937 rng(std::random_device{}());
-  for (long long attempt = 0;; ++attempt) {
+  for (uint64_t attempt = 0;; ++attempt) {
     ChildResult child;
     if (!RunFilter(f.rest, value + "\n", &child, &error)) return Fail(kExitCommandFailed, error);
     if (!WIFEXITED(child.wait_status) || WEXITSTATUS(child.wait_status) != 0) {
@@ -200,7 +201,7 @@ int RunUpdate(const GlobalOptions& global, const std::vector<std::string>& args)
       value = *current;
       version = *current_version;
     }
-    const int cap_ms = static_cast<int>(std::min<long long>(1000, 5LL << std::min<long long>(attempt, 8)));
+    const int cap_ms = static_cast<int>(std::min<long long>(1000, 5LL << std::min<uint64_t>(attempt, 8)));
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (cap_ms + 1)));
   }
 }

@@ -11,6 +11,7 @@
 // `compacted` (the history asked for is gone) ends it with exit code 1.
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -45,7 +46,7 @@ int RunWatch(const GlobalOptions& global, const std::vector<std::string>& args) 
       !CheckPositional(f, 0, 1, "casmem watch [PREFIX] [--since R] [--count N]", &error)) {
     return Fail(kExitUsage, error);
   }
-  long long since = 0, count = 0;
+  uint64_t since = 0, count = 0;
   if (f.Has("--since") && !ParseCount(f.Value("--since"), &since)) {
     return Fail(kExitUsage, "--since needs a revision (an integer >= 0)");
   }
@@ -68,8 +69,9 @@ int RunWatch(const GlobalOptions& global, const std::vector<std::string>& args) 
     }
   }
 
-  long long printed = 0;
-  long long partial_rev = -1, partial_n = 0;  // printed changes of a transaction not yet closed by an id
+  uint64_t printed = 0;
+  std::optional<uint64_t> partial_rev;  // nullopt: none
+  long long partial_n = 0;  // printed changes of a transaction not yet closed by an id
   int backoff_ms = 0;
   bool told = false;  // the current outage was reported on stderr
   std::mt19937 rng(std::random_device{}());
@@ -97,24 +99,25 @@ int RunWatch(const GlobalOptions& global, const std::vector<std::string>& args) 
           Json j;
           std::string ignored;
           const std::string text(data);
-          const long long rev = ParseJson(text, &j, &ignored) ? IntMember(j, "revision").value_or(-1) : -1;
-          long long id_rev = -1;
-          if (!id.empty() && !ParseCount(id, &id_rev)) id_rev = -1;
+          const std::optional<uint64_t> rev =
+              ParseJson(text, &j, &ignored) ? IntMember(j, "revision") : std::nullopt;
+          std::optional<uint64_t> id_rev;
+          if (uint64_t parsed = 0; !id.empty() && ParseCount(id, &parsed)) id_rev = parsed;
           if (skip > 0 && rev == partial_rev) {
             --skip;  // printed before the stream was cut inside this transaction
           } else {
             PrintLine(EventLine(event, text));
             ++printed;
-            if (id_rev < 0) {
+            if (!id_rev) {
               if (rev != partial_rev) partial_n = 0;
               partial_rev = rev;
               ++partial_n;
             }
           }
-          if (id_rev >= 0) {
-            since = id_rev;
+          if (id_rev) {
+            since = *id_rev;
             partial_n = 0;
-            partial_rev = -1;
+            partial_rev.reset();
             skip = 0;
           }
           if (count > 0 && printed >= count) {
@@ -144,8 +147,8 @@ int RunWatch(const GlobalOptions& global, const std::vector<std::string>& args) 
     }
     if (!ok || status != 200) {
       if (!told) {
-        std::fprintf(stderr, "casmem: watch: %s; reconnecting from revision %lld\n",
-                     stream_error.c_str(), since);
+        std::fprintf(stderr, "casmem: watch: %s; reconnecting from revision %llu\n",
+                     stream_error.c_str(), static_cast<unsigned long long>(since));
         told = true;
       }
       backoff_ms = std::min(kMaxBackoffMs, std::max(100, backoff_ms * 2));
