@@ -180,8 +180,8 @@ bool ParseItem(std::string_view line, uint64_t max_value_bytes, ImportItem* item
   }
   std::optional<uint64_t> ver;
   if (version != nullptr && version->kind == json::Value::Kind::kNumber) ver = ParseUnsigned(version->text);
-  if (!ver || *ver == 0) {
-    *error = "\"version\" must be an integer of at least 1";
+  if (!ver || *ver == 0 || *ver > kMaxLoadVersion) {
+    *error = "\"version\" must be an integer from 1 to 9007199254740991 (2^53 - 1)";
     return false;
   }
   item->version = *ver;

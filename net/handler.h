@@ -130,6 +130,9 @@ struct HandlerResult {
 class Handler {
  public:
   static constexpr size_t kStreamPage = 1000;
+  // A listing with `limit` ends its page (with a Link to the rest) once
+  // its body passes this many bytes.
+  static constexpr size_t kPageBytes = 4u << 20;
 
   // `access`: null serves everyone (tests, fuzzing); else every request
   // but /healthz is checked by it (memory-api.md §9).

@@ -307,8 +307,11 @@ HandlerResult Handler::Mcp(const std::string& ws, const HttpRequest& req,
       case Tool::kPatch: {
         const auto patch = Find(args, "patch");
         const auto merge = Find(args, "merge");
+        // null stands for "not given" in both (models fill optional
+        // fields with null; a merge patch of null would erase the value).
         const bool has_patch = patch && TypeOf(*patch) != JsonType::kNull;
-        if (has_patch == static_cast<bool>(merge)) {
+        const bool has_merge = merge && TypeOf(*merge) != JsonType::kNull;
+        if (has_patch == has_merge) {
           return Invalid("memory_patch needs exactly one of \"patch\" (a JSON Patch array) and \"merge\"");
         }
         if (has_patch && TypeOf(*patch) != JsonType::kArray) return Invalid("\"patch\" must be an array");
@@ -336,7 +339,20 @@ HandlerResult Handler::Mcp(const std::string& ws, const HttpRequest& req,
 
   // One answer per request, in order; notifications and responses get none.
   std::vector<std::string> answers;
+  auto answer_bytes = [&answers] {
+    size_t n = 0;
+    for (const std::string& a : answers) n += a.size();
+    return n;
+  };
   for (const Message& msg : body.messages) {
+    // A batch's answer is built whole: past kMaxBatchAnswerBytes the
+    // remaining requests are not run (each list page is bounded by
+    // Handler::kPageBytes, so one request adds a few MiB at most).
+    if (msg.kind == Message::Kind::kRequest && answer_bytes() >= kMaxBatchAnswerBytes) {
+      answers.push_back(RpcError(msg.id, kAnswerTooLarge,
+                                 "not run: this batch's answer passed 16 MiB; send the rest again"));
+      continue;
+    }
     switch (msg.kind) {
       case Message::Kind::kInvalid:
         answers.push_back(RpcError(msg.id, kInvalidRequest, msg.error));

@@ -30,6 +30,11 @@ inline constexpr int kParseError = -32700;
 inline constexpr int kInvalidRequest = -32600;
 inline constexpr int kMethodNotFound = -32601;
 inline constexpr int kInvalidParams = -32602;
+// A server error (JSON-RPC reserves -32000..-32099 for them): a request of
+// a batch not run because the batch's answer already passed
+// kMaxBatchAnswerBytes.
+inline constexpr int kAnswerTooLarge = -32000;
+inline constexpr size_t kMaxBatchAnswerBytes = 16u << 20;
 
 // Whether `text` is exactly one JSON value (surrounding whitespace
 // allowed) nesting at most `max_depth` containers, every decoded string

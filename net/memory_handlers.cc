@@ -114,26 +114,53 @@ HandlerResult Handler::List(const std::string& ws, const Target& t) {
   // was applied under its shard's lock before that revision was handed
   // out) and a watch from it misses nothing; later writes may show in both.
   const uint64_t revision = store_->revision();
-  const ListResult page = store_->List(ws, p, a, limit ? limit : kStreamPage);
   HandlerResult r;
-  r.visible_lsn = page.visible_lsn;
-  if (limit == 0 && page.more) {
-    // Too large for one page: stream it; the first page is fetched again
-    // by the stream so the response is built in one place.
-    r.stream = std::make_unique<ListStream>(store_, ws, p, a, revision);
-    return r;
-  }
   std::string body = "[";
-  for (size_t i = 0; i < page.entries.size(); ++i) {
-    if (i) body += ',';
-    AppendEntryJson(page.entries[i], &body);
+  size_t count = 0;
+  bool more = false;
+  std::string last_key;
+  if (limit == 0) {
+    const ListResult page = store_->List(ws, p, a, kStreamPage);
+    r.visible_lsn = page.visible_lsn;
+    if (page.more) {
+      // Too large for one page: stream it; the first page is fetched again
+      // by the stream so the response is built in one place.
+      r.stream = std::make_unique<ListStream>(store_, ws, p, a, revision);
+      return r;
+    }
+    for (const Entry& e : page.entries) {
+      if (count++) body += ',';
+      AppendEntryJson(e, &body);
+    }
+  } else {
+    // A page is built whole, so it ends early (with its Link) once its
+    // body passes kPageBytes: `limit` entries of up to --max-value-bytes
+    // each would otherwise make one request hold gigabytes. Read in small
+    // pieces for the same reason.
+    std::string cursor = a;
+    while (!more) {
+      const ListResult piece = store_->List(ws, p, cursor, std::min<size_t>(limit - count, 32));
+      r.visible_lsn = std::max(r.visible_lsn, piece.visible_lsn);
+      for (size_t i = 0; i < piece.entries.size(); ++i) {
+        if (count++) body += ',';
+        AppendEntryJson(piece.entries[i], &body);
+        last_key = piece.entries[i].key;
+        const bool rest = i + 1 < piece.entries.size() || piece.more;
+        if (rest && (count == limit || body.size() >= kPageBytes)) {
+          more = true;
+          break;
+        }
+      }
+      if (!piece.more) break;
+      cursor = last_key;
+    }
   }
   body += ']';
   r.response = Json(200, std::move(body));
   r.response.headers.emplace_back("Casmem-Revision", std::to_string(revision));
-  if (limit != 0 && page.more) {
+  if (more) {
     std::string link = "</workspaces/" + ws + "/memory?after=" +
-                       PercentEncode(page.entries.back().key) + "&limit=" + std::to_string(limit);
+                       PercentEncode(last_key) + "&limit=" + std::to_string(limit);
     if (prefix) link += "&prefix=" + PercentEncode(*prefix);
     link += ">; rel=\"next\"";
     r.response.headers.emplace_back("Link", std::move(link));

@@ -121,6 +121,7 @@ TEST_F(AdminImportTest, ABadItemIsA400NamingItsIndexAndNothingIsApplied) {
       {R"({"workspace":"w","key":"x","value":1,"version":0})", "version"},
       {R"({"workspace":"w","key":"x","value":1,"version":1.5})", "version"},
       {R"({"workspace":"w","key":"x","value":1,"version":"1"})", "version"},
+      {R"({"workspace":"w","key":"x","value":1,"version":9007199254740992})", "version"},
       {R"({"workspace":"w","key":"x","value":1,"version":1,"expires_at":"2026-13-01T00:00:00Z"})", "expires_at"},
       {R"({"workspace":"w","key":"x","value":1,"version":1,"updated_at":1795774530123})", "updated_at"},
       {R"({"workspace":"w","key":"x","value":"\udc00","version":1})", ""},

@@ -257,6 +257,49 @@ TEST_F(HandlerTest, ListFiltersAndLinksToTheNextPage) {
   EXPECT_EQ(Call("GET", "/workspaces/ws1/memory?limit=abc").status, 400);
 }
 
+TEST_F(HandlerTest, APageWithALimitEndsEarlyPastItsByteBudget) {
+  // The default --max-value-bytes (1 MiB) instead of the fixture's 1000.
+  handler.reset();
+  store.reset();
+  StoreOptions o;
+  o.clock = &clock;
+  o.sweep_interval = std::chrono::milliseconds(0);
+  ASSERT_TRUE(Store::Open(o, &store).ok());
+  handler = std::make_unique<Handler>(store.get(), &metrics);
+  // Pieces of 32 entries make up a page: a limit of 70 over 100 keys.
+  for (int i = 0; i < 100; ++i) Post(R"({"key":"s)" + std::to_string(1000 + i) + R"(","value":1})", "small");
+  HttpResponse page = Call("GET", "/workspaces/small/memory?limit=70");
+  size_t n = 0;
+  for (size_t pos = 0; (pos = page.body.find("\"key\":", pos)) != std::string::npos; ++pos) ++n;
+  EXPECT_EQ(n, 70u);
+  EXPECT_EQ(Header(page, "Link"), "</workspaces/small/memory?after=s1069&limit=70>; rel=\"next\"");
+  // Values of nearly 1 MiB: a page stops once past Handler::kPageBytes,
+  // and its Link leads through every key exactly once.
+  const std::string value = "\"" + std::string((1 << 20) - 100, 'v') + "\"";
+  std::vector<std::string> want;
+  for (int i = 0; i < 12; ++i) {
+    want.push_back("k" + std::to_string(10 + i));
+    ASSERT_EQ(Post(R"({"key":")" + want.back() + R"(","value":)" + value + "}", "big").status, 200);
+  }
+  std::vector<std::string> got;
+  std::string target = "/workspaces/big/memory?limit=1000";
+  int pages = 0;
+  while (!target.empty() && pages < 20) {
+    HttpResponse r = Call("GET", target);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_LT(r.body.size(), Handler::kPageBytes + (1u << 20));
+    ++pages;
+    for (size_t pos = 0; (pos = r.body.find("\"key\":\"", pos)) != std::string::npos;) {
+      pos += 7;
+      got.push_back(r.body.substr(pos, r.body.find('"', pos) - pos));
+    }
+    const std::string link = Header(r, "Link");
+    target = link.empty() ? "" : link.substr(1, link.find('>') - 1);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_GE(pages, 3);
+}
+
 TEST_F(HandlerTest, LargeListWithoutLimitIsStreamedInPages) {
   for (int i = 0; i < 2500; ++i) {
     store->Put(PutRequest{"big", "k" + std::to_string(10000 + i), "1", std::nullopt, 0, {}, nullptr});

@@ -468,6 +468,52 @@ TEST_F(McpHandlerTest, DeleteAndPatch) {
   EXPECT_EQ(store->Get("default", "c").outcome, Outcome::kNotFound);
 }
 
+TEST_F(McpHandlerTest, ANullPatchOrMergeCountsAsNotGiven) {
+  bool is_error = true;
+  ToolText(Call("memory_set", R"({"key":"c","value":{"n":1}})").response, &is_error);
+  // Models fill optional fields with null: the other one applies.
+  EXPECT_EQ(ToolText(Call("memory_patch", R"({"key":"c","patch":[{"op":"increment","path":"/n","value":1}],"merge":null})").response, &is_error),
+            R"({"status":"ok","key":"c","version":2,"revision":2,"value":{"n":2}})");
+  EXPECT_EQ(ToolText(Call("memory_patch", R"({"key":"c","merge":{"m":1},"patch":null})").response, &is_error),
+            R"({"status":"ok","key":"c","version":3,"revision":3,"value":{"n":2,"m":1}})");
+  // Both null is neither: refused, and the value is not erased.
+  EXPECT_EQ(ErrorCode(Call("memory_patch", R"({"key":"c","patch":null,"merge":null})").response.body), -32602);
+  EXPECT_EQ(store->Get("default", "c").entry.value, R"({"n":2,"m":1})");
+}
+
+TEST_F(McpHandlerTest, ABatchAnswerStopsGrowingPast16MiB) {
+  // 24 values of nearly 1 MiB: one listing of them all would be 24 MiB,
+  // 32 of them in a batch 768 MiB (times the copies of an answer).
+  const std::string value = "\"" + std::string((1 << 20) - 64, 'v') + "\"";
+  for (int i = 0; i < 24; ++i) {
+    PutRequest put;
+    const std::string key = "big" + std::to_string(100 + i);
+    put.workspace = "default";
+    put.key = key;
+    put.value = value;
+    ASSERT_EQ(store->Put(put).outcome, Outcome::kOk);
+  }
+  std::string batch = "[";
+  for (int i = 0; i < 32; ++i) {
+    batch += std::string(i ? "," : "") + R"({"jsonrpc":"2.0","id":)" + std::to_string(i) +
+             R"(,"method":"tools/call","params":{"name":"memory_list","arguments":{"limit":1000}}})";
+  }
+  HandlerResult r = Post(batch + "]", "2025-03-26");
+  ASSERT_EQ(r.response.status, 200);
+  EXPECT_LT(r.response.body.size(), 32u << 20);
+  rapidjson::Document d = Parse(r.response.body);
+  ASSERT_TRUE(d.IsArray());
+  ASSERT_EQ(d.Size(), 32u);
+  // The first list is a page of about Handler::kPageBytes that says where
+  // to go on; the last requests were not run.
+  ASSERT_TRUE(d[0].HasMember("result")) << r.response.body.substr(0, 300);
+  const std::string first = d[0]["result"]["content"][0]["text"].GetString();
+  EXPECT_NE(first.find("\"next_after\":\"big10"), std::string::npos) << first.substr(first.size() - 200);
+  EXPECT_LT(first.size(), Handler::kPageBytes + (2u << 20));
+  EXPECT_EQ(d[31]["error"]["code"].GetInt(), -32000);
+  EXPECT_EQ(d[31]["id"].GetInt(), 31);
+}
+
 TEST_F(McpHandlerTest, WorkspaceRouteAndWriterHeader) {
   HttpRequest req("POST", "/workspaces/team/mcp",
                   R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"memory_set","arguments":{"key":"k","value":"v"}}})");
