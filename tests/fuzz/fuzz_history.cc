@@ -186,8 +186,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const uint64_t first_lsn = segs.front().first_lsn;
   // (An older segment with no record is named 1: its lsns may not reach
-  // the newer one's.)
+  // the newer one's.) Lsns that wrap past 2^64 - 1 to 0 are not
+  // consecutive: a log starts at 1 and never hands out 2^64 of them, and
+  // a read from since = first_lsn - 1 to a smaller end means nothing.
   bool consecutive = !records.empty() && records.front().lsn == first_lsn && first_lsn >= 1 &&
+                     records.front().lsn <= records.back().lsn &&
                      records.back().lsn < kLargeHead && !(mode & 32);
   for (size_t i = 1; consecutive && i < records.size(); ++i)
     consecutive = records[i].lsn == records[0].lsn + i;
