@@ -105,9 +105,8 @@ class Connection {
   virtual void FsyncCount(std::function<void(std::optional<uint64_t>)> cb) { cb(std::nullopt); }
 
  protected:
-  static WriteResult Unsupported(const char* workload) {
-    return WriteError(std::string("this driver has no ") + workload + " workload");
-  }
+  // "this driver has no <workload> workload" (driver.cc).
+  static WriteResult Unsupported(const char* workload);
 };
 
 class Driver {

@@ -2,13 +2,9 @@
 // expired per key whose TTL ran out, with its own revision, under the
 // shard lock; recovery, snapshots and a crash give the same state; a
 // refused append leaves the key expired-for-reads and a later sweep logs
-// it; a write over an expired key logs its expire record first;
-// `casmem dump --log` shows the flag.
-#include <unistd.h>
-
+// it; a write over an expired key logs its expire record first
+// (tests/tools/dump_log_expired_test.cc: `casmem dump --log` shows the flag).
 #include <atomic>
-#include <cstdio>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -349,41 +345,6 @@ TEST(ExpiryLog, AMemoryOnlyStoreGivesExpiryARevision) {
   EXPECT_GT(k, revision);
   EXPECT_GT(j, revision);
   EXPECT_NE(k, j);
-}
-
-// `casmem dump --log` prints an expired tombstone as such (a real directory).
-TEST(ExpiryLog, DumpLogShowsTheExpiredFlag) {
-  const std::string dir =
-      ::testing::TempDir() + "casmem-expiry-waldump-" + std::to_string(getpid());
-  std::filesystem::remove_all(dir);
-  ManualClock clock{kT0};
-  StoreOptions o = MemoryOptions(&clock, 1);
-  o.data_dir = dir;
-  {
-    auto store = MustOpen(o);
-    Put(*store, "lease", "1", std::nullopt, 10);
-    ASSERT_TRUE(store->WaitVisible(store->Delete("ws", "lease", std::nullopt).visible_lsn).ok());
-    Put(*store, "lease", "2", std::nullopt, 10);
-    clock.Advance(10);
-    store->Sweep();
-    ASSERT_TRUE(store->WaitVisible(store->revision()).ok());
-  }
-  std::string segment;
-  for (const auto& e : std::filesystem::directory_iterator(dir + "/wal"))
-    if (e.path().extension() == ".wal") segment = e.path().string();
-  ASSERT_FALSE(segment.empty());
-  FILE* p = popen((std::string(CASMEM_CLI_PATH) + " dump --log " + segment).c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  EXPECT_EQ(pclose(p), 0) << out;
-  EXPECT_NE(out.find("lsn=2 tombstone ws=ws key=lease version=1"), std::string::npos) << out;
-  EXPECT_NE(out.find("lsn=4 tombstone expired ws=ws key=lease version=2 updated_at_ms=" +
-                     std::to_string(kT0 + 10)),
-            std::string::npos)
-      << out;
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

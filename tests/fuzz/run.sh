@@ -8,7 +8,8 @@
 #   tests/fuzz/run.sh                     every target, 40 s each
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh url handler   longer, some targets
 # Environment: FUZZ_SECONDS (40), FUZZ_BUILD (build-fuzz), FUZZ_WORK
-# (a fresh temporary directory), JOBS (2, for the build).
+# (a fresh temporary directory), JOBS (2, for the build), FUZZ_JOBS
+# (targets run at once; JOBS).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-40}
@@ -45,23 +46,40 @@ cmake --build "$BUILD" -j"${JOBS:-2}" --target fuzz_all
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/fuzz/ubsan.supp}
+# One target's run; its log is $WORK/<target>.log, its exit status the
+# fuzzer's (0: no finding in the time given).
+fuzz_one() {
+  local t=$1 d
+  d=$(dict "$t")
+  "$BUILD/bin/fuzz_$t" -max_total_time="$SECONDS_EACH" -max_len="$(max_len "$t")" \
+    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$WORK/artifacts/$t/" ${d:+-dict="$d"} \
+    "$WORK/new/$t" "tests/fuzz/corpus/$t" "$WORK/gen/$t" >"$WORK/$t.log" 2>&1
+}
+
+# Targets run FUZZ_JOBS at a time (default JOBS, 2): each fuzzer is one
+# process on one core, so two cores halve the wall time and keep each
+# target's ${SECONDS_EACH}s. Reports are printed in target order.
+for t in $TARGETS; do
+  [ -x "$BUILD/bin/fuzz_$t" ] || { echo "no such fuzz target: $t" >&2; exit 2; }
+  mkdir -p "$WORK/new/$t" "$WORK/artifacts/$t" "$WORK/gen/$t"
+done
+PARALLEL=${FUZZ_JOBS:-${JOBS:-2}}
+declare -A pid_of
+for t in $TARGETS; do
+  while [ "$(jobs -rp | wc -l)" -ge "$PARALLEL" ]; do wait -n || true; done
+  echo "=== fuzz_$t: ${SECONDS_EACH}s, -max_len=$(max_len "$t")"
+  fuzz_one "$t" &
+  pid_of[$t]=$!
+done
 failed=""
 for t in $TARGETS; do
-  bin="$BUILD/bin/fuzz_$t"
-  [ -x "$bin" ] || { echo "no such fuzz target: $t" >&2; exit 2; }
-  mkdir -p "$WORK/new/$t" "$WORK/artifacts/$t" "$WORK/gen/$t"
-  d=$(dict "$t")
-  echo "=== fuzz_$t: ${SECONDS_EACH}s, -max_len=$(max_len "$t")"
-  if ! "$bin" -max_total_time="$SECONDS_EACH" -max_len="$(max_len "$t")" \
-        -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$WORK/artifacts/$t/" ${d:+-dict="$d"} \
-        "$WORK/new/$t" "tests/fuzz/corpus/$t" "$WORK/gen/$t" \
-        >"$WORK/$t.log" 2>&1; then
+  if ! wait "${pid_of[$t]}"; then
     tail -n 60 "$WORK/$t.log"
     echo "FAILED: fuzz_$t; reproducer(s):" "$WORK"/artifacts/"$t"/*
     failed="$failed $t"
   else
-    grep -E "^(stat::number_of_executed_units|stat::new_units_added)" "$WORK/$t.log" || true
+    echo "fuzz_$t: $(grep -E "^stat::(number_of_executed_units|new_units_added)" "$WORK/$t.log" | tr '\n' ' ')"
   fi
 done
 if [ -n "$failed" ]; then
