@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/change_history.h"
@@ -79,6 +80,22 @@ struct StoreOptions {
   wal::FileSystem* fs = wal::PosixFileSystem();
   Clock* clock = SystemClock();
 };
+
+// The options of a tool that opens a stopped server's data directory
+// briefly (`casmemd token`, `casmem import-pg --data-dir`): every write
+// synced, no sweep, no snapshot on close, and nothing the daemon keeps
+// (history segments, remembered Idempotency-Key answers) dropped by
+// retention options that are the daemon's, not the tool's.
+inline StoreOptions ToolStoreOptions(std::string data_dir) {
+  StoreOptions o;
+  o.data_dir = std::move(data_dir);
+  o.fsync = wal::FsyncMode::kAlways;
+  o.sweep_interval = std::chrono::milliseconds(0);
+  o.snapshot_on_close = false;
+  o.idempotency_retention = std::chrono::hours(24 * 365 * 100);
+  o.idempotency_max_bytes = UINT64_MAX;
+  return o;
+}
 
 // What a read returns.
 struct Entry {

@@ -38,17 +38,7 @@ int OpenStore(const std::string& dir, bool create, std::unique_ptr<Store>* out) 
     return Fail(wal::PosixFileSystem()->Exists(dir) ? dir + " is not a casmem data directory (no wal/)"
                                                     : "no data directory " + dir);
   }
-  StoreOptions o;
-  o.data_dir = dir;
-  o.fsync = wal::FsyncMode::kAlways;
-  // In and out: no sweep, no snapshot, nothing the daemon keeps (history
-  // segments, remembered Idempotency-Key answers) dropped by this tool's
-  // default retention options.
-  o.sweep_interval = std::chrono::milliseconds(0);
-  o.snapshot_on_close = false;
-  o.idempotency_retention = std::chrono::hours(24 * 365 * 100);
-  o.idempotency_max_bytes = UINT64_MAX;
-  Status s = Store::Open(o, out);
+  Status s = Store::Open(ToolStoreOptions(dir), out);
   if (!s.ok()) {
     std::string why = s.ToString();
     if (why.find("is locked") != std::string::npos) {

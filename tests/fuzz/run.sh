@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-40}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 WORK=${FUZZ_WORK:-$(mktemp -d /tmp/casmem-fuzz.XXXXXX)}
-ALL="handler json_body txn_body url http_request wal_record wal_scan wal_segment snapshot patch history mcp"
+ALL="handler json_body txn_body url http_request wal_record wal_scan wal_segment snapshot patch history mcp dump_line"
 TARGETS=${*:-$ALL}
 
 # -max_len per target: enough for its interesting inputs, small enough to
@@ -23,7 +23,7 @@ TARGETS=${*:-$ALL}
 max_len() {
   case $1 in
     handler) echo 8192 ;; json_body|txn_body) echo 4096 ;; url) echo 1024 ;; http_request) echo 4096 ;;
-    patch|mcp) echo 4096 ;;
+    patch|mcp|dump_line) echo 4096 ;;
     wal_record) echo 2048 ;; wal_scan|wal_segment|snapshot|history) echo 4096 ;;
   esac
 }
@@ -32,7 +32,8 @@ dict() {
     handler) echo tests/fuzz/handler.dict ;; json_body) echo tests/fuzz/json.dict ;;
     txn_body) echo tests/fuzz/txn.dict ;;
     url) echo tests/fuzz/url.dict ;; http_request) echo tests/fuzz/http.dict ;;
-    patch) echo tests/fuzz/patch.dict ;; mcp) echo tests/fuzz/mcp.dict ;; *) echo "" ;;
+    patch) echo tests/fuzz/patch.dict ;; mcp) echo tests/fuzz/mcp.dict ;;
+    dump_line) echo tests/fuzz/dump_line.dict ;; *) echo "" ;;
   esac
 }
 

@@ -145,6 +145,12 @@ TEST(OfflineDump, RestoreValidatesEveryLineFirstAndWritesNothingOnError) {
            {R"({"workspace":"ws","key":"b","version":3})", "value"},
            {R"({"workspace":"ws","key":"b","value":1,"version":3,"updated_at":"yesterday"})",
             "updated_at"},
+           // Found by fuzz_dump_line: a second "value" was appended to the
+           // first, and `{"a":1}[2]` restored as the key's value.
+           {R"({"workspace":"ws","key":"b","value":{"a":1},"version":3,"value":[2]})",
+            "\"value\" given twice"},
+           {R"({"workspace":"ws","key":"b","value":1,"version":3,"key":"c"})",
+            "\"key\" given twice"},
            {good, "already given on line 1"}}) {
     const std::string input = good + "\n\n" + third + "\n";
     const CliRun r = RunCli({"restore", "--data-dir", dst}, input);

@@ -74,13 +74,7 @@ class DirTarget final : public ImportTarget {
 std::unique_ptr<ImportTarget> OpenDirTarget(const std::string& dir, uint64_t max_value_bytes,
                                             std::string* error, int* exit_code) {
   SetLogLevel(LogLevel::kWarn);  // recovery chatter is not the report
-  StoreOptions o;
-  o.data_dir = dir;
-  o.fsync = wal::FsyncMode::kAlways;
-  o.sweep_interval = std::chrono::milliseconds(0);
-  o.snapshot_on_close = false;
-  o.idempotency_retention = std::chrono::hours(24 * 365 * 100);
-  o.idempotency_max_bytes = UINT64_MAX;
+  StoreOptions o = ToolStoreOptions(dir);
   o.max_value_bytes = max_value_bytes;
   std::unique_ptr<Store> store;
   Status s = Store::Open(o, &store);

@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "tools/cli/command.h"
+#include "tools/cli/online_common.h"
 #include "tools/offline/data_dir.h"
 #include "tools/offline/log_check.h"
 #include "tools/offline/offline.h"
@@ -20,22 +21,7 @@ namespace {
 
 using cli::Fail;
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
+using cli::JsonQuote;
 
 std::string Num(uint64_t v) { return std::to_string(v); }
 
@@ -92,14 +78,14 @@ void PrintText(const LogCheck& c) {
 }
 
 void PrintJson(const LogCheck& c) {
-  std::string o = "{\"data_dir\":" + JsonString(c.data_dir) + ",\"snapshots\":[";
+  std::string o = "{\"data_dir\":" + JsonQuote(c.data_dir) + ",\"snapshots\":[";
   for (size_t i = 0; i < c.snapshots.size(); ++i) {
     const SnapshotCheck& s = c.snapshots[i];
     if (i) o += ',';
-    o += "{\"path\":" + JsonString(s.path) + ",\"lsn\":" + Num(s.start_lsn) +
+    o += "{\"path\":" + JsonQuote(s.path) + ",\"lsn\":" + Num(s.start_lsn) +
          ",\"records\":" + Num(s.records) + ",\"bytes\":" + Num(s.bytes) +
          ",\"used\":" + (s.used ? "true" : "false");
-    if (!s.damage.empty()) o += ",\"damage\":" + JsonString(s.damage);
+    if (!s.damage.empty()) o += ",\"damage\":" + JsonQuote(s.damage);
     o += '}';
   }
   o += "],\"segments\":[";
@@ -109,14 +95,14 @@ void PrintJson(const LogCheck& c) {
     records += s.records;
     bytes += s.data_bytes;
     if (i) o += ',';
-    o += "{\"path\":" + JsonString(s.path) + ",\"seq\":" + Num(s.seq) +
+    o += "{\"path\":" + JsonQuote(s.path) + ",\"seq\":" + Num(s.seq) +
          ",\"records\":" + Num(s.records) + ",\"batches\":" + Num(s.batches) +
          ",\"first_lsn\":" + Num(s.first_lsn) + ",\"last_lsn\":" + Num(s.last_lsn) +
          ",\"data_bytes\":" + Num(s.data_bytes) + ",\"file_bytes\":" + Num(s.bytes) +
          ",\"stale\":" + (s.stale ? "true" : "false");
     if (!s.damage.empty()) {
       o += std::string(",\"") + (s.torn_tail ? "torn_tail" : "damage") + "\":{\"offset\":" +
-           Num(s.damage_offset) + ",\"why\":" + JsonString(s.damage) + "}";
+           Num(s.damage_offset) + ",\"why\":" + JsonQuote(s.damage) + "}";
     }
     o += '}';
   }
@@ -125,7 +111,7 @@ void PrintJson(const LogCheck& c) {
        ",\"tombstones\":" + Num(c.keys.tombstones()) +
        ",\"workspaces\":" + Num(c.keys.workspaces().size()) +
        ",\"torn_tail\":" + (c.torn_tail ? "true" : "false") + ",\"damage\":[";
-  for (size_t i = 0; i < c.damage.size(); ++i) o += (i ? "," : "") + JsonString(c.damage[i]);
+  for (size_t i = 0; i < c.damage.size(); ++i) o += (i ? "," : "") + JsonQuote(c.damage[i]);
   o += std::string("],\"ok\":") + (c.damaged() ? "false" : "true") + "}\n";
   std::fputs(o.c_str(), stdout);
 }
@@ -138,12 +124,9 @@ int RunCheck(const cli::GlobalOptions&, const std::vector<std::string>& words) {
   if (!TakeDataDir(&args, &dir, &error)) return Fail(cli::kExitUsage, error);
   const bool json = TakeFlag(&args, "--json");
   if (!args.empty()) return Fail(cli::kExitUsage, "check: unexpected argument " + args[0]);
-  if (int rc = RequireDataDir(dir)) return rc;
   std::unique_ptr<wal::FileLock> lock;
-  if (int rc = LockDataDir(dir, &lock)) return rc;
   LogCheck c;
-  Status s = CheckLog(dir, &c);
-  if (!s.ok()) return Fail(cli::kExitFailed, s.ToString());
+  if (int rc = LockAndCheck(dir, &lock, &c)) return rc;
   json ? PrintJson(c) : PrintText(c);
   std::fflush(stdout);
   if (c.damaged()) {

@@ -76,6 +76,14 @@ int RequireDataDir(const std::string& dir) {
                                            : "no data directory " + dir);
 }
 
+int LockAndCheck(const std::string& dir, std::unique_ptr<wal::FileLock>* lock, LogCheck* check) {
+  if (int rc = RequireDataDir(dir)) return rc;
+  if (int rc = LockDataDir(dir, lock)) return rc;
+  Status s = CheckLog(dir, check);
+  if (!s.ok()) return cli::Fail(cli::kExitFailed, s.ToString());
+  return cli::kExitOk;
+}
+
 Status ReadFile(const std::string& path, std::string* out) {
   return wal::ReadWholeFile(wal::PosixFileSystem(), path, out);
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/offline/log_check.h"
 #include "wal/file_ops.h"
 
 namespace casmem::offline {
@@ -30,6 +31,11 @@ int LockDataDir(const std::string& dir, std::unique_ptr<wal::FileLock>* lock);
 
 // Exits 1 (not found) with a message when `dir` holds no wal/ or snap/.
 int RequireDataDir(const std::string& dir);
+
+// What check, repair and dump do first: RequireDataDir, LockDataDir, then
+// CheckLog (log_check.h) into *check. Returns 0 with *lock held, or the
+// exit code after printing the one-line error (4 when a file cannot be read).
+int LockAndCheck(const std::string& dir, std::unique_ptr<wal::FileLock>* lock, LogCheck* check);
 
 // The whole file, or an error status.
 Status ReadFile(const std::string& path, std::string* out);

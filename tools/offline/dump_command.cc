@@ -67,13 +67,9 @@ int RunDump(const cli::GlobalOptions& global, const std::vector<std::string>& wo
   const bool tombstones = TakeFlag(&args, "--tombstones");
   const bool tokens = TakeFlag(&args, "--include-tokens");
   if (!args.empty()) return Fail(cli::kExitUsage, "dump: unexpected argument " + args[0]);
-  if (int rc = RequireDataDir(dir)) return rc;
   std::unique_ptr<wal::FileLock> lock;
-  if (int rc = LockDataDir(dir, &lock)) return rc;
-
   LogCheck check;
-  Status s = CheckLog(dir, &check);
-  if (!s.ok()) return Fail(cli::kExitFailed, s.ToString());
+  if (int rc = LockAndCheck(dir, &lock, &check)) return rc;
   if (check.cut || !check.fatal.empty()) {
     return Fail(cli::kExitConflict,
                 "damage in " + dir + ": " + (check.cut ? check.cut->why : check.fatal) +

@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <set>
 
 #include "engine/json_patch.h"
 #include "engine/json_value.h"
@@ -171,8 +172,15 @@ bool ParseDumpLine(std::string_view line, DumpLine* out, std::string* error) {
     return false;
   }
   bool has_version = false, has_value = false, has_ws = false, has_key = false;
+  std::set<std::string_view> seen;
   for (const json::Member& m : doc.members) {
     const json::Value& v = m.value;
+    // A repeated member would leave the line meaning two things (a second
+    // "value" was appended to the first: two JSON texts restored as one).
+    if (!seen.insert(m.name).second) {
+      *error = "\"" + m.name + "\" given twice";
+      return false;
+    }
     auto string_of = [&](std::string* dst) {
       if (v.kind != json::Value::Kind::kString) {
         *error = "\"" + m.name + "\" must be a string";

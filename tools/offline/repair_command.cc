@@ -198,12 +198,9 @@ int RunRepair(const cli::GlobalOptions&, const std::vector<std::string>& words) 
   if (!TakeDataDir(&args, &dir, &error)) return Fail(cli::kExitUsage, error);
   const bool dry = TakeFlag(&args, "--dry-run");
   if (!args.empty()) return Fail(cli::kExitUsage, "repair: unexpected argument " + args[0]);
-  if (int rc = RequireDataDir(dir)) return rc;
   std::unique_ptr<wal::FileLock> lock;
-  if (int rc = LockDataDir(dir, &lock)) return rc;
   LogCheck c;
-  Status s = CheckLog(dir, &c);
-  if (!s.ok()) return Fail(cli::kExitFailed, s.ToString());
+  if (int rc = LockAndCheck(dir, &lock, &c)) return rc;
   if (!c.fatal.empty()) {
     return Fail(cli::kExitConflict, "cannot repair " + dir + ": " + c.fatal +
                                         "; the records between are gone. Nothing was changed");
@@ -231,7 +228,7 @@ int RunRepair(const cli::GlobalOptions&, const std::vector<std::string>& words) 
   }
   std::string manifest = "casmem repair of " + dir + "\n";
   for (const std::string& d : c.damage) manifest += "damage: " + d + "\n";
-  s = Execute(backup, plan, &manifest);
+  Status s = Execute(backup, plan, &manifest);
   // The manifest is written even after a failure midway: it says what moved.
   std::unique_ptr<wal::File> f;
   Status ms = wal::PosixFileSystem()->CreateDirs(backup);
