@@ -2,7 +2,8 @@
 // endless answer body and an endless SSE line are refused instead of
 // growing memory, versions beyond a long long are handled as uint64
 // (never wrapped), a next-page link that does not move forward stops
-// `ls`; and keys that start with '-' are reached after a lone `--`.
+// `ls`; keys that start with '-' are reached after a lone `--`; and an
+// answer that trickles in ends at --timeout.
 #include <gtest/gtest.h>
 #include <poll.h>
 
@@ -166,6 +167,39 @@ TEST(CliHostile, LsStopsWhenTheNextLinkDoesNotMoveForward) {
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_NE(r.err.find("does not move forward"), std::string::npos) << r.err;
   EXPECT_EQ(server.requests().size(), 2u);
+}
+
+// A server that answers one byte every 100 ms (a 1000-byte body: 100 s)
+// never stretches a request past --timeout: the deadline covers the whole
+// answer, not each read. The same limit from $CASMEM_TIMEOUT.
+TEST(CliHostile, ATricklingAnswerEndsAtTheTimeout) {
+  for (const bool from_env : {false, true}) {
+    FakeServer server(1, [](FakeServer& s, int fd, int) {
+      if (s.ReadRequest(fd).empty()) return;
+      FakeServer::Send(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 1000\r\n\r\n\"");
+      for (int i = 0; i < 1000; ++i) {
+        pollfd p{fd, POLLIN, 100};
+        if (::poll(&p, 1, 100) > 0) return;  // the client gave up (closed)
+        if (::write(fd, "a", 1) != 1) return;
+      }
+    });
+    const CliRun r = from_env ? RunCli({"--url", server.url(), "get", "k"}, "",
+                                       {{"CASMEM_TIMEOUT", "1500ms"}}, 30)
+                              : RunCli({"--url", server.url(), "--timeout", "2s", "get", "k"}, "", {}, 30);
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    EXPECT_NE(r.err.find(from_env ? "within 1500 ms (--timeout)" : "within 2 s (--timeout)"),
+              std::string::npos)
+        << r.err;
+  }
+}
+
+TEST(CliHostile, TimeoutMustBeADurationAboveZero) {
+  for (const char* bad : {"0", "soon", "-1s", "5d"}) {
+    const CliRun r = RunCli({"--timeout", bad, "get", "k"});
+    EXPECT_EQ(r.exit_code, 3) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace

@@ -34,6 +34,11 @@ struct GlobalOptions {
   std::string writer;     // --writer, else $CASMEM_WRITER; empty = none (Casmem-Writer)
   std::string cacert;     // --cacert FILE: trust this CA for https:// (else the system's)
   bool insecure = false;  // --insecure: do not verify the server's certificate
+  // --timeout, else $CASMEM_TIMEOUT, else 30 s: the longest one request may
+  // take whole (connecting, sending, and the complete answer), however
+  // slowly the answer trickles in. A watch stream is bounded by silence
+  // instead (http_client.h).
+  long long timeout_ms = 30'000;
 };
 
 struct Command {

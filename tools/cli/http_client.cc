@@ -1,7 +1,7 @@
 // HttpClient (http_client.h): the only file of the CLI that includes Beast
 // and Asio. Each blocking step runs one asynchronous operation on the
 // client's own io_context, under a beast::tcp_stream deadline, so that a
-// silent server cannot hang the CLI.
+// silent or trickling server cannot hang the CLI.
 #include "tools/cli/http_client.h"
 
 #include <openssl/ssl.h>
@@ -33,7 +33,6 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr std::chrono::seconds kIoTimeout{30};
 constexpr std::chrono::seconds kWatchSilence{90};
 // The largest answer body read (a 1 MiB value JSON-escaped, a page of
 // 10000 keys, fit easily); a longer one (a hostile or broken server's
@@ -154,6 +153,19 @@ struct HttpClient::Impl {
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
   bool connected = false;
+  // When the request under way must be complete (--timeout from its
+  // start): every step of it is armed with this one deadline, so an answer
+  // that trickles in cannot stretch it.
+  std::chrono::steady_clock::time_point deadline;
+
+  void StartClock() {
+    deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(global.timeout_ms);
+  }
+  void Arm() { Lowest().expires_at(deadline); }
+  std::string TimeoutText() const {
+    const long long ms = global.timeout_ms;
+    return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+  }
 
   std::string Authority() const {
     return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
@@ -293,7 +305,7 @@ struct HttpClient::Impl {
     } else {
       plain = std::make_unique<beast::tcp_stream>(ioc);
     }
-    Lowest().expires_after(kIoTimeout);
+    Arm();
     ec = Run([&](auto handler) { Lowest().async_connect(endpoints, std::move(handler)); });
     if (ec) {
       *error = "cannot connect to " + Authority() + ": " + Why(ec);
@@ -302,7 +314,7 @@ struct HttpClient::Impl {
     }
     Lowest().socket().set_option(tcp::no_delay(true), ec);
     if (tls) {
-      Lowest().expires_after(kIoTimeout);
+      Arm();
       ec = Run([&](auto handler) {
         secure->async_handshake(ssl::stream_base::client, std::move(handler));
       });
@@ -341,7 +353,7 @@ struct HttpClient::Impl {
 
   template <class Stream>
   error_code Write(Stream& s, http::request<http::string_body>& req) {
-    Lowest().expires_after(kIoTimeout);
+    Arm();
     return Run([&](auto handler) { http::async_write(s, req, std::move(handler)); });
   }
 
@@ -359,7 +371,7 @@ struct HttpClient::Impl {
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxBody);
     while (!parser.is_done()) {
-      Lowest().expires_after(kIoTimeout);  // per read: a long listing is not cut
+      Arm();
       ec = Run([&](auto handler) { http::async_read_some(s, buffer, parser, std::move(handler)); });
       if (parser.got_some() || buffer.size() > 0) *got_any = true;
       if (ec) {
@@ -388,7 +400,7 @@ struct HttpClient::Impl {
     }
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);  // an endless stream is the point; SseParser bounds what it keeps
-    Lowest().expires_after(kIoTimeout);
+    Arm();
     ec = Run([&](auto handler) { http::async_read_header(s, buffer, parser, std::move(handler)); });
     if (ec) {
       *error = "no answer from " + Authority() + ": " + Why(ec);
@@ -399,7 +411,7 @@ struct HttpClient::Impl {
       http::response_parser<http::string_body> rest(std::move(parser));
       rest.body_limit(kMaxBody);
       while (!rest.is_done()) {
-        Lowest().expires_after(kIoTimeout);
+        Arm();
         ec = Run([&](auto handler) { http::async_read_some(s, buffer, rest, std::move(handler)); });
         if (ec) break;
       }
@@ -447,6 +459,7 @@ bool HttpClient::Request(std::string_view method, std::string_view target, std::
                          const HeaderList& headers, Response* out, std::string* error) {
   Impl& im = *impl_;
   auto req = im.MakeRequest(method, target, body, headers);
+  im.StartClock();
   for (int attempt = 0;; ++attempt) {
     const bool reused = im.connected;
     if (!im.connected && !im.Connect(error)) return false;
@@ -459,7 +472,8 @@ bool HttpClient::Request(std::string_view method, std::string_view target, std::
       *error = "the answer from " + im.Authority() + " is over 64 MiB: refused";
     } else {
       *error = failure == beast::error::timeout
-                   ? "no answer from " + im.Authority() + " within 30 s"
+                   ? "no complete answer from " + im.Authority() + " within " + im.TimeoutText() +
+                         " (--timeout)"
                    : "lost the connection to " + im.Authority() + ": " + im.Why(failure);
     }
     im.Close();
@@ -475,6 +489,7 @@ bool HttpClient::Watch(std::string_view target, const HeaderList& headers, const
   *status = 0;
   auto req = im.MakeRequest("GET", target, "", headers);
   req.set(http::field::accept, "text/event-stream");
+  im.StartClock();  // connecting and the answer's header; then kWatchSilence
   if (!im.Connect(error)) return false;
   const bool ok = im.tls ? im.WatchOn(*im.secure, req, on_event, status, error, error_body)
                          : im.WatchOn(*im.plain, req, on_event, status, error, error_body);

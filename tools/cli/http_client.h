@@ -3,10 +3,13 @@
 // timeouts, and a Server-Sent Events reader for watch. Beast and Asio stay
 // inside http_client.cc (compile time); this header needs neither.
 //
-// Timeouts: connecting (with the TLS handshake) and each read or write
-// of a request get 30 s. A watch stream has no overall limit; it is
-// treated as lost when nothing at all (not even the server's heartbeat
-// comment, every 15 s by default) arrives for 90 s.
+// Timeouts: a request (connecting, the TLS handshake, sending it and
+// reading its whole answer, a reconnection included) must be complete
+// within GlobalOptions::timeout_ms (--timeout, 30 s by default), however
+// the bytes trickle in. A watch stream gets that long to connect and
+// answer with its header; then it has no overall limit and is treated as
+// lost when nothing at all (not even the server's heartbeat comment,
+// every 15 s by default) arrives for 90 s.
 #pragma once
 
 #include <functional>

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tools/cli/command.h"
+#include "tools/cli/online_common.h"
 
 namespace casmem::cli {
 
@@ -46,6 +47,7 @@ void PrintUsage(FILE* out) {
       "  --writer NAME      Casmem-Writer of writes ($CASMEM_WRITER)\n"
       "  --cacert FILE      trust this CA certificate for https://\n"
       "  --insecure         do not verify the server's certificate\n"
+      "  --timeout D        the longest one request may take ($CASMEM_TIMEOUT, default 30s)\n"
       "\n"
       "Commands:\n",
       out);
@@ -92,6 +94,8 @@ int Main(int argc, char** argv) {
   global.token = EnvOr("CASMEM_TOKEN", "");
   global.writer = EnvOr("CASMEM_WRITER", "");
 
+  std::string timeout = EnvOr("CASMEM_TIMEOUT", "");
+
   std::vector<std::string> all(argv + 1, argv + argc);
   std::vector<std::string> rest;  // the command and its own words
   bool help = false;
@@ -109,7 +113,8 @@ int Main(int argc, char** argv) {
     if (TakeValue(all, &i, "--url", &global.url, &error) ||
         TakeValue(all, &i, "--token", &global.token, &error) ||
         TakeValue(all, &i, "--writer", &global.writer, &error) ||
-        TakeValue(all, &i, "--cacert", &global.cacert, &error)) {
+        TakeValue(all, &i, "--cacert", &global.cacert, &error) ||
+        TakeValue(all, &i, "--timeout", &timeout, &error)) {
       if (!error.empty()) return Fail(kExitUsage, error);
       continue;
     }
@@ -120,6 +125,13 @@ int Main(int argc, char** argv) {
     } else {
       rest.push_back(all[i]);
     }
+  }
+  if (!timeout.empty()) {
+    long long ms = 0;
+    if (!ParseDurationMs(timeout, &ms, &error) || ms == 0) {
+      return Fail(kExitUsage, "--timeout: " + (error.empty() ? "must be more than 0" : error));
+    }
+    global.timeout_ms = ms;
   }
   if (rest.empty() || rest[0] == "--") {
     PrintUsage(help ? stdout : stderr);

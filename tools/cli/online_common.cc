@@ -287,7 +287,7 @@ bool ParseCount(std::string_view text, uint64_t* value) {
   return true;
 }
 
-bool ParseTtlSeconds(std::string_view text, long long* seconds, std::string* error) {
+bool ParseDurationMs(std::string_view text, long long* ms, std::string* error) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
   uint64_t n = 0;
@@ -302,12 +302,19 @@ bool ParseTtlSeconds(std::string_view text, long long* seconds, std::string* err
   } else if (unit == "h") {
     ms_per = 3'600'000;
   }
-  if (ms_per == 0 || !ParseCount(text.substr(0, digits), &n) || n > 315360000LL * 1000) {
-    *error = "bad duration \"" + std::string(text) + "\" (an integer with ms, s, m or h)";
+  if (ms_per == 0 || !ParseCount(text.substr(0, digits), &n) ||
+      n > static_cast<uint64_t>(kMaxDurationMs / ms_per)) {
+    *error = "bad duration \"" + std::string(text) + "\" (an integer with ms, s, m or h, up to 10 years)";
     return false;
   }
-  const long long ms = static_cast<long long>(n) * ms_per;
-  if (ms % 1000 != 0 || ms < 1000 || ms / 1000 > 315360000) {
+  *ms = static_cast<long long>(n) * ms_per;
+  return true;
+}
+
+bool ParseTtlSeconds(std::string_view text, long long* seconds, std::string* error) {
+  long long ms = 0;
+  if (!ParseDurationMs(text, &ms, error)) return false;
+  if (ms % 1000 != 0 || ms < 1000) {
     *error = "--ttl must be a whole number of seconds from 1s to 315360000s, not \"" +
              std::string(text) + "\"";
     return false;

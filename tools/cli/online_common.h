@@ -73,8 +73,11 @@ std::optional<uint64_t> IntMember(const Json& j, std::string_view name);
 bool ReadSource(const std::string& arg, const std::string& file, std::string* out,
                 std::string* error);
 
-// Spec durations ("300ms", "5s", "10m", "24h", bare = seconds) as whole
-// seconds in [1, 315360000]; false with *error otherwise.
+// Spec durations ("300ms", "5s", "10m", "24h", bare = seconds) in
+// milliseconds, from 0 to kMaxDurationMs (10 years); false with *error.
+inline constexpr long long kMaxDurationMs = 315360000LL * 1000;
+bool ParseDurationMs(std::string_view text, long long* ms, std::string* error);
+// The same as whole seconds in [1, 315360000] (a TTL); false with *error.
 bool ParseTtlSeconds(std::string_view text, long long* seconds, std::string* error);
 // A non-negative integer up to 2^64-1 (a version or revision), any number
 // of digits; false otherwise (an overflow is refused, never wrapped).
