@@ -133,7 +133,9 @@ bool ToDecimal(std::string_view t, Decimal* d) {
     if (i < t.size() && (t[i] == '+' || t[i] == '-')) eneg = t[i++] == '-';
     const size_t b = i;
     while (i < t.size() && IsDigit(t[i])) {
-      if (e < kExpCap) e = e * 10 + (t[i] - '0');
+      // Past kExpCap / 10 another digit passes the cap: it stays there (the
+      // multiplication would overflow int64 from about 9.2e17 on).
+      e = e < kExpCap / 10 ? e * 10 + (t[i] - '0') : kExpCap;
       ++i;
     }
     if (i == b) return false;
@@ -212,6 +214,12 @@ const Value* Value::Find(std::string_view name) const {
 
 ParseFailure ParseJson(std::string_view text, int max_depth, Value* out, std::string* error) {
   *out = Value();  // the builder fills values in place
+  // A raw NUL is never JSON, and RapidJSON would take it for the end of
+  // the input: `{"a":1}` NUL `garbage` would pass as `{"a":1}`.
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    *error = "malformed JSON at offset " + std::to_string(nul) + ": a NUL byte";
+    return ParseFailure::kSyntax;
+  }
   Builder builder(out, max_depth);
   rapidjson::Reader reader;
   rapidjson::MemoryStream ms(text.data(), text.size());

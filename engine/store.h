@@ -245,8 +245,13 @@ struct TxnRequest {
 
 // The largest version Store::Load accepts: 2^53 - 1, the largest integer
 // every JSON client reads exactly. Writes add 1 per version, so no key
-// reaches a version that wraps (2^64) or that a client cannot hold.
+// reaches a version that wraps (2^64); a key loaded at exactly 2^53 - 1
+// and written again goes past it (and `restore` then refuses its dump line).
 inline constexpr uint64_t kMaxLoadVersion = (1ULL << 53) - 1;
+// The latest time Store::Load accepts, 9999-12-31T23:59:59.999Z: the last
+// an RFC 3339 four-digit year writes, so every loaded time is printed by
+// the API and read back by `restore` as it is.
+inline constexpr int64_t kMaxLoadTimeMs = 253'402'300'799'999;
 
 // A key's state as another store or system had it (Store::Load): what
 // `casmem restore` and the importers write, keeping versions so that
@@ -258,7 +263,7 @@ struct LoadRequest {
   // version must not be handed out again).
   std::string_view value;
   uint64_t version = 0;       // 1 .. kMaxLoadVersion
-  int64_t updated_at_ms = 0;  // 0 = now
+  int64_t updated_at_ms = 0;  // 0 = now; else up to kMaxLoadTimeMs
   int64_t expires_at_ms = 0;  // 0 = no TTL; in the past = loaded already expired
   std::string_view writer;    // Casmem-Writer of that version; empty = none
 };

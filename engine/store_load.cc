@@ -20,6 +20,9 @@ WriteResult Store::Load(const LoadRequest& req) {
   if (err == nullptr && (req.updated_at_ms < 0 || req.expires_at_ms < 0)) {
     err = "times must not be negative";
   }
+  if (err == nullptr && (req.updated_at_ms > kMaxLoadTimeMs || req.expires_at_ms > kMaxLoadTimeMs)) {
+    err = "times must be at most 9999-12-31T23:59:59.999Z";
+  }
   if (err != nullptr) {
     res.outcome = Outcome::kInvalid;
     res.error = err;

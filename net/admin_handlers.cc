@@ -40,6 +40,12 @@ HttpResponse StoreFailure(Outcome o, const std::string& error) {
 // {"name","workspace","role"}: all three strings, nothing else.
 bool ParseCreate(std::string_view body, std::string* name, std::string* ws, std::string* role,
                  std::string* error) {
+  // A raw NUL is never JSON, and RapidJSON would take it for the end of
+  // the input: `{"a":1}` NUL `garbage` would pass as `{"a":1}`.
+  if (body.find('\0') != std::string_view::npos) {
+    *error = "body is not valid JSON: it holds a NUL byte";
+    return false;
+  }
   rapidjson::Document d;
   d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
   if (d.HasParseError()) {

@@ -20,7 +20,6 @@
 // Clients' workspace names only: the store's own ("casmem:tokens") is
 // not a name an item can give.
 #include <algorithm>
-#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +27,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/rfc3339.h"
 #include "engine/json_patch.h"
 #include "engine/json_value.h"
 #include "engine/names.h"
@@ -50,60 +50,6 @@ struct ImportItem {
   int64_t expires_at_ms = 0;  // 0 = none
   std::string writer;
 };
-
-bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return true;
-}
-
-// RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), in
-// ms since the epoch (the fraction truncated to ms). False if malformed.
-bool ParseRfc3339(std::string_view s, int64_t* ms) {
-  int y, mo, d, h, mi, sec;
-  if (!Digits(s, 0, 4, &y) || s.size() < 20 || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
-      s[7] != '-' || !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-      !Digits(s, 11, 2, &h) || s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' ||
-      !Digits(s, 17, 2, &sec)) {
-    return false;
-  }
-  using namespace std::chrono;
-  const year_month_day ymd{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
-  if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return false;
-  size_t i = 19;
-  int64_t frac_ms = 0;
-  if (s[i] == '.') {
-    size_t n = 0;
-    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++n) {
-      if (n < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
-    }
-    if (n == 0 || n > 9) return false;
-    for (; n < 3; ++n) frac_ms *= 10;
-  }
-  int64_t offset_min = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    int oh, om;
-    if (!Digits(s, i + 1, 2, &oh) || i + 3 >= s.size() || s[i + 3] != ':' ||
-        !Digits(s, i + 4, 2, &om) || oh > 23 || om > 59) {
-      return false;
-    }
-    offset_min = (s[i] == '-' ? -1 : 1) * (oh * 60 + om);
-    i += 6;
-  } else {
-    return false;
-  }
-  if (i != s.size()) return false;
-  const int64_t days_since = sys_days(ymd).time_since_epoch().count();
-  *ms = ((days_since * 24 + h) * 60 + mi - offset_min) * 60'000 + int64_t{sec} * 1000 + frac_ms;
-  return true;
-}
 
 // One line's item; false with *error (naming the field) if it is not one.
 bool ParseItem(std::string_view line, uint64_t max_value_bytes, ImportItem* item,

@@ -25,7 +25,7 @@ void ChangeMembers(Writer& w, const ChangeEvent& e) {
   w.Key("revision");
   w.Uint64(e.revision);
   w.Key("updated_at");
-  Str(w, FormatTimestamp(e.updated_at_ms));
+  Str(w, FormatRfc3339(e.updated_at_ms));
   if (!e.writer.empty()) {
     w.Key("writer");
     Str(w, e.writer);

@@ -193,6 +193,12 @@ std::optional<uint64_t> ParseUnsigned(std::string_view text) {
 }
 
 std::optional<WriteBody> ParseWriteBody(std::string_view body, std::string* error) {
+  // A raw NUL is never JSON, and RapidJSON would take it for the end of
+  // the input: `{"a":1}` NUL `garbage` would pass as `{"a":1}`.
+  if (const size_t nul = body.find('\0'); nul != std::string_view::npos) {
+    *error = "malformed JSON at offset " + std::to_string(nul) + ": a NUL byte";
+    return std::nullopt;
+  }
   WriteBody out;
   BodyHandler handler(&out);
   rapidjson::Reader reader;

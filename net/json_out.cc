@@ -1,7 +1,6 @@
 // Response JSON builders.
 #include "net/json_out.h"
 
-#include <chrono>
 
 #include "net/json_writer.h"
 
@@ -53,55 +52,15 @@ void json::EntryMembers(Writer& w, std::string_view key, std::string_view value,
   w.Key("revision");
   w.Uint64(revision);
   w.Key("updated_at");
-  Str(w, FormatTimestamp(updated_at_ms));
+  Str(w, FormatRfc3339(updated_at_ms));
   if (expires_at_ms != 0) {
     w.Key("expires_at");
-    Str(w, FormatTimestamp(expires_at_ms));
+    Str(w, FormatRfc3339(expires_at_ms));
   }
   if (!writer.empty()) {
     w.Key("writer");
     Str(w, writer);
   }
-}
-
-// By hand rather than gmtime_r + snprintf (a visible share of a GET's CPU
-// time): the civil date of the day number (std::chrono's calendar), then
-// fixed-width digits.
-std::string FormatTimestamp(int64_t ms) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> t{milliseconds(ms)};
-  const sys_days day = floor<days>(t);
-  const year_month_day ymd{day};
-  const int64_t in_day = (t - day).count();  // 0 .. 86'399'999
-  char buf[32];
-  char* p = buf;
-  auto digits = [&p](int64_t v, int width) {
-    for (int i = width - 1; i >= 0; --i) {
-      p[i] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    }
-    p += width;
-  };
-  int year = static_cast<int>(ymd.year());
-  if (year < 0) {  // never for a stored time; kept well-formed anyway
-    *p++ = '-';
-    year = -year;
-  }
-  digits(year, year > 9999 ? 5 : 4);
-  *p++ = '-';
-  digits(static_cast<unsigned>(ymd.month()), 2);
-  *p++ = '-';
-  digits(static_cast<unsigned>(ymd.day()), 2);
-  *p++ = 'T';
-  digits(in_day / 3'600'000, 2);
-  *p++ = ':';
-  digits(in_day / 60'000 % 60, 2);
-  *p++ = ':';
-  digits(in_day / 1000 % 60, 2);
-  *p++ = '.';
-  digits(in_day % 1000, 3);
-  *p++ = 'Z';
-  return std::string(buf, p);
 }
 
 std::string ErrorJson(std::string_view message) {

@@ -9,12 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/rfc3339.h"
 #include "engine/store.h"
 
 namespace casmem::net {
-
-// RFC 3339, UTC, millisecond precision: "2026-11-28T10:15:30.123Z".
-std::string FormatTimestamp(int64_t ms);
 
 std::string ErrorJson(std::string_view message);
 std::string EntryJson(const Entry& e);

@@ -172,7 +172,7 @@ int RunTokenCommand(const std::vector<std::string>& args) {
     std::printf("%-24s %-24s %-6s %-25s %s\n", "NAME", "WORKSPACE", "ROLE", "CREATED", "BY");
     for (const auto& t : all) {
       std::printf("%-24s %-24s %-6s %-25s %s\n", t->name.c_str(), t->workspace.c_str(), RoleName(t->role),
-                  FormatTimestamp(t->created_at_ms).c_str(), t->created_by.c_str());
+                  FormatRfc3339(t->created_at_ms).c_str(), t->created_by.c_str());
     }
   }
   (void)store->Close();

@@ -23,7 +23,7 @@ void TokenObject(JsonWriter& w, const TokenInfo& t, const std::string* secret) {
   w.Key("role");
   w.String(RoleName(t.role));
   w.Key("created_at");
-  Str(w, FormatTimestamp(t.created_at_ms));
+  Str(w, FormatRfc3339(t.created_at_ms));
   w.Key("created_by");
   Str(w, t.created_by);
   if (secret != nullptr) {

@@ -345,6 +345,12 @@ class TxnHandler {
 }  // namespace
 
 std::optional<std::vector<TxnBodyOp>> ParseTxnBody(std::string_view body, std::string* error) {
+  // A raw NUL is never JSON, and RapidJSON would take it for the end of
+  // the input: `{"a":1}` NUL `garbage` would pass as `{"a":1}`.
+  if (const size_t nul = body.find('\0'); nul != std::string_view::npos) {
+    *error = "malformed JSON at offset " + std::to_string(nul) + ": a NUL byte";
+    return std::nullopt;
+  }
   std::vector<TxnBodyOp> ops;
   TxnHandler handler(&ops);
   rapidjson::Reader reader;

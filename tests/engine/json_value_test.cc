@@ -104,6 +104,10 @@ TEST(JsonValue, RefusesWhatIsNotOneValidValue) {
   EXPECT_EQ(ParseOnly("{\"\\udc00\":1}"), ParseFailure::kBadString);  // in a name
   EXPECT_NE(ParseOnly("\"\\ud800\""), ParseFailure::kNone);      // lone high surrogate
   EXPECT_EQ(ParseOnly("\"\\ud83d\\ude00\""), ParseFailure::kNone);
+  // A NUL byte: RapidJSON alone reads it as the end and accepts the rest.
+  using namespace std::string_literals;
+  EXPECT_EQ(ParseOnly("{\"a\":1}\0 {{{ not json"s), ParseFailure::kSyntax);
+  EXPECT_EQ(ParseOnly("[1]\0"s), ParseFailure::kSyntax);
 }
 
 TEST(JsonValue, DepthIsBounded) {
@@ -141,6 +145,15 @@ TEST(JsonValue, NumbersCompareByValue) {
   EXPECT_FALSE(NumberEqual("12345678901234567890", "12345678901234567891"));
   EXPECT_FALSE(NumberEqual("9007199254740993", "9007199254740992"));
   EXPECT_FALSE(NumberEqual("0.1", "0.10000000000000000001"));
+  // Exponents far past int64 (found by fuzz_patch: the exponent's digits
+  // overflowed int64 from 10^18 on: undefined behaviour, which the ASan +
+  // UBSan build stops at, and a wrapped exponent otherwise).
+  const std::string huge = "1e" + std::string(19, '9'), tiny = "1e-" + std::string(19, '9');
+  EXPECT_TRUE(NumberEqual(huge, huge));
+  EXPECT_FALSE(NumberEqual(huge, tiny));
+  EXPECT_FALSE(NumberEqual(huge, "1"));
+  EXPECT_FALSE(NumberEqual(tiny, "1"));
+  EXPECT_FALSE(NumberEqual("1e1" + std::string(30, '0'), "1e-1" + std::string(30, '0')));
 }
 
 TEST(JsonValue, StructuralEquality) {

@@ -279,6 +279,9 @@ TEST_F(AuthHandlerTest, AdminTokenCreateRefusesBadBodies) {
     EXPECT_EQ(r.response.status, 400) << r.response.body;
     EXPECT_NE(r.response.body.find("\"error\""), std::string::npos);
   }
+  // What follows a NUL byte is not overlooked.
+  const std::string nul = std::string(R"({"name":"n","workspace":"w","role":"read"})") + '\0' + "x";
+  EXPECT_EQ(Run("POST", "/admin/tokens", nul, admin).response.status, 400);
   EXPECT_EQ(access->tokens().size(), 1u);
 }
 

@@ -368,8 +368,8 @@ TEST(HandlerBusy, AStalledLogAnswers503StorageBusyWithRetryAfter) {
 }
 
 TEST(Timestamp, Rfc3339WithMilliseconds) {
-  EXPECT_EQ(FormatTimestamp(0), "1970-01-01T00:00:00.000Z");
-  EXPECT_EQ(FormatTimestamp(1'795'774'530'123), "2026-11-27T10:15:30.123Z");
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339(1'795'774'530'123), "2026-11-27T10:15:30.123Z");
   // The same text as gmtime_r + strftime, over four centuries of days and
   // every millisecond position (leap years, centuries, 2000, 2100).
   for (int64_t ms = 0; ms < 13'000'000'000'000; ms += 86'400'000LL * 97 + 3'723'456) {
@@ -379,10 +379,37 @@ TEST(Timestamp, Rfc3339WithMilliseconds) {
     char want[64];
     const size_t n = std::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
     std::snprintf(want + n, sizeof want - n, ".%03dZ", static_cast<int>(ms % 1000));
-    ASSERT_EQ(FormatTimestamp(ms), want) << ms;
+    ASSERT_EQ(FormatRfc3339(ms), want) << ms;
   }
-  EXPECT_EQ(FormatTimestamp(951'782'400'000), "2000-02-29T00:00:00.000Z");
-  EXPECT_EQ(FormatTimestamp(4'107'542'399'999), "2100-02-28T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339(951'782'400'000), "2000-02-29T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339(4'107'542'399'999), "2100-02-28T23:59:59.999Z");
+}
+
+// ParseRfc3339 reads what FormatRfc3339 writes back to the millisecond,
+// and the other RFC 3339 forms a hand-written import may use.
+TEST(Timestamp, ParseReadsWhatFormatWritesAndOtherForms) {
+  for (int64_t ms = 0; ms < 13'000'000'000'000; ms += 86'400'000LL * 97 + 3'723'456) {
+    int64_t back = -1;
+    ASSERT_TRUE(ParseRfc3339(FormatRfc3339(ms), &back)) << FormatRfc3339(ms);
+    ASSERT_EQ(back, ms);
+  }
+  const int64_t t = 1'795'774'530'123;  // 2026-11-27T10:15:30.123Z
+  for (const char* same : {"2026-11-27T10:15:30.123Z", "2026-11-27t10:15:30.123z",
+                           "2026-11-27T12:15:30.123+02:00", "2026-11-27T05:45:30.123-04:30",
+                           "2026-11-27T10:15:30.123999999Z"}) {
+    int64_t ms = 0;
+    EXPECT_TRUE(ParseRfc3339(same, &ms)) << same;
+    EXPECT_EQ(ms, t) << same;
+  }
+  int64_t ms = 0;
+  EXPECT_TRUE(ParseRfc3339("2026-11-27T10:15:30Z", &ms));
+  EXPECT_EQ(ms, t - 123);
+  for (const char* bad : {"", "2026-11-27", "2026-11-27T10:15:30", "2026-02-30T00:00:00Z",
+                          "2026-13-01T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T10:15:30.Z",
+                          "2026-11-27T10:15:30.1234567890Z", "2026-11-27T10:15:30+2:00",
+                          "2026-11-27T10:15:30Z ", "2026-11-27 10:15:30Z"}) {
+    EXPECT_FALSE(ParseRfc3339(bad, &ms)) << bad;
+  }
 }
 
 }  // namespace

@@ -88,6 +88,20 @@ TEST_F(JsonBodyTest, HugeNestingIsRefusedWithoutRecursion) {
   EXPECT_EQ(Stored(), 0);
 }
 
+// A NUL byte after the object hid the rest from RapidJSON (it reads NUL as
+// the end): the body was stored as if the rest were not there.
+TEST_F(JsonBodyTest, ANulByteAnywhereIs400AndNothingIsStored) {
+  using namespace std::string_literals;
+  for (const std::string& body : {R"({"key":"k","value":1})"s + '\0' + "{{{ not json",
+                                  R"({"key":"k","value":1})"s + '\0',
+                                  R"({"key":"k","value":"a)"s + '\0' + R"(b"})"}) {
+    HttpResponse r = Post(body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("NUL byte"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Stored(), 0);
+}
+
 TEST_F(JsonBodyTest, LoneSurrogatesAre400AndNothingIsStored) {
   for (const char* body : {
            R"({"key":"k","value":"\udc00"})",           // lone low, the issue's case

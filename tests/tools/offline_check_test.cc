@@ -353,6 +353,54 @@ TEST(OfflineCheck, DamageInTheFirstBatchAfterASnapshotKeepsCasmemdWritable) {
   std::filesystem::remove_all(crash);
 }
 
+// Damage in a record the snapshot holds, with acknowledged writes after
+// the snapshot in the same segment: the only cut that opens the directory
+// drops those writes, which verify. Repair used to do it and report 0
+// records lost; it now counts them and refuses without --force.
+TEST(OfflineCheck, RepairRefusesToDropIntactWritesPastTheSnapshotWithoutForce) {
+  const std::string dir = FreshDir("needless");
+  BuildStore(dir, 20, /*snapshot=*/true);  // lsn 1..20, the snapshot at 20
+  {
+    StoreOptions o;
+    o.data_dir = dir;
+    o.wal_segment_bytes = 64 * 1024;
+    o.sweep_interval = std::chrono::milliseconds(0);
+    o.snapshot_on_close = false;
+    std::unique_ptr<Store> store;
+    ASSERT_TRUE(Store::Open(o, &store).ok());
+    for (int i = 20; i < 40; ++i) {  // lsn 21..40, after the snapshot
+      PutRequest req;
+      req.workspace = "ws";
+      const std::string key = KeyName(i), value = ValueOf(i);
+      req.key = key;
+      req.value = value;
+      ASSERT_EQ(store->Put(req).outcome, Outcome::kOk);
+    }
+    ASSERT_TRUE(store->WaitVisible(store->revision()).ok());
+    ASSERT_TRUE(store->Close().ok());
+  }
+  const auto segs = Segments(dir);
+  ASSERT_EQ(segs.size(), 1u);
+  std::string bytes = ReadAll(segs[0]);
+  bytes[100] ^= 0x40;  // in the first batch: lsn 1, which the snapshot holds
+  WriteAll(segs[0], bytes);
+
+  const auto before = TreeBytes(dir);
+  CliRun r = RunCli({"repair", "--data-dir", dir});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("without dropping 20 acknowledged records up to lsn 40"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  EXPECT_EQ(TreeBytes(dir), before) << "a refused repair changed the directory";
+
+  r = RunCli({"repair", "--data-dir", dir, "--force"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("(20 readable records up to lsn 40 lie beyond the damage)"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(static_cast<int>(DumpedKeys(dir).size()), 20);  // what the snapshot holds
+  std::filesystem::remove_all(dir);
+}
+
 TEST(OfflineCheck, EveryOfflineCommandRefusesWhileCasmemdRuns) {
   const std::string dir = FreshDir("locked");
   BuildStore(dir, 3, false);

@@ -151,6 +151,13 @@ TEST(OfflineDump, RestoreValidatesEveryLineFirstAndWritesNothingOnError) {
             "\"value\" given twice"},
            {R"({"workspace":"ws","key":"b","value":1,"version":3,"key":"c"})",
             "\"key\" given twice"},
+           // The epoch itself is Store::Load's "not given": it restored a
+           // TTL of 1970 as no TTL.
+           {R"({"workspace":"ws","key":"b","value":1,"version":3,"expires_at":"1970-01-01T00:00:00Z"})",
+            "expires_at"},
+           // Not a date (the old parser moved it to March 2nd).
+           {R"({"workspace":"ws","key":"b","value":1,"version":3,"updated_at":"2026-02-30T00:00:00Z"})",
+            "updated_at"},
            {good, "already given on line 1"}}) {
     const std::string input = good + "\n\n" + third + "\n";
     const CliRun r = RunCli({"restore", "--data-dir", dst}, input);

@@ -12,6 +12,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/rfc3339.h"
 #include "tools/cli/http_client.h"
 #include "tools/import/import_target.h"
 
@@ -22,21 +23,6 @@ namespace {
 constexpr size_t kBatchItems = 1000;
 constexpr size_t kBatchBytes = 512 << 10;
 constexpr int kBusyRetries = 30;
-
-// RFC 3339, UTC, milliseconds: the API's own format.
-std::string Rfc3339(int64_t ms) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> t{milliseconds(ms)};
-  const sys_days day = floor<days>(t);
-  const year_month_day ymd{day};
-  const int64_t in_day = (t - day).count();
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(in_day / 3'600'000), static_cast<int>(in_day / 60'000 % 60),
-                static_cast<int>(in_day / 1000 % 60), static_cast<int>(in_day % 1000));
-  return buf;
-}
 
 void AppendLine(const ImportItem& it, std::string* out) {
   rapidjson::StringBuffer sb;
@@ -58,11 +44,11 @@ void AppendLine(const ImportItem& it, std::string* out) {
   w.Uint64(it.version);
   if (it.updated_at_ms > 0) {
     w.Key("updated_at");
-    str(Rfc3339(it.updated_at_ms));
+    str(FormatRfc3339(it.updated_at_ms));
   }
   if (it.expires_at_ms > 0) {
     w.Key("expires_at");
-    str(Rfc3339(it.expires_at_ms));
+    str(FormatRfc3339(it.expires_at_ms));
   }
   w.EndObject();
   out->append(sb.GetString(), sb.GetSize());

@@ -6,6 +6,7 @@
 #include "engine/json_patch.h"
 #include "engine/json_value.h"
 #include "engine/names.h"
+#include "engine/store.h"
 
 namespace casmem::importer {
 
@@ -25,12 +26,20 @@ RowVerdict CheckRow(const PgRow& row, const WorkspaceMap& map, int64_t now_ms,
   }
   if (const char* p = KeyProblem(*row.key)) return invalid(std::string("key: ") + p);
   item->key = *row.key;
-  int64_t version = 0;
+  uint64_t version = 0;
   const std::string& vt = *row.version;
-  if (std::from_chars(vt.data(), vt.data() + vt.size(), version).ec != std::errc() || version < 1) {
-    return invalid("version " + vt + " is not an integer of at least 1");
+  // The whole text: "3.9" or "7 apples" is no version (from_chars alone
+  // reads 3 and 7).
+  const auto [end, ec] = std::from_chars(vt.data(), vt.data() + vt.size(), version);
+  if (ec != std::errc() || end != vt.data() + vt.size() || version < 1 || version > kMaxLoadVersion) {
+    return invalid("version " + vt + " is not an integer from 1 to 9007199254740991 (2^53 - 1)");
   }
-  item->version = static_cast<uint64_t>(version);
+  // Refused here rather than by the target, so that both targets count
+  // the row invalid (POST /admin/import refuses a whole batch for one).
+  if (row.updated_at_ms.value_or(0) > kMaxLoadTimeMs || row.expires_at_ms.value_or(0) > kMaxLoadTimeMs) {
+    return invalid("updated_at or expires_at after 9999-12-31T23:59:59.999Z");
+  }
+  item->version = version;
   item->updated_at_ms = row.updated_at_ms.value_or(0) > 0 ? *row.updated_at_ms : 0;
   item->expires_at_ms = 0;
   item->value.clear();

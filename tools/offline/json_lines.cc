@@ -6,9 +6,9 @@
 
 #include <cinttypes>
 #include <cstdio>
-#include <ctime>
 #include <set>
 
+#include "common/rfc3339.h"
 #include "engine/json_patch.h"
 #include "engine/json_value.h"
 #include "engine/names.h"
@@ -57,77 +57,7 @@ bool ParseU64(std::string_view text, uint64_t* out) {
   return true;
 }
 
-bool ReadDigits(std::string_view s, size_t* pos, size_t n, int* out) {
-  if (*pos + n > s.size()) return false;
-  int v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const char c = s[*pos + i];
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *pos += n;
-  *out = v;
-  return true;
-}
-
-bool Expect(std::string_view s, size_t* pos, char c) {
-  if (*pos >= s.size() || (s[*pos] != c && s[*pos] != (c | 0x20))) return false;
-  ++*pos;
-  return true;
-}
-
 }  // namespace
-
-std::string FormatTime(int64_t ms) {
-  int64_t secs = ms / 1000, frac = ms % 1000;
-  if (frac < 0) {
-    frac += 1000;
-    --secs;
-  }
-  const time_t t = static_cast<time_t>(secs);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(frac));
-  return buf;
-}
-
-bool ParseTime(std::string_view s, int64_t* ms) {
-  size_t pos = 0;
-  int year, mon, day, hour, min, sec;
-  if (!ReadDigits(s, &pos, 4, &year) || !Expect(s, &pos, '-') || !ReadDigits(s, &pos, 2, &mon) ||
-      !Expect(s, &pos, '-') || !ReadDigits(s, &pos, 2, &day) || !Expect(s, &pos, 'T') ||
-      !ReadDigits(s, &pos, 2, &hour) || !Expect(s, &pos, ':') || !ReadDigits(s, &pos, 2, &min) ||
-      !Expect(s, &pos, ':') || !ReadDigits(s, &pos, 2, &sec)) {
-    return false;
-  }
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return false;
-  int64_t frac_ms = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    size_t digits = 0;
-    int64_t scale = 100;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      frac_ms += (s[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-      ++digits;
-    }
-    if (digits == 0 || digits > 9) return false;
-  }
-  if (!Expect(s, &pos, 'Z') || pos != s.size()) return false;
-  struct tm tm {};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = mon - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = min;
-  tm.tm_sec = sec;
-  const time_t t = timegm(&tm);
-  *ms = static_cast<int64_t>(t) * 1000 + frac_ms;
-  return true;
-}
 
 void AppendDumpLine(std::string_view workspace, std::string_view key, const KeyState& state,
                     bool as_tombstone, std::string* out) {
@@ -146,9 +76,9 @@ void AppendDumpLine(std::string_view workspace, std::string_view key, const KeyS
   *out += buf;
   // A key past its TTL died at its expiry.
   const int64_t updated = state.tombstone || !as_tombstone ? state.updated_at_ms : state.expires_at_ms;
-  *out += ",\"updated_at\":\"" + FormatTime(updated) + "\"";
+  *out += ",\"updated_at\":\"" + FormatRfc3339(updated) + "\"";
   if (!tombstone && state.expires_at_ms != 0) {
-    *out += ",\"expires_at\":\"" + FormatTime(state.expires_at_ms) + "\"";
+    *out += ",\"expires_at\":\"" + FormatRfc3339(state.expires_at_ms) + "\"";
   }
   if (!tombstone && !state.writer.empty()) {
     *out += ",\"writer\":";
@@ -192,8 +122,10 @@ bool ParseDumpLine(std::string_view line, DumpLine* out, std::string* error) {
     auto time_of = [&](int64_t* dst) {
       std::string text;
       if (!string_of(&text)) return false;
-      if (!ParseTime(text, dst) || *dst < 0) {
-        *error = "\"" + m.name + "\" is not an RFC 3339 UTC time (2026-11-28T10:15:30.123Z)";
+      // After 1970 (0 is Store::Load's "not given"); ParseRfc3339's four-digit
+      // years end before kMaxLoadTimeMs.
+      if (!ParseRfc3339(text, dst) || *dst <= 0) {
+        *error = "\"" + m.name + "\" is not an RFC 3339 time after 1970 (2026-11-28T10:15:30.123Z)";
         return false;
       }
       return true;

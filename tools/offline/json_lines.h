@@ -4,7 +4,8 @@
 //    "expires_at"?,"writer"?}                          a live key
 //   {"workspace","key","version","revision","updated_at","tombstone":true,
 //    "expired"?:true}                                  a deleted / expired key
-// Times are RFC 3339 UTC with milliseconds, as the API writes them.
+// Times are RFC 3339 UTC with milliseconds, as the API writes them
+// (common/rfc3339.h; read back with any offset).
 #pragma once
 
 #include <cstdint>
@@ -14,12 +15,6 @@
 #include "tools/offline/key_table.h"
 
 namespace casmem::offline {
-
-// "2026-11-28T10:15:30.123Z".
-std::string FormatTime(int64_t ms);
-// Parses FormatTime's form (fraction of 0-9 digits, "Z" or "z"); false
-// when the text is not one.
-bool ParseTime(std::string_view text, int64_t* ms);
 
 // Appends one line (with its newline). `as_tombstone`: written as a
 // tombstone even though the state is live (a key past its TTL).

@@ -68,6 +68,29 @@ Status CheckSnapshots(wal::FileSystem* fs, LogCheck* out) {
 // or below the snapshot's lsn (what a cut can leave) opens once and then
 // never again after a write. Damage then, cut at the segment's end (at 0
 // when empty: it goes whole) so that repair moves it out.
+// Records past the snapshot (lsn > base) that verify beyond damage at
+// `from` in segment bytes `buf` (format `format`): what a cut there drops
+// from this segment. Read as a segment of the batches from the first
+// intact one after the damage (the header of a fresh segment of `seq`
+// before them); it stops at the next damage, so a count is a floor.
+void CountIntactBeyond(const std::string& buf, uint32_t format, uint64_t seq, uint64_t from,
+                       uint64_t base, LogCheck* out) {
+  if (format == 0) format = wal::kSegmentFormat;  // an unreadable header: today's format
+  const wal::LaterData later = wal::FindValidDataAfter(buf, format, from, base);
+  if (!later.found) return;
+  std::string rest = wal::EncodeSegmentHeader(seq, format);
+  rest.append(buf, later.offset, std::string::npos);
+  wal::SegmentEnd end;
+  (void)wal::ReadSegment(rest, "", [&](const wal::BatchAt& b) {
+    for (const wal::RecordAt& r : b.records) {
+      if (r.record.lsn <= base) continue;
+      ++out->lost_records;
+      out->lost_last_lsn = std::max(out->lost_last_lsn, r.record.lsn);
+    }
+    return Status::OK();
+  }, &end);
+}
+
 void CheckTail(LogCheck* out) {
   if (out->cut || !out->fatal.empty() || out->segments.empty()) return;
   const size_t i = out->segments.size() - 1;
@@ -237,6 +260,7 @@ Status CheckLog(const std::string& data_dir, LogCheck* out) {
         }
       }
       damaged(i, bad_offset, why);
+      if (bad_offset > 0) CountIntactBeyond(buf, end.format, c.seq, bad_offset, base, out);
       expected = 0;
       continue;
     }
@@ -253,6 +277,7 @@ Status CheckLog(const std::string& data_dir, LogCheck* out) {
     if (end.damage.empty()) continue;
     if (!last) {
       damaged(i, end.offset, end.damage + " in a segment that is not the last");
+      CountIntactBeyond(buf, end.format, c.seq, end.offset, base, out);
       expected = 0;
       continue;
     }
@@ -271,6 +296,7 @@ Status CheckLog(const std::string& data_dir, LogCheck* out) {
               end.damage + ", followed by a valid " +
                   (end.format == wal::kSegmentFormatV1 ? "record" : "batch") + " at offset " +
                   std::to_string(later.offset));
+      CountIntactBeyond(buf, end.format, c.seq, end.offset, base, out);
     }
   }
   CheckTail(out);

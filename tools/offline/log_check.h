@@ -81,7 +81,10 @@ struct LogCheck {
   // The lsn recovery would reach (base_lsn or the last record before the
   // cut / torn tail), and what lies beyond the cut.
   uint64_t last_lsn = 0;
-  uint64_t lost_records = 0;  // readable records after the cut point
+  // Records past the snapshot that verify beyond the damage: in later
+  // segments, and in the damaged segments themselves from the first intact
+  // batch after their damage (a floor: that read stops at further damage).
+  uint64_t lost_records = 0;
   uint64_t lost_last_lsn = 0;
   KeyTable keys;  // as recovery would rebuild them (up to the cut)
 

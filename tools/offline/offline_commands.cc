@@ -9,7 +9,7 @@ namespace {
 constexpr Command kOffline[] = {
     {"check", "[--data-dir DIR] [--json]",
      "verify every segment and snapshot of a stopped server's data directory", offline::RunCheck},
-    {"repair", "[--data-dir DIR] [--dry-run]",
+    {"repair", "[--data-dir DIR] [--dry-run] [--force]",
      "cut the log at its first damage (after a backup) so casmemd opens it", offline::RunRepair},
     {"dump",
      "[--data-dir DIR] [--workspace WS] [--tombstones] [--include-tokens] | --log [--hex] [FILE...]",

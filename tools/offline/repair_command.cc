@@ -18,7 +18,11 @@
 // before the lsn it writes next). Last, a segment whose records continue
 // the snapshot but whose name is older (written after an older repair) is
 // renamed, nothing cut. A log gap after the snapshot cannot be cut away:
-// repair refuses (exit 2).
+// repair refuses (exit 2). So it does, unless --force, when the cut
+// would drop records past the snapshot that verify only because the
+// damage lies in records the snapshot holds (a segment cannot be kept
+// from the middle; salvaging those batches into a new segment is not
+// built).
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -64,7 +68,11 @@ std::string Describe(const Action& a, bool dry) {
          a.why + ")";
 }
 
-std::vector<Action> Plan(const LogCheck& c) {
+// *needless: the plan drops records past the snapshot only because damage
+// lies in records the snapshot already holds (they verify; casmemd would
+// need none of the damaged bytes but refuses the segment).
+std::vector<Action> Plan(const LogCheck& c, bool* needless) {
+  *needless = false;
   std::vector<Action> plan;
   for (const SnapshotCheck& s : c.snapshots) {
     if (!s.damage.empty()) plan.push_back({Action::Kind::kMove, s.path, "snap", 0, 0, false, 0, "damaged", ""});
@@ -101,6 +109,7 @@ std::vector<Action> Plan(const LogCheck& c) {
       tail_next = prev.last_lsn ? prev.last_lsn + 1 : prev.name_first_lsn;
     }
     if (tail_next && *tail_next <= c.base_lsn) {
+      *needless = c.lost_records > 0;
       for (size_t i = 0; i <= cut.segment; ++i) {
         move(i, "the log after the cut would end before the snapshot, which holds all of it");
       }
@@ -197,6 +206,7 @@ int RunRepair(const cli::GlobalOptions&, const std::vector<std::string>& words) 
   std::string dir, error;
   if (!TakeDataDir(&args, &dir, &error)) return Fail(cli::kExitUsage, error);
   const bool dry = TakeFlag(&args, "--dry-run");
+  const bool force = TakeFlag(&args, "--force");
   if (!args.empty()) return Fail(cli::kExitUsage, "repair: unexpected argument " + args[0]);
   std::unique_ptr<wal::FileLock> lock;
   LogCheck c;
@@ -205,7 +215,19 @@ int RunRepair(const cli::GlobalOptions&, const std::vector<std::string>& words) 
     return Fail(cli::kExitConflict, "cannot repair " + dir + ": " + c.fatal +
                                         "; the records between are gone. Nothing was changed");
   }
-  const std::vector<Action> plan = Plan(c);
+  bool needless = false;
+  const std::vector<Action> plan = Plan(c, &needless);
+  if (needless && !force) {
+    for (const std::string& d : c.damage) std::printf("damage: %s\n", d.c_str());
+    return Fail(cli::kExitConflict,
+                "cannot repair " + dir + " without dropping " + std::to_string(c.lost_records) +
+                    " acknowledged records up to lsn " + std::to_string(c.lost_last_lsn) +
+                    " that verify: the damage is in records the snapshot (lsn " +
+                    std::to_string(c.base_lsn) +
+                    ") already holds, but the log after it cannot be kept without them. Nothing "
+                    "was changed. Keep a copy of the directory; --force cuts anyway (what it "
+                    "drops stays in the backup)");
+  }
   if (plan.empty()) {
     std::printf("nothing to repair in %s\n", dir.c_str());
     return cli::kExitOk;
