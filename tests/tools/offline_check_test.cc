@@ -359,26 +359,8 @@ TEST(OfflineCheck, DamageInTheFirstBatchAfterASnapshotKeepsCasmemdWritable) {
 // records lost; it now counts them and refuses without --force.
 TEST(OfflineCheck, RepairRefusesToDropIntactWritesPastTheSnapshotWithoutForce) {
   const std::string dir = FreshDir("needless");
-  BuildStore(dir, 20, /*snapshot=*/true);  // lsn 1..20, the snapshot at 20
-  {
-    StoreOptions o;
-    o.data_dir = dir;
-    o.wal_segment_bytes = 64 * 1024;
-    o.sweep_interval = std::chrono::milliseconds(0);
-    o.snapshot_on_close = false;
-    std::unique_ptr<Store> store;
-    ASSERT_TRUE(Store::Open(o, &store).ok());
-    for (int i = 20; i < 40; ++i) {  // lsn 21..40, after the snapshot
-      PutRequest req;
-      req.workspace = "ws";
-      const std::string key = KeyName(i), value = ValueOf(i);
-      req.key = key;
-      req.value = value;
-      ASSERT_EQ(store->Put(req).outcome, Outcome::kOk);
-    }
-    ASSERT_TRUE(store->WaitVisible(store->revision()).ok());
-    ASSERT_TRUE(store->Close().ok());
-  }
+  BuildStore(dir, 20, /*snapshot=*/true);               // lsn 1..20, the snapshot at 20
+  BuildStore(dir, 20, /*snapshot=*/false, /*first=*/20);  // lsn 21..40, after it
   const auto segs = Segments(dir);
   ASSERT_EQ(segs.size(), 1u);
   std::string bytes = ReadAll(segs[0]);

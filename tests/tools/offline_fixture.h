@@ -77,7 +77,8 @@ inline std::string ValueOf(int i) {
 // Writes keys k0000..k(n-1) of workspace "ws" (one record each: key i has
 // lsn i + 1) into a store with 64 KiB segments, so the log spans several
 // segments; `snapshot`: Close writes a snapshot (else only the log).
-inline void BuildStore(const std::string& dir, int n, bool snapshot) {
+// With `first`, keys k<first>.. are added to what `dir` holds.
+inline void BuildStore(const std::string& dir, int n, bool snapshot, int first = 0) {
   StoreOptions o;
   o.data_dir = dir;
   o.wal_segment_bytes = 64 * 1024;
@@ -85,7 +86,7 @@ inline void BuildStore(const std::string& dir, int n, bool snapshot) {
   o.snapshot_on_close = snapshot;
   std::unique_ptr<Store> store;
   ASSERT_TRUE(Store::Open(o, &store).ok());
-  for (int i = 0; i < n; ++i) {
+  for (int i = first; i < first + n; ++i) {
     PutRequest req;
     req.workspace = "ws";
     const std::string key = KeyName(i), value = ValueOf(i);
