@@ -258,6 +258,34 @@ INSERT INTO workspace_memory VALUES
   EXPECT_EQ(Json(body)["version"].GetUint64(), 6u) << body;
 }
 
+// A casmemd with limits below import-pg's (--max-value-bytes 1000: its
+// body limit is then 1000 + 64 KiB, under the tool's 512 KiB batches):
+// a 413 is sent again in halves, and a row still refused alone is counted
+// invalid with the server's reason. The import used to stop at the first
+// 413 (exit 4, nothing imported).
+TEST_F(ImportPgTest, BatchesOverTheServersLimitsAreSplitAndTooLargeRowsInvalid) {
+  ASSERT_EQ(pg_->Sql(R"sql(
+CREATE TABLE workspace_memory (workspace_id text, key text, value jsonb, version bigint);
+INSERT INTO workspace_memory SELECT 'w', 'k' || g, to_jsonb(repeat('x', 600)), 1
+  FROM generate_series(1, 300) g;
+INSERT INTO workspace_memory VALUES ('w', 'large', to_jsonb(repeat('y', 2000)), 3);
+)sql", db_), "");
+  const std::string data = base_ + "/data";
+  CliRun t = RunProgram({CASMEMD_PATH, "token", "create", "--data-dir", data, "--name", "root",
+                         "--workspace", "*", "--role", "admin"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const std::string admin = t.out.substr(0, t.out.find('\n'));
+  Casmemd d(data, {"--max-value-bytes", "1000"});
+  ASSERT_NE(d.port(), 0) << d.Stderr();
+  const CliRun r = Import({"--url", "http://127.0.0.1:" + std::to_string(d.port())}, admin);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_EQ(r.out, Expect({{"read", 301}, {"imported", 300}, {"kept_newer", 0}, {"expired", 0}, {"invalid", 1}}))
+      << r.err;
+  EXPECT_NE(r.err.find("skipped w/large: casmemd refused it"), std::string::npos) << r.err;
+  EXPECT_EQ(Get(d.port(), "/workspaces/w/memory/k300", admin).first, 200);
+  EXPECT_EQ(Get(d.port(), "/workspaces/w/memory/large", admin).first, 404);
+}
+
 TEST_F(ImportPgTest, OlderTableWithoutExpiresAtAQuotedNameManyPagesAndDryRun) {
   ASSERT_EQ(pg_->Sql(R"sql(
 CREATE TABLE "Old ""Memory""" (workspace_id text, key text, value jsonb,

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
 
 #include "engine/names.h"
 #include "tests/support/http_client.h"
@@ -180,6 +181,57 @@ TEST(OfflineDump, RestoreValidatesEveryLineFirstAndWritesNothingOnError) {
   EXPECT_NE(d.out.find(R"("key":"a","value":1,"version":2,)"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find(R"("updated_at":"2026-11-28T10:15:30.123Z")"), std::string::npos) << d.out;
   std::filesystem::remove_all(dst);
+}
+
+// A --data-dir that is a symlink to an empty directory (another disk, a
+// container volume): the restore fills the directory it points to, inside
+// it, and the link stays. (It used to build a sibling directory and rename
+// it over the link: the link was replaced and the other disk left empty;
+// onto a mount point the rename failed with EBUSY.)
+TEST(OfflineDump, RestoreIntoASymlinkFillsWhereItPoints) {
+  const std::string base = FreshDir("restore-link");
+  const std::string real = base + "/volume", link = base + "/data";
+  std::filesystem::create_directories(real);
+  std::filesystem::create_directory_symlink(real, link);
+  const std::string line =
+      R"({"workspace":"ws","key":"a","value":[1],"version":4,"updated_at":"2026-11-28T10:15:30.123Z"})";
+  const CliRun r = RunCli({"restore", "--data-dir", link}, line + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  std::set<std::string> entries;
+  for (const auto& e : std::filesystem::directory_iterator(real)) {
+    entries.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(entries, (std::set<std::string>{"LOCK", "snap", "wal"}));
+  const CliRun d = RunCli({"dump", "--data-dir", real});
+  EXPECT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_NE(d.out.find(R"("key":"a","value":[1],"version":4,)"), std::string::npos) << d.out;
+  std::filesystem::remove_all(base);
+}
+
+// What a restore killed midway leaves (its LOCK and DATA/.restore-PID)
+// does not make the directory "not empty" for the next restore, which
+// removes it; anything else still does.
+TEST(OfflineDump, RestoreReplacesWhatAKilledRestoreLeft) {
+  const std::string dir = FreshDir("restore-leftover");
+  std::filesystem::create_directories(dir + "/.restore-99999/wal");
+  WriteAll(dir + "/.restore-99999/wal/0000000000000001-0000000000000001.wal", "half");
+  WriteAll(dir + "/LOCK", "");
+  const std::string line = R"({"workspace":"ws","key":"a","value":1,"version":2})";
+  CliRun r = RunCli({"restore", "--data-dir", dir}, line + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/.restore-99999"));
+  EXPECT_NE(RunCli({"dump", "--data-dir", dir}).out.find(R"("key":"a","value":1,"version":2,)"),
+            std::string::npos);
+  const std::string other = FreshDir("restore-not-empty");
+  std::filesystem::create_directories(other);
+  WriteAll(other + "/LOCK", "");
+  WriteAll(other + "/notes.txt", "mine");
+  r = RunCli({"restore", "--data-dir", other}, line + "\n");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(other + "/notes.txt"));
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(other);
 }
 
 TEST(OfflineDump, DumpLeavesATornTailAloneAndRefusesDamage) {

@@ -3,7 +3,8 @@
 // and about kBatchBytes, each batch applied by the server only once it has
 // checked all of it, and answered once durable. A 503 (the server's log is
 // busy) is retried after its Retry-After; sending a batch again is safe,
-// since what it already applied is then "kept_newer".
+// since what it already applied is then "kept_newer". A 413 is sent again
+// in halves (a server with a smaller body or value limit than this tool's).
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -70,33 +71,57 @@ class HttpTarget final : public ImportTarget {
   explicit HttpTarget(const cli::GlobalOptions& global) : client_(global) {}
 
   bool Add(const ImportItem& it, bool expired, ImportCounts* counts, std::string* error) override {
-    const size_t before = body_.size();
-    AppendLine(it, &body_);
+    std::string line;
+    AppendLine(it, &line);
     // Over the byte budget: what came before goes first (an item larger
     // than the budget goes alone).
-    if (body_.size() > kBatchBytes && !expired_.empty()) {
-      std::string line = body_.substr(before);
-      body_.resize(before);
-      if (!Flush(counts, error)) return false;
-      body_ = std::move(line);
-    }
-    expired_.push_back(expired);
-    return expired_.size() < kBatchItems || Flush(counts, error);
+    if (bytes_ + line.size() > kBatchBytes && !items_.empty() && !Flush(counts, error)) return false;
+    bytes_ += line.size();
+    items_.push_back({std::move(line), it.workspace + "/" + it.key, expired});
+    return items_.size() < kBatchItems || Flush(counts, error);
   }
 
   bool Finish(ImportCounts* counts, std::string* error) override { return Flush(counts, error); }
 
  private:
+  struct Held {
+    std::string line;   // JSON Lines, with its newline
+    std::string where;  // "workspace/key", for an invalid item's report
+    bool expired = false;
+  };
+
   bool Flush(ImportCounts* counts, std::string* error) {
-    if (expired_.empty()) return true;
+    const bool ok = Send(0, items_.size(), counts, error);
+    items_.clear();
+    bytes_ = 0;
+    return ok;
+  }
+
+  // Sends items [b, e) as one request. A 413 (the batch is over the
+  // server's body limit, or an item's value over its --max-value-bytes,
+  // which may be below this tool's 1 MiB) is sent again in halves, down to
+  // a single item, which is then counted invalid with the server's reason.
+  bool Send(size_t b, size_t e, ImportCounts* counts, std::string* error) {
+    if (b == e) return true;
+    std::string body;
+    for (size_t i = b; i < e; ++i) body += items_[i].line;
     cli::Response r;
     for (int attempt = 0;; ++attempt) {
-      if (!client_.Request("POST", "/admin/import", body_, {{"Content-Type", "application/x-ndjson"}},
+      if (!client_.Request("POST", "/admin/import", body, {{"Content-Type", "application/x-ndjson"}},
                            &r, error)) {
         return false;
       }
       if (r.status != 503 || attempt == kBusyRetries) break;
       std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    if (r.status == 413) {
+      if (e - b == 1) {
+        ++counts->invalid;
+        ReportInvalid(items_[b].where, "casmemd refused it: " + ErrorOf(r));
+        return true;
+      }
+      const size_t mid = b + (e - b) / 2;
+      return Send(b, mid, counts, error) && Send(mid, e, counts, error);
     }
     if (r.status != 200) {
       *error = "casmemd answered " + std::to_string(r.status) + ": " + ErrorOf(r);
@@ -106,7 +131,7 @@ class HttpTarget final : public ImportTarget {
     rapidjson::Document d;
     d.Parse(r.body.c_str(), r.body.size());
     if (d.HasParseError() || !d.IsObject() || !d.HasMember("results") || !d["results"].IsArray() ||
-        d["results"].Size() != expired_.size()) {
+        d["results"].Size() != e - b) {
       *error = "unexpected answer from casmemd: " + r.body.substr(0, 200);
       return false;
     }
@@ -115,7 +140,7 @@ class HttpTarget final : public ImportTarget {
       const bool imported = results[i].IsObject() && results[i].HasMember("status") &&
                             results[i]["status"].IsString() &&
                             std::string_view(results[i]["status"].GetString()) == "imported";
-      if (expired_[i]) {
+      if (items_[b + i].expired) {
         ++counts->expired;
       } else if (imported) {
         ++counts->imported;
@@ -123,14 +148,12 @@ class HttpTarget final : public ImportTarget {
         ++counts->kept_newer;
       }
     }
-    body_.clear();
-    expired_.clear();
     return true;
   }
 
   cli::HttpClient client_;
-  std::string body_;            // the batch being built, JSON Lines
-  std::vector<bool> expired_;   // per item of the batch
+  std::vector<Held> items_;  // the batch being built
+  size_t bytes_ = 0;         // of its lines
 };
 
 }  // namespace

@@ -2,9 +2,9 @@
 // into an empty or absent data directory with Store::Load, keeping each
 // key's version, times, TTL and writer, and tombstones, so guards agents
 // hold still match. Every line is validated before anything is written;
-// the store is built in a sibling temporary directory and renamed into
-// place only when complete and closed (snapshot written), so a failure
-// leaves no half-restored directory.
+// the store is built in a temporary directory inside the target and moved
+// into place only when complete and closed (snapshot written), so a
+// failure leaves the target as it was.
 #include <unistd.h>
 
 #include <cinttypes>
@@ -41,6 +41,11 @@ bool ReadInput(const std::string& source, std::string* out) {
   if (!in) return false;
   out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return !in.bad();
+}
+
+bool IsRestoreLeftover(const fsys::path& p) {
+  const std::string name = p.filename().string();
+  return name == "LOCK" || name.starts_with(".restore-");
 }
 
 // Loads every line into a new store at `dir`; closes it (snapshot).
@@ -90,7 +95,13 @@ int RunRestore(const cli::GlobalOptions&, const std::vector<std::string>& words)
 
   std::error_code ec;
   if (fsys::exists(dir, ec)) {
-    if (!fsys::is_directory(dir, ec) || !fsys::is_empty(dir, ec)) {
+    bool empty = fsys::is_directory(dir, ec);
+    // What a restore that died left (its LOCK, DATA/.restore-PID) does not
+    // count; it is removed once this one holds the LOCK.
+    for (fsys::directory_iterator it(dir, ec), end; empty && !ec && it != end; it.increment(ec)) {
+      empty = IsRestoreLeftover(it->path());
+    }
+    if (!empty || ec) {
       return Fail(cli::kExitUsage, dir + " is not empty: restore only into an empty or absent "
                                          "data directory (nothing was written)");
     }
@@ -127,25 +138,56 @@ int RunRestore(const cli::GlobalOptions&, const std::vector<std::string>& words)
     lines.push_back(std::move(l));
   }
 
-  fsys::path target = fsys::absolute(dir, ec).lexically_normal();
-  if (target.filename().empty()) target = target.parent_path();  // "dir/"
-  const std::string tmp =
-      (target.parent_path() / ("." + target.filename().string() + ".restore-" +
-                               std::to_string(::getpid())))
-          .string();
-  fsys::remove_all(tmp, ec);
-  uint64_t revision = 0;
-  if (int rc = Load(tmp, lines, &revision)) {
-    fsys::remove_all(tmp, ec);
+  // Built inside the target (DATA/.restore-PID), under the target's LOCK,
+  // then its snap/ and wal/ renamed into DATA: on DATA's own file system
+  // even when DATA is a mount point (a container's volume), and a DATA
+  // that is a symlink is filled where it points. snap/ goes first: a crash
+  // between the two renames leaves a directory that opens to the whole
+  // restore from its snapshot (the snapshot Close wrote holds every line).
+  const bool created = !fsys::exists(dir, ec);
+  if (created) {
+    fsys::create_directories(dir, ec);
+    if (ec) return Fail(cli::kExitFailed, "cannot create " + dir + ": " + ec.message());
+  }
+  const fsys::path target = fsys::canonical(dir, ec);
+  if (ec) return Fail(cli::kExitFailed, "cannot resolve " + dir + ": " + ec.message());
+  std::unique_ptr<wal::FileLock> lock;
+  const std::string tmp = (target / (".restore-" + std::to_string(::getpid()))).string();
+  // Leaves the target as it was found (absent, or empty). The LOCK file
+  // goes only while this restore holds it: another process's LOCK, once
+  // unlinked, would no longer keep a casmemd out.
+  auto undo = [&] {
+    std::error_code ignored;
+    fsys::remove_all(tmp, ignored);
+    if (lock) fsys::remove(target / "LOCK", ignored);
+    lock.reset();
+    if (created) fsys::remove(target, ignored);
+  };
+  if (int rc = LockDataDir(target.string(), &lock)) {
+    undo();
     return rc;
   }
-  if (fsys::exists(target, ec)) fsys::remove(target, ec);  // empty, checked above
-  fsys::rename(tmp, target, ec);
-  if (ec) {
-    return Fail(cli::kExitFailed, "cannot rename " + tmp + " to " + dir + ": " + ec.message() +
-                                      " (the restored data is in " + tmp + ")");
+  std::vector<fsys::path> leftovers;  // an older restore's DATA/.restore-PID
+  for (const auto& e : fsys::directory_iterator(target, ec)) {
+    if (e.path().filename() != "LOCK" && IsRestoreLeftover(e.path())) leftovers.push_back(e.path());
   }
-  (void)wal::PosixFileSystem()->SyncDir(wal::ParentDir(target.string()));
+  for (const fsys::path& p : leftovers) fsys::remove_all(p, ec);
+  uint64_t revision = 0;
+  if (int rc = Load(tmp, lines, &revision)) {
+    undo();
+    return rc;
+  }
+  for (const char* sub : {"snap", "wal"}) {
+    const fsys::path from = fsys::path(tmp) / sub;
+    if (!fsys::exists(from, ec)) continue;
+    fsys::rename(from, target / sub, ec);
+    if (ec) {
+      return Fail(cli::kExitFailed, "cannot move " + from.string() + " into " + dir + ": " +
+                                        ec.message() + " (the restored data is in " + tmp + ")");
+    }
+  }
+  fsys::remove_all(tmp, ec);
+  (void)wal::PosixFileSystem()->SyncDir(target.string());
   std::printf("restored %zu keys and %zu tombstones in %zu workspaces into %s (revision %" PRIu64
               ")\n",
               live, tombstones, workspaces.size(), dir.c_str(), revision);
