@@ -76,6 +76,14 @@ class ImportPgTest : public ::testing::Test {
     if (!token.empty()) env["CASMEM_TOKEN"] = token;
     return RunCli(all, "", env, 120);
   }
+  // A token of workspace "*" made offline in `data` by `casmemd token
+  // create`: its secret ("" and a failure when it could not be made).
+  static std::string MakeToken(const std::string& data, const char* name, const char* role) {
+    CliRun t = RunProgram({CASMEMD_PATH, "token", "create", "--data-dir", data, "--name", name,
+                           "--workspace", "*", "--role", role});
+    EXPECT_EQ(t.exit_code, 0) << t.err;
+    return t.exit_code == 0 ? t.out.substr(0, t.out.find('\n')) : "";
+  }
   // GET of a target: status and parsed body.
   static std::pair<int, std::string> Get(int port, const std::string& target, const std::string& token = "") {
     auto c = HttpClient::Connect(port);
@@ -176,13 +184,7 @@ TEST_F(ImportPgTest, IntoADataDirectoryKeepingVersionsAndTtls) {
 TEST_F(ImportPgTest, IntoARunningCasmemdWithAnAdminToken) {
   ASSERT_EQ(pg_->Sql(kTable, db_), "");
   const std::string data = base_ + "/data";
-  auto token = [&](const char* name, const char* role) {
-    CliRun t = RunProgram({CASMEMD_PATH, "token", "create", "--data-dir", data, "--name", name,
-                           "--workspace", "*", "--role", role});
-    EXPECT_EQ(t.exit_code, 0) << t.err;
-    return t.out.substr(0, t.out.find('\n'));
-  };
-  const std::string admin = token("root", "admin"), writer = token("dev", "write");
+  const std::string admin = MakeToken(data, "root", "admin"), writer = MakeToken(data, "dev", "write");
   Casmemd d(data);
   ASSERT_NE(d.port(), 0) << d.Stderr();
   const std::string url = "http://127.0.0.1:" + std::to_string(d.port());
@@ -240,10 +242,8 @@ INSERT INTO workspace_memory VALUES
                           "version 9007199254740992 is not", "after 9999-12-31"}) {
     EXPECT_NE(r.err.find(why), std::string::npos) << why << ": " << r.err;
   }
-  CliRun t = RunProgram({CASMEMD_PATH, "token", "create", "--data-dir", data, "--name", "root",
-                         "--workspace", "*", "--role", "admin"});
-  ASSERT_EQ(t.exit_code, 0) << t.err;
-  const std::string admin = t.out.substr(0, t.out.find('\n'));
+  const std::string admin = MakeToken(data, "root", "admin");
+  ASSERT_FALSE(admin.empty());
   Casmemd d(data);
   ASSERT_NE(d.port(), 0) << d.Stderr();
   auto [st, body] = Get(d.port(), "/workspaces/w/memory/fine", admin);
@@ -271,10 +271,8 @@ INSERT INTO workspace_memory SELECT 'w', 'k' || g, to_jsonb(repeat('x', 600)), 1
 INSERT INTO workspace_memory VALUES ('w', 'large', to_jsonb(repeat('y', 2000)), 3);
 )sql", db_), "");
   const std::string data = base_ + "/data";
-  CliRun t = RunProgram({CASMEMD_PATH, "token", "create", "--data-dir", data, "--name", "root",
-                         "--workspace", "*", "--role", "admin"});
-  ASSERT_EQ(t.exit_code, 0) << t.err;
-  const std::string admin = t.out.substr(0, t.out.find('\n'));
+  const std::string admin = MakeToken(data, "root", "admin");
+  ASSERT_FALSE(admin.empty());
   Casmemd d(data, {"--max-value-bytes", "1000"});
   ASSERT_NE(d.port(), 0) << d.Stderr();
   const CliRun r = Import({"--url", "http://127.0.0.1:" + std::to_string(d.port())}, admin);
